@@ -1,0 +1,18 @@
+//! Converts the vendored uap-core `regexes.yaml` to JSON at build time, so the functions embed
+//! the User-Agent rules without a YAML parser at run time.
+
+use std::path::PathBuf;
+
+fn main() {
+    let src = PathBuf::from("data/uap-core/regexes.yaml");
+    println!("cargo::rerun-if-changed={}", src.display());
+    let yaml = std::fs::read_to_string(&src).expect("shared/data/uap-core/regexes.yaml is missing");
+    let value: serde_json::Value =
+        serde_norway::from_str(&yaml).expect("regexes.yaml is not valid YAML");
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    std::fs::write(
+        out.join("uap-regexes.json"),
+        serde_json::to_vec(&value).expect("JSON serialisation cannot fail"),
+    )
+    .expect("cannot write OUT_DIR/uap-regexes.json");
+}

@@ -1,0 +1,493 @@
+//! Access tokens: signing (EdDSA) and verification, and the per-request session check.
+//!
+//! Verification follows RFC 8725: the algorithm is pinned to EdDSA, the header must name a
+//! known `kid` and the explicit type `at+jwt`, headers that point at other keys (`jku`, `x5u`,
+//! `jwk`, `x5c`) or demand extensions (`crit`) are refused and never followed, and `iss`, `aud`,
+//! `exp` and `nbf` are checked. A valid signature is not enough: every request also reads the
+//! session item, so a session ended a moment ago is refused on its next request.
+
+use crate::config::{SessionPolicy, TokenConfig};
+use crate::error::{ApiError, StartupError};
+use crate::ids::{is_session_id, parse_user_id};
+use crate::keys::SigningKey;
+use crate::model::{Role, Session, SessionStatus, User};
+use crate::store::Store;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use lambda_http::http::HeaderMap;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// The explicit JWT type of access tokens (RFC 9068).
+pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
+
+/// Longest `Authorization` header value looked at.
+const MAX_TOKEN_LEN: usize = 4096;
+
+/// The claims of an access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// Issuer.
+    pub iss: String,
+    /// Audience.
+    pub aud: String,
+    /// The user id, as a decimal string.
+    pub sub: String,
+    /// The session id.
+    pub sid: String,
+    /// The role when the token was issued (authorisation re-reads the users table).
+    pub role: Role,
+    /// Issued at (Unix seconds).
+    pub iat: i64,
+    /// Not before (Unix seconds).
+    pub nbf: i64,
+    /// Expiry (Unix seconds).
+    pub exp: i64,
+    /// Unique token id.
+    pub jti: String,
+}
+
+/// What a verified token says about its bearer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bearer {
+    /// The user.
+    pub user_id: u64,
+    /// The session the token belongs to.
+    pub session_id: String,
+    /// The role claim (informational; admin checks read the users table).
+    pub role: Role,
+}
+
+fn unauthorized(detail: &'static str, code: &'static str) -> ApiError {
+    ApiError::Unauthorized { detail, code }
+}
+
+fn invalid_token() -> ApiError {
+    unauthorized("Could not validate credentials.", "invalid_token")
+}
+
+/// Verifies access tokens against the configured public keys.
+pub struct TokenVerifier {
+    keys: HashMap<String, DecodingKey>,
+    validation: Validation,
+}
+
+impl std::fmt::Debug for TokenVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenVerifier")
+            .field("kids", &self.keys.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenVerifier {
+    /// A verifier for the configured keys, issuer and audience.
+    pub fn new(cfg: &TokenConfig) -> Result<Self, StartupError> {
+        let mut keys = HashMap::new();
+        for jwk in &cfg.public_keys.keys {
+            let key =
+                DecodingKey::from_ed_components(&jwk.x).map_err(|e| StartupError::Invalid {
+                    name: "JWT_PUBLIC_KEYS",
+                    reason: format!("key {:?}: {e}", jwk.kid),
+                })?;
+            keys.insert(jwk.kid.clone(), key);
+        }
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[&cfg.issuer]);
+        validation.set_audience(&[&cfg.audience]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.leeway = cfg.leeway_seconds;
+        Ok(Self { keys, validation })
+    }
+
+    /// Verifies a compact JWT and returns its bearer.
+    pub fn verify(&self, token: &str) -> Result<Bearer, ApiError> {
+        if token.is_empty() || token.len() > MAX_TOKEN_LEN {
+            return Err(invalid_token());
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|_| invalid_token())?;
+        if header.alg != Algorithm::EdDSA
+            || header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE)
+            || header.jku.is_some()
+            || header.x5u.is_some()
+            || header.jwk.is_some()
+            || header.x5c.is_some()
+            || header.crit.is_some()
+        {
+            return Err(invalid_token());
+        }
+        let key = header
+            .kid
+            .as_deref()
+            .and_then(|kid| self.keys.get(kid))
+            .ok_or_else(invalid_token)?;
+        let data = jsonwebtoken::decode::<AccessClaims>(token, key, &self.validation).map_err(
+            |e| match e.kind() {
+                ErrorKind::ExpiredSignature => {
+                    unauthorized("The access token has expired.", "token_expired")
+                }
+                _ => invalid_token(),
+            },
+        )?;
+        let claims = data.claims;
+        let user_id = parse_user_id(&claims.sub).ok_or_else(invalid_token)?;
+        if !is_session_id(&claims.sid) {
+            return Err(invalid_token());
+        }
+        Ok(Bearer {
+            user_id,
+            session_id: claims.sid,
+            role: claims.role,
+        })
+    }
+
+    /// Finds and verifies the bearer token of a request (`Authorization: Bearer <jwt>`).
+    pub fn verify_headers(&self, headers: &HeaderMap) -> Result<Bearer, ApiError> {
+        let mut values = headers.get_all(lambda_http::http::header::AUTHORIZATION).iter();
+        let (Some(value), None) = (values.next(), values.next()) else {
+            return Err(unauthorized("Not authenticated.", "not_authenticated"));
+        };
+        let value = value.to_str().map_err(|_| invalid_token())?;
+        let (scheme, token) = value.split_once(' ').ok_or_else(invalid_token)?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(unauthorized("Not authenticated.", "not_authenticated"));
+        }
+        self.verify(token.trim())
+    }
+}
+
+/// Signs access tokens. Only the functions that issue tokens (and the CLI) hold one.
+pub struct TokenSigner {
+    key: EncodingKey,
+    kid: String,
+    issuer: String,
+    audience: String,
+    ttl_seconds: i64,
+}
+
+impl std::fmt::Debug for TokenSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenSigner")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenSigner {
+    /// Default access-token lifetime: 15 minutes.
+    pub const DEFAULT_TTL_SECONDS: i64 = 15 * 60;
+
+    /// A signer for `key` with the verifier's issuer and audience.
+    pub fn new(key: &SigningKey, cfg: &TokenConfig, ttl_seconds: i64) -> Self {
+        Self {
+            key: EncodingKey::from_ed_der(key.pkcs8()),
+            kid: key.kid().to_owned(),
+            issuer: cfg.issuer.clone(),
+            audience: cfg.audience.clone(),
+            ttl_seconds,
+        }
+    }
+
+    /// The claims a token for this session would carry at `now`.
+    pub fn claims(&self, user_id: u64, session_id: &str, role: Role, now: i64) -> AccessClaims {
+        let jti = crate::ids::new_session_id().unwrap_or_default();
+        AccessClaims {
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            sub: user_id.to_string(),
+            sid: session_id.to_owned(),
+            role,
+            iat: now,
+            nbf: now,
+            exp: now + self.ttl_seconds,
+            jti,
+        }
+    }
+
+    /// Signs a set of claims (tests use this to build edge cases).
+    pub fn sign_claims(&self, claims: &AccessClaims) -> Result<String, ApiError> {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.kid.clone());
+        header.typ = Some(ACCESS_TOKEN_TYPE.to_owned());
+        jsonwebtoken::encode(&header, claims, &self.key).map_err(ApiError::internal)
+    }
+
+    /// Issues an access token for a session.
+    pub fn issue(
+        &self,
+        user_id: u64,
+        session_id: &str,
+        role: Role,
+        now: i64,
+    ) -> Result<String, ApiError> {
+        self.sign_claims(&self.claims(user_id, session_id, role, now))
+    }
+}
+
+fn session_ended() -> ApiError {
+    unauthorized(
+        "The session has ended; sign in again.",
+        "session_ended",
+    )
+}
+
+/// Checks that the bearer's session exists and is active at `now`.
+fn check_session(
+    bearer: &Bearer,
+    session: Option<Session>,
+    now: i64,
+    policy: &SessionPolicy,
+) -> Result<Session, ApiError> {
+    match session {
+        Some(s) if s.status(now, policy) == SessionStatus::Active => Ok(s),
+        _ => {
+            tracing::info!(
+                user_id = bearer.user_id,
+                session = %crate::ids::hash_for_log(&bearer.session_id),
+                "token of an ended or unknown session refused"
+            );
+            Err(session_ended())
+        }
+    }
+}
+
+/// Moves the session's `last_activity` forward when it is stale. A failure here is logged and
+/// does not fail the request: activity tracking is never worth a refused request.
+async fn record_activity(store: &Store, session: &Session, now: i64, policy: &SessionPolicy) {
+    if now - session.last_activity < policy.activity_write_interval_seconds {
+        return;
+    }
+    if let Err(e) = store
+        .touch_session(session.user_id, &session.session_id, now, policy)
+        .await
+    {
+        tracing::warn!(error = %crate::error::cause_chain(&e), "last_activity not recorded");
+    }
+}
+
+/// The admin behind a request: an active session of a user whose current role is admin.
+#[derive(Debug, Clone)]
+pub struct Admin {
+    /// The admin's user item.
+    pub user: User,
+    /// The admin's session.
+    pub session: Session,
+}
+
+/// Authorises an admin request: the bearer's session must be active (else 401) and the users
+/// table must say the user is an admin and not disabled (else 403). Both items are read
+/// concurrently.
+pub async fn require_admin(
+    store: &Store,
+    bearer: &Bearer,
+    now: i64,
+    policy: &SessionPolicy,
+) -> Result<Admin, ApiError> {
+    let (session, user) = tokio::try_join!(
+        store.get_session(bearer.user_id, &bearer.session_id),
+        store.get_user(bearer.user_id),
+    )?;
+    let session = check_session(bearer, session, now, policy)?;
+    let Some(user) = user else {
+        return Err(session_ended());
+    };
+    if user.disabled {
+        return Err(ApiError::Forbidden {
+            detail: "This account is disabled.",
+            code: "account_disabled",
+        });
+    }
+    if !user.is_active_admin() {
+        return Err(ApiError::Forbidden {
+            detail: "Administrator role required.",
+            code: "admin_required",
+        });
+    }
+    record_activity(store, &session, now, policy).await;
+    Ok(Admin { user, session })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::{JwkSet, dev_signing_key};
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    const SID: &str = "abcdefghijklmnopqrstuvwxyz0";
+
+    fn config(keys: &[&SigningKey]) -> TokenConfig {
+        TokenConfig {
+            issuer: "iss-test".into(),
+            audience: "aud-test".into(),
+            public_keys: JwkSet {
+                keys: keys.iter().map(|k| k.public_jwk()).collect(),
+            },
+            leeway_seconds: 0,
+        }
+    }
+
+    fn now() -> i64 {
+        crate::time::now_epoch()
+    }
+
+    fn b64(json: &str) -> String {
+        URL_SAFE_NO_PAD.encode(json)
+    }
+
+    #[test]
+    fn accepts_a_good_token() {
+        let key = SigningKey::generate("k1").unwrap();
+        let cfg = config(&[&key]);
+        let signer = TokenSigner::new(&key, &cfg, 900);
+        let verifier = TokenVerifier::new(&cfg).unwrap();
+        let token = signer.issue(74, SID, Role::Admin, now()).unwrap();
+        let bearer = verifier.verify(&token).unwrap();
+        assert_eq!(bearer.user_id, 74);
+        assert_eq!(bearer.session_id, SID);
+        assert_eq!(bearer.role, Role::Admin);
+        // The dev key works the same way.
+        let dev = dev_signing_key();
+        let dev_cfg = config(&[&dev]);
+        let token = TokenSigner::new(&dev, &dev_cfg, 900)
+            .issue(1, SID, Role::Admin, now())
+            .unwrap();
+        assert!(TokenVerifier::new(&dev_cfg).unwrap().verify(&token).is_ok());
+    }
+
+    #[test]
+    fn several_keys_verify_during_rotation() {
+        let old = SigningKey::generate("old").unwrap();
+        let new = SigningKey::generate("new").unwrap();
+        let cfg = config(&[&old, &new]);
+        let verifier = TokenVerifier::new(&cfg).unwrap();
+        for key in [&old, &new] {
+            let token = TokenSigner::new(key, &cfg, 900)
+                .issue(1, SID, Role::User, now())
+                .unwrap();
+            assert!(verifier.verify(&token).is_ok());
+        }
+    }
+
+    fn code_of(result: Result<Bearer, ApiError>) -> &'static str {
+        match result {
+            Err(e) => {
+                assert_eq!(e.status(), 401);
+                e.code()
+            }
+            Ok(b) => panic!("accepted: {b:?}"),
+        }
+    }
+
+    #[test]
+    fn rejects_every_bad_token() {
+        let key = SigningKey::generate("k1").unwrap();
+        let other = SigningKey::generate("k1").unwrap();
+        let cfg = config(&[&key]);
+        let verifier = TokenVerifier::new(&cfg).unwrap();
+        let signer = TokenSigner::new(&key, &cfg, 900);
+        let good = signer.claims(74, SID, Role::Admin, now());
+        let sign = |c: &AccessClaims| signer.sign_claims(c).unwrap();
+
+        // Expired, with its own code.
+        let mut c = good.clone();
+        c.exp = now() - 10;
+        assert_eq!(code_of(verifier.verify(&sign(&c))), "token_expired");
+
+        let mut cases: Vec<(&str, String)> = Vec::new();
+        let mut c = good.clone();
+        c.nbf = now() + 600;
+        cases.push(("nbf in the future", sign(&c)));
+        let mut c = good.clone();
+        c.aud = "someone-else".into();
+        cases.push(("wrong aud", sign(&c)));
+        let mut c = good.clone();
+        c.iss = "someone-else".into();
+        cases.push(("wrong iss", sign(&c)));
+        let mut c = good.clone();
+        c.sub = "0".into();
+        cases.push(("sub not a user id", sign(&c)));
+        let mut c = good.clone();
+        c.sid = "not-a-session".into();
+        cases.push(("sid malformed", sign(&c)));
+        // Signed by another key under a known kid.
+        let forged = TokenSigner::new(&other, &cfg, 900).sign_claims(&good).unwrap();
+        cases.push(("wrong key", forged));
+        // Unknown kid.
+        let stranger = SigningKey::generate("k9").unwrap();
+        cases.push((
+            "unknown kid",
+            TokenSigner::new(&stranger, &cfg, 900).sign_claims(&good).unwrap(),
+        ));
+        // alg none and its case variants, unsigned.
+        let payload = b64(&serde_json::to_string(&good).unwrap());
+        for alg in ["none", "None", "NONE", "nOnE"] {
+            let header = b64(&format!(r#"{{"alg":"{alg}","typ":"at+jwt","kid":"k1"}}"#));
+            cases.push(("alg none", format!("{header}.{payload}.")));
+        }
+        // HS256 "signed" with the public key as the HMAC secret (key confusion).
+        let mut hs = Header::new(Algorithm::HS256);
+        hs.kid = Some("k1".into());
+        hs.typ = Some(ACCESS_TOKEN_TYPE.into());
+        let public = URL_SAFE_NO_PAD.decode(&key.public_jwk().x).unwrap();
+        let confused =
+            jsonwebtoken::encode(&hs, &good, &EncodingKey::from_secret(&public)).unwrap();
+        cases.push(("HS256 with the public key", confused));
+        // Tampered payload: same signature, other subject.
+        let token = sign(&good);
+        let parts: Vec<&str> = token.split('.').collect();
+        let mut evil = good.clone();
+        evil.sub = "1".into();
+        let tampered = format!(
+            "{}.{}.{}",
+            parts[0],
+            b64(&serde_json::to_string(&evil).unwrap()),
+            parts[2]
+        );
+        cases.push(("tampered payload", tampered));
+        // Headers that point elsewhere for keys, or want extensions.
+        for extra in [
+            r#""jku":"https://evil.example/jwks.json""#,
+            r#""x5u":"https://evil.example/cert.pem""#,
+            r#""crit":["exp"]"#,
+        ] {
+            let header = b64(&format!(
+                r#"{{"alg":"EdDSA","typ":"at+jwt","kid":"k1",{extra}}}"#
+            ));
+            let body = format!("{header}.{payload}");
+            cases.push(("key-pointing header", format!("{body}.{}", parts[2])));
+        }
+        // Wrong or missing typ.
+        let header = b64(r#"{"alg":"EdDSA","kid":"k1"}"#);
+        cases.push(("no typ", format!("{header}.{payload}.{}", parts[2])));
+        // Garbage.
+        for junk in ["", "abc", "a.b.c", "....", &"x".repeat(5000)] {
+            cases.push(("garbage", junk.to_owned()));
+        }
+        for (name, token) in cases {
+            assert_eq!(code_of(verifier.verify(&token)), "invalid_token", "{name}");
+        }
+        // And the good one still passes.
+        assert!(verifier.verify(&sign(&good)).is_ok());
+    }
+
+    #[test]
+    fn bearer_header_parsing() {
+        let key = SigningKey::generate("k1").unwrap();
+        let cfg = config(&[&key]);
+        let verifier = TokenVerifier::new(&cfg).unwrap();
+        let token = TokenSigner::new(&key, &cfg, 900)
+            .issue(7, SID, Role::User, now())
+            .unwrap();
+        let mut headers = HeaderMap::new();
+        assert_eq!(code_of(verifier.verify_headers(&headers)), "not_authenticated");
+        headers.insert("authorization", format!("Basic {token}").parse().unwrap());
+        assert_eq!(code_of(verifier.verify_headers(&headers)), "not_authenticated");
+        headers.insert("authorization", format!("bearer {token}").parse().unwrap());
+        assert_eq!(verifier.verify_headers(&headers).unwrap().user_id, 7);
+        headers.append("authorization", format!("Bearer {token}").parse().unwrap());
+        assert_eq!(code_of(verifier.verify_headers(&headers)), "not_authenticated");
+    }
+}

@@ -1,0 +1,303 @@
+//! Configuration, read once per cold start from the environment.
+//!
+//! Every setting is documented in the README's "Configuration" table; the names here and there
+//! must agree.
+
+use crate::error::StartupError;
+use crate::keys::{JwkSet, dev_signing_key};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use std::time::Duration;
+
+/// Where the code runs. Only `Local` accepts the dev-only key and the dev cursor secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    /// `make dev`, tests.
+    Local,
+    /// A deployed stack (anything but `APP_ENV=local`).
+    Deployed,
+}
+
+/// The three table names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableNames {
+    /// Sessions: `user_id` (N) + `session_id` (S).
+    pub sessions: String,
+    /// Users: `user_id` (N).
+    pub users: String,
+    /// Normalised email → user id.
+    pub user_emails: String,
+}
+
+/// DynamoDB client settings, tuned so a failing store surfaces as a quick 503, not a 30 s hang.
+#[derive(Debug, Clone)]
+pub struct DynamoConfig {
+    /// Endpoint override (local Dynoxide); `None` on AWS.
+    pub endpoint: Option<String>,
+    /// TCP/TLS connect timeout per attempt.
+    pub connect_timeout: Duration,
+    /// Timeout of one attempt, including reading the response.
+    pub attempt_timeout: Duration,
+    /// Timeout of the whole operation, retries included.
+    pub operation_timeout: Duration,
+    /// Attempts per operation (1 = no retry).
+    pub max_attempts: u32,
+}
+
+/// Access-token verification settings.
+#[derive(Debug, Clone)]
+pub struct TokenConfig {
+    /// Expected `iss`.
+    pub issuer: String,
+    /// Expected `aud`.
+    pub audience: String,
+    /// Public keys that verify (several during a key rotation).
+    pub public_keys: JwkSet,
+    /// Clock skew allowed on `exp`/`nbf`, in seconds.
+    pub leeway_seconds: u64,
+}
+
+/// Session lifetimes.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    /// A session unused this long is over.
+    pub idle_timeout_seconds: i64,
+    /// A session is over this long after it started, however active.
+    pub absolute_lifetime_seconds: i64,
+    /// How long an ended or expired session stays visible to admins before TTL removes it.
+    pub retention_seconds: i64,
+    /// `last_activity` is written at most once per this many seconds per session.
+    pub activity_write_interval_seconds: i64,
+}
+
+/// Everything a function needs to know about its environment.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Local or deployed.
+    pub app_env: AppEnv,
+    /// Table names.
+    pub tables: TableNames,
+    /// DynamoDB client settings.
+    pub dynamodb: DynamoConfig,
+    /// Token verification.
+    pub tokens: TokenConfig,
+    /// Session lifetimes.
+    pub sessions: SessionPolicy,
+    /// HMAC key for paging cursors (at least 32 bytes).
+    pub cursor_key: Vec<u8>,
+    /// Origins that get CORS headers from the function itself (local stack; on AWS the HttpApi
+    /// answers CORS).
+    pub cors_allowed_origins: Vec<String>,
+    /// `Retry-After` seconds on a 503.
+    pub retry_after_seconds: u32,
+}
+
+/// The dev-only cursor secret: used only where `APP_ENV=local` and `CURSOR_SECRET` is unset.
+const DEV_ONLY_CURSOR_SECRET: &[u8] = b"dev-only-cursor-secret-not-for-production";
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, StartupError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `get`, so tests can pass a map instead of the environment.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, StartupError> {
+        let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let app_env = match get("APP_ENV").as_deref() {
+            Some("local") => AppEnv::Local,
+            _ => AppEnv::Deployed,
+        };
+        let required = |name: &'static str| get(name).ok_or(StartupError::Missing(name));
+
+        let tables = TableNames {
+            sessions: required("SESSIONS_TABLE")?,
+            users: required("USERS_TABLE")?,
+            user_emails: required("USER_EMAILS_TABLE")?,
+        };
+
+        let millis = |name: &'static str, default: u64| -> Result<Duration, StartupError> {
+            Ok(Duration::from_millis(number(&get, name, default, 1, 60_000)?))
+        };
+        let dynamodb = DynamoConfig {
+            endpoint: get("DYNAMODB_ENDPOINT"),
+            connect_timeout: millis("DYNAMODB_CONNECT_TIMEOUT_MS", 300)?,
+            attempt_timeout: millis("DYNAMODB_ATTEMPT_TIMEOUT_MS", 700)?,
+            operation_timeout: millis("DYNAMODB_OPERATION_TIMEOUT_MS", 1_600)?,
+            max_attempts: number(&get, "DYNAMODB_MAX_ATTEMPTS", 2, 1, 10)? as u32,
+        };
+
+        let public_keys = match (get("JWT_PUBLIC_KEYS"), app_env) {
+            (Some(json), _) => JwkSet::parse(&json).map_err(|reason| StartupError::Invalid {
+                name: "JWT_PUBLIC_KEYS",
+                reason,
+            })?,
+            (None, AppEnv::Local) => JwkSet {
+                keys: vec![dev_signing_key().public_jwk()],
+            },
+            (None, AppEnv::Deployed) => return Err(StartupError::Missing("JWT_PUBLIC_KEYS")),
+        };
+        if app_env == AppEnv::Deployed && public_keys.contains_dev_key() {
+            return Err(StartupError::DevKeyOutsideLocal);
+        }
+        let tokens = TokenConfig {
+            issuer: get("TOKEN_ISSUER").unwrap_or_else(|| "device-sessions-api".to_owned()),
+            audience: get("TOKEN_AUDIENCE").unwrap_or_else(|| "device-sessions-api".to_owned()),
+            public_keys,
+            leeway_seconds: number(&get, "TOKEN_LEEWAY_SECONDS", 30, 0, 300)?,
+        };
+
+        let day = 86_400;
+        let sessions = SessionPolicy {
+            idle_timeout_seconds: number(&get, "SESSION_IDLE_TIMEOUT_SECONDS", 7 * day, 60, 365 * day)?
+                as i64,
+            absolute_lifetime_seconds: number(
+                &get,
+                "SESSION_ABSOLUTE_LIFETIME_SECONDS",
+                30 * day,
+                60,
+                730 * day,
+            )? as i64,
+            retention_seconds: number(&get, "SESSION_RETENTION_SECONDS", 30 * day, 0, 730 * day)?
+                as i64,
+            activity_write_interval_seconds: 60,
+        };
+
+        let cursor_key = match (get("CURSOR_SECRET"), app_env) {
+            (Some(b64), _) => {
+                let key = STANDARD.decode(b64.trim()).map_err(|e| StartupError::Invalid {
+                    name: "CURSOR_SECRET",
+                    reason: format!("not base64: {e}"),
+                })?;
+                if key.len() < 32 {
+                    return Err(StartupError::Invalid {
+                        name: "CURSOR_SECRET",
+                        reason: "must decode to at least 32 bytes".to_owned(),
+                    });
+                }
+                key
+            }
+            (None, AppEnv::Local) => DEV_ONLY_CURSOR_SECRET.to_vec(),
+            (None, AppEnv::Deployed) => return Err(StartupError::Missing("CURSOR_SECRET")),
+        };
+
+        let cors_allowed_origins = get("CORS_ALLOWED_ORIGINS")
+            .map(|v| {
+                v.split(',')
+                    .map(|o| o.trim().trim_end_matches('/').to_owned())
+                    .filter(|o| !o.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+
+        Ok(Self {
+            app_env,
+            tables,
+            dynamodb,
+            tokens,
+            sessions,
+            cursor_key,
+            cors_allowed_origins,
+            retry_after_seconds: 1,
+        })
+    }
+}
+
+/// Reads an integer setting with a default and bounds.
+fn number(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<u64, StartupError> {
+    let Some(raw) = get(name) else {
+        return Ok(default);
+    };
+    match raw.trim().parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(StartupError::Invalid {
+            name,
+            reason: format!("expected an integer from {min} to {max}"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::SigningKey;
+    use std::collections::HashMap;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    const TABLES: [(&str, &str); 3] = [
+        ("SESSIONS_TABLE", "s"),
+        ("USERS_TABLE", "u"),
+        ("USER_EMAILS_TABLE", "e"),
+    ];
+
+    #[test]
+    fn local_defaults_to_dev_key_and_secret() {
+        let mut env = TABLES.to_vec();
+        env.push(("APP_ENV", "local"));
+        let config = Config::from_lookup(lookup(&env)).unwrap();
+        assert!(config.tokens.public_keys.contains_dev_key());
+        assert_eq!(config.sessions.idle_timeout_seconds, 7 * 86_400);
+        assert_eq!(config.dynamodb.max_attempts, 2);
+    }
+
+    #[test]
+    fn deployed_refuses_missing_or_dev_keys() {
+        let env = TABLES.to_vec();
+        assert!(matches!(
+            Config::from_lookup(lookup(&env)),
+            Err(StartupError::Missing("JWT_PUBLIC_KEYS"))
+        ));
+        let dev = serde_json::to_string(&JwkSet {
+            keys: vec![dev_signing_key().public_jwk()],
+        })
+        .unwrap();
+        let mut env = TABLES.to_vec();
+        env.push(("JWT_PUBLIC_KEYS", &dev));
+        env.push(("CURSOR_SECRET", "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE="));
+        assert!(matches!(
+            Config::from_lookup(lookup(&env)),
+            Err(StartupError::DevKeyOutsideLocal)
+        ));
+    }
+
+    #[test]
+    fn deployed_needs_a_real_cursor_secret() {
+        let real = serde_json::to_string(&JwkSet {
+            keys: vec![SigningKey::generate("k1").unwrap().public_jwk()],
+        })
+        .unwrap();
+        let mut env = TABLES.to_vec();
+        env.push(("JWT_PUBLIC_KEYS", &real));
+        assert!(matches!(
+            Config::from_lookup(lookup(&env)),
+            Err(StartupError::Missing("CURSOR_SECRET"))
+        ));
+        env.push(("CURSOR_SECRET", "c2hvcnQ="));
+        assert!(Config::from_lookup(lookup(&env)).is_err());
+        env.pop();
+        env.push(("CURSOR_SECRET", "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE="));
+        let config = Config::from_lookup(lookup(&env)).unwrap();
+        assert_eq!(config.app_env, AppEnv::Deployed);
+    }
+
+    #[test]
+    fn out_of_range_numbers_are_refused() {
+        let mut env = TABLES.to_vec();
+        env.push(("APP_ENV", "local"));
+        env.push(("DYNAMODB_MAX_ATTEMPTS", "0"));
+        assert!(Config::from_lookup(lookup(&env)).is_err());
+    }
+}

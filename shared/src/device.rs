@@ -1,0 +1,231 @@
+//! Device labelling from a User-Agent: web or mobile, browser, OS and a display name such as
+//! "Chrome on Windows 10".
+//!
+//! Parsing uses the `ua-parser` crate with the uap-core rules (vendored under
+//! `shared/data/uap-core/`, Apache-2.0). The parser is built once, lazily, on first use, so a
+//! function that never labels a device never pays for it.
+
+use crate::model::DeviceType;
+use std::sync::LazyLock;
+
+/// Longest User-Agent kept; longer ones are truncated before parsing and storing.
+pub const MAX_USER_AGENT_LEN: usize = 512;
+
+/// What a User-Agent says about the device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceInfo {
+    /// `web` or `mobile`.
+    pub device_type: DeviceType,
+    /// Browser (or app) family, e.g. "Chrome"; "Unknown" when not recognised.
+    pub browser: String,
+    /// OS with its major version where meaningful, e.g. "Windows 10", "iOS 17"; "Unknown" when
+    /// not recognised.
+    pub os: String,
+    /// e.g. "Chrome on Windows 10".
+    pub device_name: String,
+    /// The User-Agent as stored: control characters removed, truncated.
+    pub user_agent: String,
+}
+
+static EXTRACTOR: LazyLock<Option<ua_parser::Extractor<'static>>> = LazyLock::new(|| {
+    static RULES: &str = include_str!(concat!(env!("OUT_DIR"), "/uap-regexes.json"));
+    let regexes: ua_parser::Regexes<'static> = match serde_json::from_str(RULES) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "user-agent rules do not parse");
+            return None;
+        }
+    };
+    match ua_parser::Extractor::try_from(regexes) {
+        Ok(x) => Some(x),
+        Err(e) => {
+            tracing::error!(error = %e, "user-agent rules do not compile");
+            None
+        }
+    }
+});
+
+/// Removes control characters and truncates to [`MAX_USER_AGENT_LEN`] bytes on a character
+/// boundary.
+pub fn sanitise(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len().min(MAX_USER_AGENT_LEN));
+    for c in raw.chars().filter(|c| !c.is_control()) {
+        if out.len() + c.len_utf8() > MAX_USER_AGENT_LEN {
+            break;
+        }
+        out.push(c);
+    }
+    out.trim().to_owned()
+}
+
+/// Labels the device behind a User-Agent.
+pub fn describe(raw_user_agent: &str) -> DeviceInfo {
+    let user_agent = sanitise(raw_user_agent);
+    let (ua, os, dev) = match EXTRACTOR.as_ref() {
+        Some(x) => x.extract(&user_agent),
+        None => (None, None, None),
+    };
+
+    let browser = ua
+        .as_ref()
+        .map(|u| browser_name(&u.family))
+        .filter(|b| b != "Other")
+        .unwrap_or_else(|| "Unknown".to_owned());
+    let os_family = os.as_ref().map(|o| o.os.to_string()).unwrap_or_default();
+    let os_major = os
+        .as_ref()
+        .and_then(|o| o.major.as_ref().map(|m| m.to_string()));
+    let os_minor = os
+        .as_ref()
+        .and_then(|o| o.minor.as_ref().map(|m| m.to_string()));
+    let os_name = os_name(&os_family, os_major.as_deref(), os_minor.as_deref());
+    let device_family = dev.as_ref().map(|d| d.device.to_string()).unwrap_or_default();
+
+    let device_type = if is_mobile(&os_family, &device_family, &user_agent) {
+        DeviceType::Mobile
+    } else {
+        DeviceType::Web
+    };
+    let device_name = match (browser.as_str(), os_name.as_str()) {
+        ("Unknown", "Unknown") => "Unknown device".to_owned(),
+        (b, "Unknown") => b.to_owned(),
+        ("Unknown", o) => format!("Unknown browser on {o}"),
+        (b, o) => format!("{b} on {o}"),
+    };
+    DeviceInfo {
+        device_type,
+        browser,
+        os: os_name,
+        device_name,
+        user_agent,
+    }
+}
+
+/// The browser name people know: uap-core distinguishes "Chrome Mobile", "Mobile Safari" and
+/// so on, which the device type already says.
+fn browser_name(family: &str) -> String {
+    match family {
+        "Chrome Mobile" | "Chrome Mobile iOS" | "Chrome Mobile WebView" => "Chrome",
+        "Mobile Safari" | "Mobile Safari UI/WKWebView" => "Safari",
+        "Firefox Mobile" | "Firefox iOS" => "Firefox",
+        "Edge Mobile" => "Edge",
+        "Opera Mobile" => "Opera",
+        other => other,
+    }
+    .to_owned()
+}
+
+/// The OS with the version people name it by: "Windows 10", "macOS 10.15", "iOS 17",
+/// "Android 14", plain "Linux"/"Ubuntu".
+fn os_name(family: &str, major: Option<&str>, minor: Option<&str>) -> String {
+    match (family, major) {
+        ("" | "Other", _) => "Unknown".to_owned(),
+        ("Mac OS X", Some(ma)) => match minor {
+            Some(mi) if ma == "10" => format!("macOS {ma}.{mi}"),
+            _ => format!("macOS {ma}"),
+        },
+        ("Mac OS X", None) => "macOS".to_owned(),
+        ("Windows", Some(v)) => format!("Windows {v}"),
+        ("iOS" | "Android" | "Chrome OS" | "iPadOS" | "HarmonyOS", Some(v)) => {
+            format!("{family} {v}")
+        }
+        (f, _) => f.to_owned(),
+    }
+}
+
+/// Phones and tablets count as mobile.
+fn is_mobile(os_family: &str, device_family: &str, user_agent: &str) -> bool {
+    matches!(
+        os_family,
+        "iOS" | "iPadOS" | "Android" | "Windows Phone" | "BlackBerry OS" | "KaiOS" | "HarmonyOS"
+    ) || matches!(device_family, "iPhone" | "iPad" | "iPod" | "Generic Smartphone" | "Generic Tablet")
+        || user_agent.contains("Mobile")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Real-world User-Agent strings and the labels the admin panel should show.
+    const CASES: &[(&str, DeviceType, &str, &str, &str)] = &[
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+            DeviceType::Web,
+            "Chrome",
+            "Windows 10",
+            "Chrome on Windows 10",
+        ),
+        (
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Safari/605.1.15",
+            DeviceType::Web,
+            "Safari",
+            "macOS 10.15",
+            "Safari on macOS 10.15",
+        ),
+        (
+            "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+            DeviceType::Web,
+            "Firefox",
+            "Ubuntu",
+            "Firefox on Ubuntu",
+        ),
+        (
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_6_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Mobile/15E148 Safari/604.1",
+            DeviceType::Mobile,
+            "Safari",
+            "iOS 17",
+            "Safari on iOS 17",
+        ),
+        (
+            "Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.6778.81 Mobile Safari/537.36",
+            DeviceType::Mobile,
+            "Chrome",
+            "Android 14",
+            "Chrome on Android 14",
+        ),
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0",
+            DeviceType::Web,
+            "Edge",
+            "Windows 10",
+            "Edge on Windows 10",
+        ),
+        (
+            "Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/131.0.6778.73 Mobile/15E148 Safari/604.1",
+            DeviceType::Mobile,
+            "Chrome",
+            "iOS 17",
+            "Chrome on iOS 17",
+        ),
+        (
+            "Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+            DeviceType::Web,
+            "Chrome",
+            "Chrome OS 14541",
+            "Chrome on Chrome OS 14541",
+        ),
+        ("curl/8.5.0", DeviceType::Web, "curl", "Unknown", "curl"),
+        ("", DeviceType::Web, "Unknown", "Unknown", "Unknown device"),
+    ];
+
+    #[test]
+    fn labels_real_user_agents() {
+        for (ua, device_type, browser, os, name) in CASES {
+            let info = describe(ua);
+            assert_eq!(
+                (info.device_type, info.browser.as_str(), info.os.as_str(), info.device_name.as_str()),
+                (*device_type, *browser, *os, *name),
+                "for {ua:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn sanitise_strips_controls_and_truncates() {
+        assert_eq!(sanitise("a\u{0}b\r\nc\u{7f}"), "abc");
+        let long = "é".repeat(1000);
+        let s = sanitise(&long);
+        assert!(s.len() <= MAX_USER_AGENT_LEN);
+        assert!(s.chars().all(|c| c == 'é'));
+    }
+}

@@ -1,0 +1,182 @@
+//! The one error type of the API and its mapping to status + `{"detail", "code"}`.
+
+use crate::store::StoreError;
+use lambda_http::http::StatusCode;
+
+/// Everything a handler can fail with. Each variant maps to exactly one status in
+/// [`ApiError::status`]; client errors carry the message the client sees, server errors carry
+/// their cause for the log and show the client a generic message.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 401: no credentials, bad credentials, or an ended session.
+    #[error("{detail}")]
+    Unauthorized {
+        /// Human message.
+        detail: &'static str,
+        /// Machine code.
+        code: &'static str,
+    },
+    /// 403: authenticated, but not allowed.
+    #[error("{detail}")]
+    Forbidden {
+        /// Human message.
+        detail: &'static str,
+        /// Machine code.
+        code: &'static str,
+    },
+    /// 400: the request itself is wrong.
+    #[error("{detail}")]
+    BadRequest {
+        /// Human message.
+        detail: String,
+        /// Machine code.
+        code: &'static str,
+    },
+    /// 404: the thing named in the path does not exist (or is not the caller's to see).
+    #[error("{detail}")]
+    NotFound {
+        /// Human message.
+        detail: &'static str,
+        /// Machine code.
+        code: &'static str,
+    },
+    /// 405: the route exists, the method does not.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 503: a dependency is unreachable, slow or throttling; the client may retry.
+    #[error("the session store is unavailable")]
+    Unavailable(#[source] StoreError),
+    /// 500: anything unexpected. The cause is logged, never returned.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ApiError {
+    /// A 400 with a message built at run time.
+    pub fn bad_request(detail: impl Into<String>, code: &'static str) -> Self {
+        Self::BadRequest {
+            detail: detail.into(),
+            code,
+        }
+    }
+
+    /// A 500 from any error value.
+    pub fn internal(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Self::Internal(err.into())
+    }
+
+    /// The HTTP status of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The machine-readable `code` of the error body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthorized { code, .. }
+            | Self::Forbidden { code, .. }
+            | Self::BadRequest { code, .. }
+            | Self::NotFound { code, .. } => code,
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Unavailable(_) => "service_unavailable",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The human `detail` of the error body: the message for client errors, a generic one for
+    /// server errors (their causes go to the log only).
+    pub fn detail(&self) -> String {
+        match self {
+            Self::Unavailable(_) => {
+                "The service is temporarily unavailable; retry shortly.".to_owned()
+            }
+            Self::Internal(_) => "Internal server error.".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
+    /// Whether the error is the server's fault (and so is logged with its cause chain).
+    pub fn is_server_error(&self) -> bool {
+        self.status().is_server_error()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        if err.is_transient() {
+            Self::Unavailable(err)
+        } else {
+            Self::Internal(Box::new(err))
+        }
+    }
+}
+
+/// The chain of causes of an error, outermost first, joined for one log field.
+pub fn cause_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+/// Why a function could not start: bad or missing configuration. A function that cannot start
+/// fails its cold start loudly instead of serving with unsafe settings.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// A required environment variable is missing.
+    #[error("missing environment variable {0}")]
+    Missing(&'static str),
+    /// An environment variable has a value that cannot be used.
+    #[error("invalid value for {name}: {reason}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The dev-only signing key was configured outside local development.
+    #[error(
+        "the dev-only signing key is configured but APP_ENV is not 'local'; a deployed stack refuses it"
+    )]
+    DevKeyOutsideLocal,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_errors_hide_their_cause() {
+        let err = ApiError::internal("table sessions-prod missing attribute");
+        assert_eq!(err.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!err.detail().contains("sessions-prod"));
+        assert_eq!(err.code(), "internal_error");
+    }
+
+    #[test]
+    fn client_errors_show_their_message() {
+        let err = ApiError::bad_request("limit must be between 1 and 100", "invalid_limit");
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(err.detail(), "limit must be between 1 and 100");
+        assert_eq!(err.code(), "invalid_limit");
+    }
+
+    #[test]
+    fn cause_chain_lists_every_source() {
+        let inner = std::io::Error::other("connection refused");
+        let outer = ApiError::internal(inner);
+        assert_eq!(cause_chain(&outer), "internal error: connection refused");
+    }
+}

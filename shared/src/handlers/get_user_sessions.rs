@@ -1,0 +1,100 @@
+//! `GET /sessions/user/{user_id}`: an admin lists a user's sessions.
+//!
+//! Order of answers, as the admin panel expects: 401 (no, bad or expired token, or an ended
+//! session) before 403 (not an admin now) before 400 (bad `user_id`, the admin's own id, bad
+//! query) and 404 (no such user). The admin's session and user items, the target user and the
+//! first page of sessions are read concurrently: one round trip of latency.
+
+use crate::audit;
+use crate::auth::require_admin;
+use crate::error::ApiError;
+use crate::handlers::listing::ListQuery;
+use crate::http::source_ip;
+use crate::ids::parse_user_id;
+use crate::store::ActiveAt;
+use crate::time::now_epoch;
+use crate::AppState;
+use lambda_http::http::Method;
+use lambda_http::{Body, Request, RequestExt, Response};
+
+/// The scope cursors of this listing are bound to.
+pub const CURSOR_SCOPE: &str = "admin";
+
+/// Validates the path and query. Only called after the token checked out; its error is
+/// returned only after the caller proved to be an admin.
+fn validate(state: &AppState, req: &Request, caller: u64) -> Result<(u64, ListQuery), ApiError> {
+    let raw = req
+        .path_parameters_ref()
+        .and_then(|p| p.first("user_id"))
+        .unwrap_or_default();
+    let user_id = parse_user_id(raw).ok_or_else(|| {
+        ApiError::bad_request(
+            "user_id must be a positive integer below 2^53",
+            "invalid_user_id",
+        )
+    })?;
+    if user_id == caller {
+        return Err(ApiError::bad_request(
+            "Use GET /sessions to list your own sessions.",
+            "own_user_id",
+        ));
+    }
+    let query = ListQuery::parse(req, CURSOR_SCOPE, user_id, &state.cursors)?;
+    Ok((user_id, query))
+}
+
+/// Handles one request.
+pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
+    if req.method() != Method::GET {
+        return Err(ApiError::MethodNotAllowed);
+    }
+    let store = &state.store;
+    let policy = &state.config.sessions;
+    let now = now_epoch();
+
+    // Authenticate: signature, claims and key, without I/O.
+    let bearer = state.verifier.verify_headers(req.headers())?;
+
+    // Validate; a bad request is answered only once the caller is known to be an admin.
+    let (user_id, query) = match validate(state, &req, bearer.user_id) {
+        Ok(valid) => valid,
+        Err(bad_input) => {
+            require_admin(store, &bearer, now, policy).await?;
+            return Err(bad_input);
+        }
+    };
+
+    // Authorise and read, concurrently.
+    let active = (!query.include_inactive).then_some(ActiveAt {
+        now,
+        idle_timeout_seconds: policy.idle_timeout_seconds,
+    });
+    let (admin, target, page) = tokio::join!(
+        require_admin(store, &bearer, now, policy),
+        store.get_user(user_id),
+        store.list_sessions(user_id, active, query.limit, query.after.as_ref()),
+    );
+    let admin = admin?;
+    if target?.is_none() {
+        return Err(ApiError::NotFound {
+            detail: "User not found.",
+            code: "user_not_found",
+        });
+    }
+    let page = page?;
+
+    let sessions: Vec<_> = page
+        .sessions
+        .iter()
+        .map(|s| s.to_response(now, policy, None))
+        .collect();
+    audit::admin_listing(
+        admin.user.user_id,
+        &admin.session.session_id,
+        user_id,
+        sessions.len(),
+        query.include_inactive,
+        &source_ip(&req),
+    );
+    query.respond(&req, &sessions, &page, &state.cursors)
+}

@@ -1,0 +1,160 @@
+//! HTTP helpers: the request wrapper every function uses, JSON and error responses, CORS.
+
+use crate::AppState;
+use crate::error::{ApiError, cause_chain};
+use lambda_http::http::header::{
+    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
+    ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, CACHE_CONTROL, CONTENT_TYPE, ORIGIN,
+    RETRY_AFTER, VARY, WWW_AUTHENTICATE,
+};
+use lambda_http::http::{HeaderValue, Method, StatusCode};
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use std::future::Future;
+
+/// Headers the API exposes to browsers (paging).
+pub const EXPOSED_HEADERS: &str = "X-Next-Cursor, Link";
+
+/// A JSON response with the headers every API response carries.
+pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Result<Response<Body>, ApiError> {
+    let text = serde_json::to_string(body).map_err(ApiError::internal)?;
+    let mut response = Response::new(Body::Text(text));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(response)
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    detail: String,
+    code: &'a str,
+}
+
+/// The response for an error: its status, `{"detail", "code"}`, `WWW-Authenticate` on a 401
+/// and `Retry-After` on a 503.
+pub fn error_response(err: &ApiError, retry_after_seconds: u32) -> Response<Body> {
+    let body = ErrorBody {
+        detail: err.detail(),
+        code: err.code(),
+    };
+    let text = serde_json::to_string(&body)
+        .unwrap_or_else(|_| r#"{"detail":"Internal server error.","code":"internal_error"}"#.into());
+    let mut response = Response::new(Body::Text(text));
+    *response.status_mut() = err.status();
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    match err {
+        ApiError::Unauthorized { code, .. } => {
+            let value = if *code == "not_authenticated" {
+                HeaderValue::from_static("Bearer")
+            } else {
+                HeaderValue::from_static("Bearer error=\"invalid_token\"")
+            };
+            headers.insert(WWW_AUTHENTICATE, value);
+        }
+        ApiError::Unavailable(_) => {
+            headers.insert(RETRY_AFTER, HeaderValue::from(retry_after_seconds));
+        }
+        ApiError::MethodNotAllowed => {}
+        _ => {}
+    }
+    response
+}
+
+/// The source IP as API Gateway saw it (never a client-sent header).
+pub fn source_ip(req: &Request) -> String {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx.http.source_ip.clone(),
+        _ => None,
+    }
+    .unwrap_or_default()
+}
+
+/// The path of the request as the client sent it (for `Link` headers).
+pub fn request_path(req: &Request) -> String {
+    let raw = req.raw_http_path();
+    if raw.is_empty() {
+        req.uri().path().to_owned()
+    } else {
+        raw.to_owned()
+    }
+}
+
+/// The allowed CORS origin of this request, if it has one.
+fn allowed_origin(state: &AppState, req: &Request) -> Option<HeaderValue> {
+    let origin = req.headers().get(ORIGIN)?;
+    let text = origin.to_str().ok()?;
+    state
+        .config
+        .cors_allowed_origins
+        .iter()
+        .any(|o| o == text || o == "*")
+        .then(|| origin.clone())
+}
+
+/// Runs a handler for one request and turns its result into the response: errors become
+/// `{"detail", "code"}` (server errors logged with their cause chain), every response gets
+/// `Cache-Control: no-store`, and configured origins get CORS headers and preflight answers.
+pub async fn serve<'a, F, Fut>(
+    state: &'a AppState,
+    req: Request,
+    handler: F,
+) -> Result<Response<Body>, lambda_http::Error>
+where
+    F: FnOnce(&'a AppState, Request) -> Fut,
+    Fut: Future<Output = Result<Response<Body>, ApiError>>,
+{
+    let origin = allowed_origin(state, &req);
+    if req.method() == Method::OPTIONS {
+        let mut response = Response::new(Body::Empty);
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        if let Some(origin) = origin {
+            let h = response.headers_mut();
+            h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+            h.insert(
+                ACCESS_CONTROL_ALLOW_METHODS,
+                HeaderValue::from_static("GET, POST, PATCH, DELETE, OPTIONS"),
+            );
+            h.insert(
+                ACCESS_CONTROL_ALLOW_HEADERS,
+                HeaderValue::from_static("authorization, content-type"),
+            );
+            h.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+            h.insert(VARY, HeaderValue::from_static("Origin"));
+        }
+        return Ok(response);
+    }
+    let mut response = match handler(state, req).await {
+        Ok(response) => response,
+        Err(err) => {
+            if err.is_server_error() {
+                tracing::error!(
+                    status = err.status().as_u16(),
+                    error = %cause_chain(&err),
+                    "request failed"
+                );
+            } else {
+                tracing::info!(status = err.status().as_u16(), code = err.code(), "request refused");
+            }
+            error_response(&err, state.config.retry_after_seconds)
+        }
+    };
+    let h = response.headers_mut();
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Some(origin) = origin {
+        h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        h.insert(
+            ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static(EXPOSED_HEADERS),
+        );
+        h.insert(VARY, HeaderValue::from_static("Origin"));
+    }
+    Ok(response)
+}

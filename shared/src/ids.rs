@@ -1,0 +1,110 @@
+//! Identifiers: random session ids and secrets, strict user-id parsing, hashed ids for logs.
+
+use aws_lc_rs::digest;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// User ids are positive integers below 2^53 so that every JSON client reads them exactly.
+pub const MAX_USER_ID: u64 = (1 << 53) - 1;
+
+/// Bytes of randomness in a session id: 160 bits, above the 128 OWASP asks for.
+const SESSION_ID_BYTES: usize = 20;
+
+/// Fills a buffer from the operating system's CSPRNG (via aws-lc).
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], aws_lc_rs::error::Unspecified> {
+    let mut buf = [0u8; N];
+    aws_lc_rs::rand::fill(&mut buf)?;
+    Ok(buf)
+}
+
+/// A new opaque session id: 160 random bits, base64url without padding (27 characters).
+pub fn new_session_id() -> Result<String, aws_lc_rs::error::Unspecified> {
+    Ok(URL_SAFE_NO_PAD.encode(random_bytes::<SESSION_ID_BYTES>()?))
+}
+
+/// Whether a string has the shape of a session id this service issues. Anything else can be
+/// refused without a DynamoDB read.
+pub fn is_session_id(s: &str) -> bool {
+    s.len() == 27 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Parses a user id exactly: ASCII digits only, no sign, no leading zero, no whitespace,
+/// between 1 and 2^53 - 1. `"abc"`, `"0"`, `"-1"`, `"1.5"`, `"+7"`, `" 7"` and 30 digits are all
+/// refused.
+pub fn parse_user_id(s: &str) -> Option<u64> {
+    let bytes = s.as_bytes();
+    if bytes.is_empty() || bytes.len() > 16 || bytes[0] == b'0' {
+        return None;
+    }
+    if !bytes.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n: u64 = s.parse().ok()?;
+    (1..=MAX_USER_ID).contains(&n).then_some(n)
+}
+
+/// A short, stable, one-way label for an id in logs: the first 12 bytes of SHA-256, hex.
+/// Lets an operator correlate events without the log holding anything usable as a credential.
+pub fn hash_for_log(value: &str) -> String {
+    let d = digest::digest(&digest::SHA256, value.as_bytes());
+    d.as_ref()[..12].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn user_id_accepts_plain_positive_integers() {
+        assert_eq!(parse_user_id("74"), Some(74));
+        assert_eq!(parse_user_id("1"), Some(1));
+        assert_eq!(parse_user_id("9007199254740991"), Some(MAX_USER_ID));
+    }
+
+    #[test]
+    fn user_id_refuses_everything_else() {
+        for bad in [
+            "",
+            "abc",
+            "0",
+            "00",
+            "074",
+            "-1",
+            "1.5",
+            "+7",
+            " 7",
+            "7 ",
+            "%20 7",
+            "1e3",
+            "0x10",
+            "٧٤", // Arabic-Indic digits
+            "9007199254740992",
+            "123456789012345678901234567890",
+        ] {
+            assert_eq!(parse_user_id(bad), None, "{bad:?} must be refused");
+        }
+    }
+
+    #[test]
+    fn session_ids_are_unique_and_well_formed() {
+        let ids: HashSet<String> = (0..1000).map(|_| new_session_id().unwrap()).collect();
+        assert_eq!(ids.len(), 1000);
+        assert!(ids.iter().all(|id| is_session_id(id)));
+    }
+
+    #[test]
+    fn session_id_shape_check() {
+        assert!(!is_session_id("short"));
+        assert!(!is_session_id("aaaaaaaaaaaaaaaaaaaaaaaaaa/"));
+        assert!(is_session_id("aaaaaaaaaaaaaaaaaaaaaaaaaa_"));
+    }
+
+    #[test]
+    fn log_hash_is_stable_and_not_the_input() {
+        let h = hash_for_log("secret-session");
+        assert_eq!(h, hash_for_log("secret-session"));
+        assert_eq!(h.len(), 24);
+        assert!(!h.contains("secret"));
+    }
+}

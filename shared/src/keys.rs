@@ -1,0 +1,215 @@
+//! Ed25519 signing and verifying keys, their JWK form, and the dev-only key.
+
+use crate::error::StartupError;
+use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde::{Deserialize, Serialize};
+
+/// Key id of the dev-only key. Tokens signed with it are accepted only where `APP_ENV=local`.
+pub const DEV_ONLY_KID: &str = "dev-only-not-for-production";
+
+/// The dev-only Ed25519 private key (PKCS#8 DER, base64). It is public by design: it exists so
+/// that `make dev` and the tests can mint tokens. Every deployed function refuses to start when
+/// its verifying keys include this key's public half.
+pub const DEV_ONLY_SIGNING_KEY_PKCS8_B64: &str =
+    "MC4CAQAwBQYDK2VwBCIEIMCdCq+TNOQ/BgrovHNi8eiTes9nF0Y8FFMrFBhzoNgr";
+
+/// A public Ed25519 key as a JWK (RFC 7517 / RFC 8037): what `jwks` publishes and what
+/// verifiers are configured with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicJwk {
+    /// Always `OKP`.
+    pub kty: String,
+    /// Always `Ed25519`.
+    pub crv: String,
+    /// Key id, matched against the token header's `kid`.
+    pub kid: String,
+    /// The 32-byte public key, base64url without padding.
+    pub x: String,
+    /// Always `EdDSA`.
+    #[serde(default = "eddsa")]
+    pub alg: String,
+    /// Always `sig`.
+    #[serde(rename = "use", default = "sig")]
+    pub use_: String,
+}
+
+fn eddsa() -> String {
+    "EdDSA".to_owned()
+}
+fn sig() -> String {
+    "sig".to_owned()
+}
+
+impl PublicJwk {
+    /// A JWK for raw public key bytes.
+    pub fn new(kid: impl Into<String>, public_key: &[u8]) -> Self {
+        Self {
+            kty: "OKP".to_owned(),
+            crv: "Ed25519".to_owned(),
+            kid: kid.into(),
+            x: URL_SAFE_NO_PAD.encode(public_key),
+            alg: eddsa(),
+            use_: sig(),
+        }
+    }
+
+    /// Checks the fields a verifier depends on.
+    fn validate(&self) -> Result<(), String> {
+        if self.kty != "OKP" || self.crv != "Ed25519" {
+            return Err(format!("key {:?} is not an Ed25519 (OKP) key", self.kid));
+        }
+        if self.kid.is_empty() {
+            return Err("a key has an empty kid".to_owned());
+        }
+        match URL_SAFE_NO_PAD.decode(&self.x) {
+            Ok(bytes) if bytes.len() == 32 => Ok(()),
+            _ => Err(format!("key {:?} has an invalid x", self.kid)),
+        }
+    }
+}
+
+/// A JWK Set: `{"keys": [...]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JwkSet {
+    /// The keys.
+    pub keys: Vec<PublicJwk>,
+}
+
+impl JwkSet {
+    /// Parses and checks a JWK Set from its JSON text.
+    pub fn parse(json: &str) -> Result<Self, String> {
+        let set: JwkSet = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        if set.keys.is_empty() {
+            return Err("the key set is empty".to_owned());
+        }
+        for key in &set.keys {
+            key.validate()?;
+        }
+        Ok(set)
+    }
+
+    /// Whether the set holds the dev-only public key (under any kid).
+    pub fn contains_dev_key(&self) -> bool {
+        let dev = dev_signing_key().public_jwk();
+        self.keys.iter().any(|k| k.x == dev.x || k.kid == DEV_ONLY_KID)
+    }
+}
+
+/// An Ed25519 private key with its key id, for the functions (and the CLI) that sign tokens.
+pub struct SigningKey {
+    kid: String,
+    pkcs8: Vec<u8>,
+    public: Vec<u8>,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningKey {
+    /// A key from PKCS#8 DER bytes.
+    pub fn from_pkcs8(kid: impl Into<String>, pkcs8: &[u8]) -> Result<Self, StartupError> {
+        let pair = Ed25519KeyPair::from_pkcs8(pkcs8).map_err(|e| StartupError::Invalid {
+            name: "signing key",
+            reason: format!("not an Ed25519 PKCS#8 key: {e}"),
+        })?;
+        Ok(Self {
+            kid: kid.into(),
+            pkcs8: pkcs8.to_vec(),
+            public: pair.public_key().as_ref().to_vec(),
+        })
+    }
+
+    /// A key from base64 (standard alphabet) PKCS#8 DER text.
+    pub fn from_pkcs8_base64(kid: impl Into<String>, b64: &str) -> Result<Self, StartupError> {
+        let der = STANDARD
+            .decode(b64.trim())
+            .map_err(|e| StartupError::Invalid {
+                name: "signing key",
+                reason: format!("not base64: {e}"),
+            })?;
+        Self::from_pkcs8(kid, &der)
+    }
+
+    /// A new random key (for `sessions-cli keygen` and tests).
+    pub fn generate(kid: impl Into<String>) -> Result<Self, StartupError> {
+        let doc = Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new()).map_err(
+            |e| StartupError::Invalid {
+                name: "signing key",
+                reason: format!("key generation failed: {e}"),
+            },
+        )?;
+        Self::from_pkcs8(kid, doc.as_ref())
+    }
+
+    /// The key id.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The PKCS#8 DER bytes, for the token encoder.
+    pub fn pkcs8(&self) -> &[u8] {
+        &self.pkcs8
+    }
+
+    /// The PKCS#8 DER bytes as base64, for storing the key.
+    pub fn pkcs8_base64(&self) -> String {
+        STANDARD.encode(&self.pkcs8)
+    }
+
+    /// The public half as a JWK.
+    pub fn public_jwk(&self) -> PublicJwk {
+        PublicJwk::new(self.kid.clone(), &self.public)
+    }
+}
+
+/// The dev-only signing key. Never accepted where `APP_ENV` is not `local`.
+pub fn dev_signing_key() -> SigningKey {
+    // The constant is checked by a unit test, so this cannot fail at run time.
+    SigningKey::from_pkcs8_base64(DEV_ONLY_KID, DEV_ONLY_SIGNING_KEY_PKCS8_B64)
+        .unwrap_or_else(|e| panic!("the built-in dev key is invalid: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dev_key_loads_and_is_recognised() {
+        let key = dev_signing_key();
+        let set = JwkSet {
+            keys: vec![key.public_jwk()],
+        };
+        assert!(set.contains_dev_key());
+        assert_eq!(key.public_jwk().x.len(), 43);
+    }
+
+    #[test]
+    fn generated_keys_differ_from_the_dev_key() {
+        let key = SigningKey::generate("k1").unwrap();
+        let set = JwkSet {
+            keys: vec![key.public_jwk()],
+        };
+        assert!(!set.contains_dev_key());
+        let round = SigningKey::from_pkcs8_base64("k1", &key.pkcs8_base64()).unwrap();
+        assert_eq!(round.public_jwk(), key.public_jwk());
+    }
+
+    #[test]
+    fn jwk_set_parsing_rejects_bad_keys() {
+        assert!(JwkSet::parse(r#"{"keys":[]}"#).is_err());
+        assert!(JwkSet::parse(r#"{"keys":[{"kty":"RSA","crv":"Ed25519","kid":"a","x":"AA"}]}"#).is_err());
+        assert!(JwkSet::parse(r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"a","x":"AA"}]}"#).is_err());
+        let good = serde_json::to_string(&JwkSet {
+            keys: vec![SigningKey::generate("a").unwrap().public_jwk()],
+        })
+        .unwrap();
+        assert_eq!(JwkSet::parse(&good).unwrap().keys[0].kid, "a");
+    }
+}
