@@ -145,7 +145,9 @@ impl TokenVerifier {
 
     /// Finds and verifies the bearer token of a request (`Authorization: Bearer <jwt>`).
     pub fn verify_headers(&self, headers: &HeaderMap) -> Result<Bearer, ApiError> {
-        let mut values = headers.get_all(lambda_http::http::header::AUTHORIZATION).iter();
+        let mut values = headers
+            .get_all(lambda_http::http::header::AUTHORIZATION)
+            .iter();
         let (Some(value), None) = (values.next(), values.next()) else {
             return Err(unauthorized("Not authenticated.", "not_authenticated"));
         };
@@ -227,10 +229,7 @@ impl TokenSigner {
 }
 
 fn session_ended() -> ApiError {
-    unauthorized(
-        "The session has ended; sign in again.",
-        "session_ended",
-    )
+    unauthorized("The session has ended; sign in again.", "session_ended")
 }
 
 /// Checks that the bearer's session exists and is active at `now`.
@@ -413,13 +412,17 @@ mod tests {
         c.sid = "not-a-session".into();
         cases.push(("sid malformed", sign(&c)));
         // Signed by another key under a known kid.
-        let forged = TokenSigner::new(&other, &cfg, 900).sign_claims(&good).unwrap();
+        let forged = TokenSigner::new(&other, &cfg, 900)
+            .sign_claims(&good)
+            .unwrap();
         cases.push(("wrong key", forged));
         // Unknown kid.
         let stranger = SigningKey::generate("k9").unwrap();
         cases.push((
             "unknown kid",
-            TokenSigner::new(&stranger, &cfg, 900).sign_claims(&good).unwrap(),
+            TokenSigner::new(&stranger, &cfg, 900)
+                .sign_claims(&good)
+                .unwrap(),
         ));
         // alg none and its case variants, unsigned.
         let payload = b64(&serde_json::to_string(&good).unwrap());
@@ -482,12 +485,21 @@ mod tests {
             .issue(7, SID, Role::User, now())
             .unwrap();
         let mut headers = HeaderMap::new();
-        assert_eq!(code_of(verifier.verify_headers(&headers)), "not_authenticated");
+        assert_eq!(
+            code_of(verifier.verify_headers(&headers)),
+            "not_authenticated"
+        );
         headers.insert("authorization", format!("Basic {token}").parse().unwrap());
-        assert_eq!(code_of(verifier.verify_headers(&headers)), "not_authenticated");
+        assert_eq!(
+            code_of(verifier.verify_headers(&headers)),
+            "not_authenticated"
+        );
         headers.insert("authorization", format!("bearer {token}").parse().unwrap());
         assert_eq!(verifier.verify_headers(&headers).unwrap().user_id, 7);
         headers.append("authorization", format!("Bearer {token}").parse().unwrap());
-        assert_eq!(code_of(verifier.verify_headers(&headers)), "not_authenticated");
+        assert_eq!(
+            code_of(verifier.verify_headers(&headers)),
+            "not_authenticated"
+        );
     }
 }

@@ -117,7 +117,9 @@ impl Config {
         };
 
         let millis = |name: &'static str, default: u64| -> Result<Duration, StartupError> {
-            Ok(Duration::from_millis(number(&get, name, default, 1, 60_000)?))
+            Ok(Duration::from_millis(number(
+                &get, name, default, 1, 60_000,
+            )?))
         };
         let dynamodb = DynamoConfig {
             endpoint: get("DYNAMODB_ENDPOINT"),
@@ -149,8 +151,13 @@ impl Config {
 
         let day = 86_400;
         let sessions = SessionPolicy {
-            idle_timeout_seconds: number(&get, "SESSION_IDLE_TIMEOUT_SECONDS", 7 * day, 60, 365 * day)?
-                as i64,
+            idle_timeout_seconds: number(
+                &get,
+                "SESSION_IDLE_TIMEOUT_SECONDS",
+                7 * day,
+                60,
+                365 * day,
+            )? as i64,
             absolute_lifetime_seconds: number(
                 &get,
                 "SESSION_ABSOLUTE_LIFETIME_SECONDS",
@@ -165,10 +172,12 @@ impl Config {
 
         let cursor_key = match (get("CURSOR_SECRET"), app_env) {
             (Some(b64), _) => {
-                let key = STANDARD.decode(b64.trim()).map_err(|e| StartupError::Invalid {
-                    name: "CURSOR_SECRET",
-                    reason: format!("not base64: {e}"),
-                })?;
+                let key = STANDARD
+                    .decode(b64.trim())
+                    .map_err(|e| StartupError::Invalid {
+                        name: "CURSOR_SECRET",
+                        reason: format!("not base64: {e}"),
+                    })?;
                 if key.len() < 32 {
                     return Err(StartupError::Invalid {
                         name: "CURSOR_SECRET",
@@ -266,7 +275,10 @@ mod tests {
         .unwrap();
         let mut env = TABLES.to_vec();
         env.push(("JWT_PUBLIC_KEYS", &dev));
-        env.push(("CURSOR_SECRET", "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE="));
+        env.push((
+            "CURSOR_SECRET",
+            "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=",
+        ));
         assert!(matches!(
             Config::from_lookup(lookup(&env)),
             Err(StartupError::DevKeyOutsideLocal)
@@ -288,7 +300,10 @@ mod tests {
         env.push(("CURSOR_SECRET", "c2hvcnQ="));
         assert!(Config::from_lookup(lookup(&env)).is_err());
         env.pop();
-        env.push(("CURSOR_SECRET", "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE="));
+        env.push((
+            "CURSOR_SECRET",
+            "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=",
+        ));
         let config = Config::from_lookup(lookup(&env)).unwrap();
         assert_eq!(config.app_env, AppEnv::Deployed);
     }

@@ -159,8 +159,8 @@ mod tests {
         );
         // A body re-encoded by a client with another position but the old tag.
         let (_, tag) = c.split_once('.').unwrap();
-        let forged_body = URL_SAFE_NO_PAD
-            .encode(br#"{"v":1,"r":"admin","u":74,"i":false,"a":0,"s":"x"}"#);
+        let forged_body =
+            URL_SAFE_NO_PAD.encode(br#"{"v":1,"r":"admin","u":74,"i":false,"a":0,"s":"x"}"#);
         assert_eq!(
             codec.decode(&format!("{forged_body}.{tag}"), &binding(74)),
             Err(CursorError::BadSignature)

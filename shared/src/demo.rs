@@ -97,8 +97,7 @@ pub async fn seed(store: &Store, now: i64, policy: &SessionPolicy) -> Result<boo
             operation: "random",
             source: Box::new(std::io::Error::other(e.to_string())),
         })?;
-        let mut session =
-            Session::start(USER_ID, id, describe(ua), ip, now - started * 60, policy);
+        let mut session = Session::start(USER_ID, id, describe(ua), ip, now - started * 60, policy);
         session.last_activity = now - used * 60;
         if *ended {
             session.revoked_at = Some(session.last_activity);

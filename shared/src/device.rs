@@ -79,7 +79,10 @@ pub fn describe(raw_user_agent: &str) -> DeviceInfo {
         .as_ref()
         .and_then(|o| o.minor.as_ref().map(|m| m.to_string()));
     let os_name = os_name(&os_family, os_major.as_deref(), os_minor.as_deref());
-    let device_family = dev.as_ref().map(|d| d.device.to_string()).unwrap_or_default();
+    let device_family = dev
+        .as_ref()
+        .map(|d| d.device.to_string())
+        .unwrap_or_default();
 
     let device_type = if is_mobile(&os_family, &device_family, &user_agent) {
         DeviceType::Mobile
@@ -138,8 +141,10 @@ fn is_mobile(os_family: &str, device_family: &str, user_agent: &str) -> bool {
     matches!(
         os_family,
         "iOS" | "iPadOS" | "Android" | "Windows Phone" | "BlackBerry OS" | "KaiOS" | "HarmonyOS"
-    ) || matches!(device_family, "iPhone" | "iPad" | "iPod" | "Generic Smartphone" | "Generic Tablet")
-        || user_agent.contains("Mobile")
+    ) || matches!(
+        device_family,
+        "iPhone" | "iPad" | "iPod" | "Generic Smartphone" | "Generic Tablet"
+    ) || user_agent.contains("Mobile")
 }
 
 #[cfg(test)]
@@ -213,7 +218,12 @@ mod tests {
         for (ua, device_type, browser, os, name) in CASES {
             let info = describe(ua);
             assert_eq!(
-                (info.device_type, info.browser.as_str(), info.os.as_str(), info.device_name.as_str()),
+                (
+                    info.device_type,
+                    info.browser.as_str(),
+                    info.os.as_str(),
+                    info.device_name.as_str()
+                ),
                 (*device_type, *browser, *os, *name),
                 "for {ua:?}"
             );

@@ -40,8 +40,9 @@ pub fn error_response(err: &ApiError, retry_after_seconds: u32) -> Response<Body
         detail: err.detail(),
         code: err.code(),
     };
-    let text = serde_json::to_string(&body)
-        .unwrap_or_else(|_| r#"{"detail":"Internal server error.","code":"internal_error"}"#.into());
+    let text = serde_json::to_string(&body).unwrap_or_else(|_| {
+        r#"{"detail":"Internal server error.","code":"internal_error"}"#.into()
+    });
     let mut response = Response::new(Body::Text(text));
     *response.status_mut() = err.status();
     let headers = response.headers_mut();
@@ -137,7 +138,11 @@ where
                     "request failed"
                 );
             } else {
-                tracing::info!(status = err.status().as_u16(), code = err.code(), "request refused");
+                tracing::info!(
+                    status = err.status().as_u16(),
+                    code = err.code(),
+                    "request refused"
+                );
             }
             error_response(&err, state.config.retry_after_seconds)
         }

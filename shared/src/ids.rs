@@ -25,7 +25,9 @@ pub fn new_session_id() -> Result<String, aws_lc_rs::error::Unspecified> {
 /// Whether a string has the shape of a session id this service issues. Anything else can be
 /// refused without a DynamoDB read.
 pub fn is_session_id(s: &str) -> bool {
-    s.len() == 27 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    s.len() == 27
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// Parses a user id exactly: ASCII digits only, no sign, no leading zero, no whitespace,
@@ -47,7 +49,10 @@ pub fn parse_user_id(s: &str) -> Option<u64> {
 /// Lets an operator correlate events without the log holding anything usable as a credential.
 pub fn hash_for_log(value: &str) -> String {
     let d = digest::digest(&digest::SHA256, value.as_bytes());
-    d.as_ref()[..12].iter().map(|b| format!("{b:02x}")).collect()
+    d.as_ref()[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]

@@ -93,7 +93,9 @@ impl JwkSet {
     /// Whether the set holds the dev-only public key (under any kid).
     pub fn contains_dev_key(&self) -> bool {
         let dev = dev_signing_key().public_jwk();
-        self.keys.iter().any(|k| k.x == dev.x || k.kid == DEV_ONLY_KID)
+        self.keys
+            .iter()
+            .any(|k| k.x == dev.x || k.kid == DEV_ONLY_KID)
     }
 }
 
@@ -139,12 +141,13 @@ impl SigningKey {
 
     /// A new random key (for `sessions-cli keygen` and tests).
     pub fn generate(kid: impl Into<String>) -> Result<Self, StartupError> {
-        let doc = Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new()).map_err(
-            |e| StartupError::Invalid {
-                name: "signing key",
-                reason: format!("key generation failed: {e}"),
-            },
-        )?;
+        let doc =
+            Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new()).map_err(|e| {
+                StartupError::Invalid {
+                    name: "signing key",
+                    reason: format!("key generation failed: {e}"),
+                }
+            })?;
         Self::from_pkcs8(kid, doc.as_ref())
     }
 
@@ -204,8 +207,14 @@ mod tests {
     #[test]
     fn jwk_set_parsing_rejects_bad_keys() {
         assert!(JwkSet::parse(r#"{"keys":[]}"#).is_err());
-        assert!(JwkSet::parse(r#"{"keys":[{"kty":"RSA","crv":"Ed25519","kid":"a","x":"AA"}]}"#).is_err());
-        assert!(JwkSet::parse(r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"a","x":"AA"}]}"#).is_err());
+        assert!(
+            JwkSet::parse(r#"{"keys":[{"kty":"RSA","crv":"Ed25519","kid":"a","x":"AA"}]}"#)
+                .is_err()
+        );
+        assert!(
+            JwkSet::parse(r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"a","x":"AA"}]}"#)
+                .is_err()
+        );
         let good = serde_json::to_string(&JwkSet {
             keys: vec![SigningKey::generate("a").unwrap().public_jwk()],
         })

@@ -346,11 +346,11 @@ impl Store {
                 .limit(per_query)
                 .set_exclusive_start_key(start.take());
             if let Some(a) = active {
+                // Idle sessions are cut off by the index's sort key itself, so DynamoDB never
+                // reads them; ended and expired ones are filtered.
                 query = query
-                    .filter_expression(
-                        "attribute_not_exists(revoked_at) AND expires_at > :now \
-                         AND last_activity > :idle_cutoff",
-                    )
+                    .key_condition_expression("user_id = :u AND last_activity > :idle_cutoff")
+                    .filter_expression("attribute_not_exists(revoked_at) AND expires_at > :now")
                     .expression_attribute_values(":now", n(a.now))
                     .expression_attribute_values(":idle_cutoff", n(a.now - a.idle_timeout_seconds));
             }

@@ -5,6 +5,7 @@
 //! query) and 404 (no such user). The admin's session and user items, the target user and the
 //! first page of sessions are read concurrently: one round trip of latency.
 
+use crate::AppState;
 use crate::audit;
 use crate::auth::require_admin;
 use crate::error::ApiError;
@@ -13,7 +14,6 @@ use crate::http::source_ip;
 use crate::ids::parse_user_id;
 use crate::store::ActiveAt;
 use crate::time::now_epoch;
-use crate::AppState;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, RequestExt, Response};
 

@@ -1,0 +1,258 @@
+//! Test harness: a real DynamoDB wire protocol (Dynoxide, in process, in memory), fresh for
+//! every test, with the service's tables, and helpers to build API Gateway v2 requests.
+#![allow(dead_code)]
+
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+use shared::auth::TokenSigner;
+use shared::config::Config;
+use shared::demo;
+use shared::keys::dev_signing_key;
+use shared::model::{Role, Session};
+use shared::{AppState, tables};
+use std::collections::HashMap;
+use tokio::sync::oneshot;
+
+/// One test's world: its own DynamoDB and the state a function would build.
+pub struct TestEnv {
+    pub state: AppState,
+    pub signer: TokenSigner,
+    pub endpoint: String,
+    _shutdown: oneshot::Sender<()>,
+}
+
+/// The environment a function gets, pointed at `endpoint`.
+pub fn env_for(endpoint: &str) -> HashMap<String, String> {
+    HashMap::from([
+        ("APP_ENV".to_owned(), "local".to_owned()),
+        ("SESSIONS_TABLE".to_owned(), "sessions".to_owned()),
+        ("USERS_TABLE".to_owned(), "users".to_owned()),
+        ("USER_EMAILS_TABLE".to_owned(), "user-emails".to_owned()),
+        ("DYNAMODB_ENDPOINT".to_owned(), endpoint.to_owned()),
+    ])
+}
+
+/// Builds the state for an environment map.
+pub async fn state_for(env: &HashMap<String, String>) -> AppState {
+    let config = Config::from_lookup(|k| env.get(k).cloned()).expect("test config");
+    AppState::build(config).await.expect("test state")
+}
+
+impl TestEnv {
+    /// Starts Dynoxide on a free loopback port and creates the tables.
+    pub async fn start() -> Self {
+        let _ = tracing_subscriber::fmt()
+            .with_test_writer()
+            .with_env_filter("info")
+            .try_init();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let db = dynoxide::Database::memory().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(dynoxide::server::serve_with_shutdown(
+            listener,
+            db,
+            async move {
+                let _ = rx.await;
+            },
+        ));
+        let state = state_for(&env_for(&endpoint)).await;
+        let names = state.store.tables().clone();
+        for (def, name) in
+            tables::ALL
+                .iter()
+                .zip([&names.sessions, &names.users, &names.user_emails])
+        {
+            assert!(
+                tables::create(state.store.client(), def, name)
+                    .await
+                    .unwrap()
+            );
+        }
+        let signer = TokenSigner::new(&dev_signing_key(), &state.config.tokens, 900);
+        Self {
+            state,
+            signer,
+            endpoint,
+            _shutdown: tx,
+        }
+    }
+
+    /// Starts and seeds the demo data.
+    pub async fn seeded() -> Self {
+        let env = Self::start().await;
+        assert!(
+            demo::seed(&env.state.store, now(), &env.state.config.sessions)
+                .await
+                .unwrap()
+        );
+        env
+    }
+
+    /// A new active session for `user_id` and a token for it.
+    pub async fn login(&self, user_id: u64, role: Role) -> (Session, String) {
+        let session = demo::start_session(
+            &self.state.store,
+            user_id,
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Safari/605.1.15",
+            "192.0.2.1",
+            now(),
+            &self.state.config.sessions,
+        )
+        .await
+        .unwrap();
+        let token = self
+            .signer
+            .issue(user_id, &session.session_id, role, now())
+            .unwrap();
+        (session, token)
+    }
+
+    /// Overwrites a session item as it is (for ended, expired or idle fixtures).
+    pub async fn put_session(&self, session: &Session) {
+        self.state
+            .store
+            .client()
+            .put_item()
+            .table_name(&self.state.store.tables().sessions)
+            .set_item(Some(serde_dynamo::to_item(session).unwrap()))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Sets attributes on a user item (role, disabled).
+    pub async fn update_user(&self, user_id: u64, role: &str, disabled: bool) {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        self.state
+            .store
+            .client()
+            .update_item()
+            .table_name(&self.state.store.tables().users)
+            .key("user_id", AttributeValue::N(user_id.to_string()))
+            .update_expression("SET #r = :r, disabled = :d")
+            .expression_attribute_names("#r", "role")
+            .expression_attribute_values(":r", AttributeValue::S(role.to_owned()))
+            .expression_attribute_values(":d", AttributeValue::Bool(disabled))
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+pub fn now() -> i64 {
+    shared::time::now_epoch()
+}
+
+/// An API Gateway HTTP API (payload v2) event, as JSON.
+pub fn event(
+    method: &str,
+    route: &str,
+    path: &str,
+    query: &str,
+    headers: &[(&str, &str)],
+) -> Value {
+    let path_params: serde_json::Map<String, Value> = route
+        .split('/')
+        .zip(path.split('/'))
+        .filter_map(|(r, p)| {
+            r.strip_prefix('{')
+                .and_then(|r| r.strip_suffix('}'))
+                .map(|name| (name.to_owned(), Value::String(p.to_owned())))
+        })
+        .collect();
+    let mut header_map = serde_json::Map::new();
+    for (k, v) in headers {
+        header_map.insert(k.to_lowercase(), Value::String((*v).to_owned()));
+    }
+    let mut query_params = serde_json::Map::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        query_params
+            .entry(k.to_owned())
+            .and_modify(|old| {
+                *old = Value::String(format!("{},{v}", old.as_str().unwrap_or_default()))
+            })
+            .or_insert_with(|| Value::String(v.to_owned()));
+    }
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": format!("{method} {route}"),
+        "rawPath": path,
+        "rawQueryString": query,
+        "headers": header_map,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "testapi",
+            "domainName": "testapi.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "testapi",
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "198.51.100.20",
+                "userAgent": "integration-test"
+            },
+            "requestId": "test-request",
+            "routeKey": format!("{method} {route}"),
+            "stage": "$default",
+            "time": "27/Nov/2026:18:00:00 +0000",
+            "timeEpoch": 1_795_370_400_000_i64
+        },
+        "isBase64Encoded": false
+    });
+    if !path_params.is_empty() {
+        event["pathParameters"] = Value::Object(path_params);
+    }
+    if !query_params.is_empty() {
+        event["queryStringParameters"] = Value::Object(query_params);
+    }
+    event
+}
+
+/// Turns an event into the request a function receives.
+pub fn request(event: &Value) -> Request {
+    lambda_http::request::from_str(&event.to_string()).expect("valid v2 event")
+}
+
+/// A response's status, headers and parsed body.
+pub struct Reply {
+    pub status: u16,
+    pub headers: lambda_http::http::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts an error reply: status, `{"detail", "code"}` shape and the code.
+    pub fn assert_error(&self, status: u16, code: &str) {
+        assert_eq!(self.status, status, "body: {}", self.body);
+        assert_eq!(self.body["code"], code, "body: {}", self.body);
+        assert!(self.body["detail"].is_string(), "body: {}", self.body);
+        assert_eq!(
+            self.body.as_object().map(|o| o.len()),
+            Some(2),
+            "body: {}",
+            self.body
+        );
+    }
+}
+
+pub fn reply(response: Response<Body>) -> Reply {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = match response.body() {
+        Body::Text(t) => serde_json::from_str(t).unwrap_or(Value::String(t.clone())),
+        Body::Binary(b) => serde_json::from_slice(b).unwrap_or(Value::Null),
+        Body::Empty => Value::Null,
+        _ => Value::Null,
+    };
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
