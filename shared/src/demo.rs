@@ -1,11 +1,13 @@
 //! Demo data for the local stack and the event-replay tests: an admin, and user 74 with
 //! sessions on several real devices (one of them ended).
 
+use crate::auth::TokenSigner;
 use crate::config::SessionPolicy;
 use crate::device::describe;
 use crate::ids::new_session_id;
 use crate::model::{Role, Session, User};
 use crate::store::{Store, StoreError};
+use std::collections::BTreeMap;
 
 /// The demo admin.
 pub const ADMIN_ID: u64 = 1;
@@ -108,4 +110,45 @@ pub async fn seed(store: &Store, now: i64, policy: &SessionPolicy) -> Result<boo
         store.put_new_session(&session).await?;
     }
     Ok(true)
+}
+
+/// Tokens for the placeholders of the `events/` files: `{{admin_token}}` (the admin),
+/// `{{user_token}}` (plain user 75) and `{{ended_session_token}}` (an admin session that has
+/// been ended). Each gets a fresh session; the demo data must be seeded.
+pub async fn event_tokens(
+    store: &Store,
+    signer: &TokenSigner,
+    now: i64,
+    policy: &SessionPolicy,
+) -> Result<BTreeMap<&'static str, String>, Box<dyn std::error::Error + Send + Sync>> {
+    const UA: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Safari/605.1.15";
+    let admin = start_session(store, ADMIN_ID, UA, "192.0.2.10", now, policy).await?;
+    let user = start_session(store, PLAIN_USER_ID, UA, "192.0.2.11", now, policy).await?;
+    let ended = start_session(store, ADMIN_ID, UA, "192.0.2.10", now, policy).await?;
+    store
+        .end_session(ADMIN_ID, &ended.session_id, ADMIN_ID, "logout", now, policy)
+        .await?;
+    Ok(BTreeMap::from([
+        (
+            "admin_token",
+            signer.issue(ADMIN_ID, &admin.session_id, Role::Admin, now)?,
+        ),
+        (
+            "user_token",
+            signer.issue(PLAIN_USER_ID, &user.session_id, Role::User, now)?,
+        ),
+        (
+            "ended_session_token",
+            signer.issue(ADMIN_ID, &ended.session_id, Role::Admin, now)?,
+        ),
+    ]))
+}
+
+/// Replaces `{{name}}` placeholders in an event file with tokens.
+pub fn render_event(template: &str, tokens: &BTreeMap<&'static str, String>) -> String {
+    tokens
+        .iter()
+        .fold(template.to_owned(), |text, (name, token)| {
+            text.replace(&format!("{{{{{name}}}}}"), token)
+        })
 }

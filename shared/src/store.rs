@@ -274,6 +274,48 @@ impl Store {
         Ok(())
     }
 
+    /// Ends a session: records when, by whom and why, and sets its TTL to the end of the
+    /// retention period. Returns `false` if it did not exist or had already ended.
+    pub async fn end_session(
+        &self,
+        user_id: u64,
+        session_id: &str,
+        ended_by: u64,
+        reason: &str,
+        now: i64,
+        policy: &SessionPolicy,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.sessions)
+            .key("user_id", n(user_id))
+            .key("session_id", s(session_id))
+            .update_expression(
+                "SET revoked_at = :now, revoked_by = :by, revoked_reason = :why, #ttl = :ttl",
+            )
+            .condition_expression(
+                "attribute_exists(session_id) AND attribute_not_exists(revoked_at)",
+            )
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":by", n(ended_by))
+            .expression_attribute_values(":why", s(reason))
+            .expression_attribute_values(":ttl", n(Session::ttl_for(now, policy)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(classify("UpdateItem", e)),
+        }
+    }
+
     /// Moves `last_activity` to `now` if it is older than the write interval and the session is
     /// still usable. A conditional update, so concurrent requests write it at most once per
     /// interval; losing the race is not an error.

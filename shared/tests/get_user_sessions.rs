@@ -292,7 +292,7 @@ async fn paging_walks_every_session_once_in_order() {
         env.put_session(&s).await;
         expected.push(s);
     }
-    expected.sort_by(|a, b| b.last_activity.cmp(&a.last_activity));
+    expected.sort_by_key(|s| std::cmp::Reverse(s.last_activity));
 
     let mut seen: Vec<String> = Vec::new();
     let mut query = "limit=3".to_owned();

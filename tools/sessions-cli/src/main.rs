@@ -1,1 +1,172 @@
-fn main() {}
+//! `sessions-cli`: tables, demo data, keys and tokens for the Device Sessions API.
+//!
+//! It reads the same environment as the functions (`SESSIONS_TABLE`, `USERS_TABLE`,
+//! `USER_EMAILS_TABLE`, `DYNAMODB_ENDPOINT` for a local DynamoDB, the standard AWS variables
+//! otherwise). Tokens are signed with `SIGNING_KEY` (base64 PKCS#8) and `SIGNING_KEY_ID`, or,
+//! only where `APP_ENV=local`, with the dev-only key.
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use shared::auth::TokenSigner;
+use shared::config::AppEnv;
+use shared::keys::{JwkSet, SigningKey, dev_signing_key};
+use shared::time::now_epoch;
+use shared::{AppState, demo, tables};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "Admin and local-stack CLI for the Device Sessions API"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the three tables (idempotent) from the definitions template.yaml also uses.
+    CreateTables,
+    /// Seed the demo users (admin 1, user 74 with sessions on four devices, user 75).
+    Seed,
+    /// Start a session for a user and print an access token for it.
+    Token {
+        /// The user id.
+        #[arg(long)]
+        user: u64,
+        /// Token lifetime in minutes.
+        #[arg(long, default_value_t = 15)]
+        minutes: i64,
+        /// The User-Agent recorded on the session.
+        #[arg(long, default_value = "sessions-cli")]
+        user_agent: String,
+    },
+    /// Generate a new Ed25519 signing key: prints the private key (base64 PKCS#8) to store as
+    /// a secret, and the public JWK set for JWT_PUBLIC_KEYS.
+    Keygen {
+        /// Key id.
+        #[arg(long)]
+        kid: String,
+    },
+    /// Write the events/ files with their token placeholders filled, for `cargo lambda invoke`.
+    RenderEvents {
+        /// Where the events/ files are.
+        #[arg(long, default_value = "events")]
+        from: PathBuf,
+        /// Where to write the filled copies.
+        #[arg(long, default_value = ".data/events")]
+        out: PathBuf,
+    },
+}
+
+fn signer(state: &AppState, ttl_seconds: i64) -> Result<TokenSigner> {
+    let key = match (std::env::var("SIGNING_KEY"), state.config.app_env) {
+        (Ok(b64), _) => {
+            let kid = std::env::var("SIGNING_KEY_ID")
+                .context("SIGNING_KEY_ID is required with SIGNING_KEY")?;
+            SigningKey::from_pkcs8_base64(kid, &b64)?
+        }
+        (Err(_), AppEnv::Local) => dev_signing_key(),
+        (Err(_), AppEnv::Deployed) => bail!("SIGNING_KEY is required outside APP_ENV=local"),
+    };
+    Ok(TokenSigner::new(&key, &state.config.tokens, ttl_seconds))
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    if let Command::Keygen { kid } = &cli.command {
+        let key = SigningKey::generate(kid.clone())?;
+        println!(
+            "private key (store as a secret, never commit): {}",
+            key.pkcs8_base64()
+        );
+        let set = JwkSet {
+            keys: vec![key.public_jwk()],
+        };
+        println!("JWT_PUBLIC_KEYS: {}", serde_json::to_string(&set)?);
+        return Ok(());
+    }
+
+    let state = AppState::from_env()
+        .await
+        .context("loading configuration")?;
+    let store = &state.store;
+    let policy = &state.config.sessions;
+    let now = now_epoch();
+    match cli.command {
+        Command::CreateTables => {
+            let names = store.tables();
+            for (def, name) in
+                tables::ALL
+                    .iter()
+                    .zip([&names.sessions, &names.users, &names.user_emails])
+            {
+                let created = tables::create(store.client(), def, name)
+                    .await
+                    .map_err(|e| anyhow::anyhow!(e))
+                    .with_context(|| format!("creating table {name}"))?;
+                eprintln!(
+                    "table {name}: {}",
+                    if created { "created" } else { "already there" }
+                );
+            }
+        }
+        Command::Seed => {
+            let seeded = demo::seed(store, now, policy).await?;
+            eprintln!(
+                "demo data: {}",
+                if seeded { "seeded" } else { "already there" }
+            );
+        }
+        Command::Token {
+            user,
+            minutes,
+            user_agent,
+        } => {
+            let account = store
+                .get_user(user)
+                .await?
+                .with_context(|| format!("no user {user}"))?;
+            let session =
+                demo::start_session(store, user, &user_agent, "127.0.0.1", now, policy).await?;
+            let signer = signer(&state, minutes * 60)?;
+            println!(
+                "{}",
+                signer.issue(user, &session.session_id, account.role, now)?
+            );
+        }
+        Command::RenderEvents { from, out } => {
+            let signer = signer(&state, TokenSigner::DEFAULT_TTL_SECONDS)?;
+            let tokens = demo::event_tokens(store, &signer, now, policy)
+                .await
+                .map_err(|e| anyhow::anyhow!(e))?;
+            let mut written = 0;
+            for dir in
+                std::fs::read_dir(&from).with_context(|| format!("reading {}", from.display()))?
+            {
+                let dir = dir?.path();
+                if !dir.is_dir() {
+                    continue;
+                }
+                let target = out.join(dir.file_name().unwrap_or_default());
+                std::fs::create_dir_all(&target)?;
+                for file in std::fs::read_dir(&dir)? {
+                    let file = file?.path();
+                    if file.extension().is_some_and(|e| e == "json") {
+                        let text = std::fs::read_to_string(&file)?;
+                        std::fs::write(
+                            target.join(file.file_name().unwrap_or_default()),
+                            demo::render_event(&text, &tokens),
+                        )?;
+                        written += 1;
+                    }
+                }
+            }
+            eprintln!("{written} event files written to {}", out.display());
+        }
+        Command::Keygen { .. } => {}
+    }
+    Ok(())
+}
