@@ -70,7 +70,9 @@ async fn every_event_file_replays_with_its_expected_status() {
                 .split('-')
                 .next()
                 .and_then(|s| s.parse().ok())
-                .unwrap_or_else(|| panic!("events/{function}/{name}: name must start with the expected status"));
+                .unwrap_or_else(|| {
+                    panic!("events/{function}/{name}: name must start with the expected status")
+                });
             let text = demo::render_event(&std::fs::read_to_string(&file).unwrap(), &tokens);
             assert!(!text.contains("{{"), "{name}: unknown placeholder");
             let event: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -79,13 +81,22 @@ async fn every_event_file_replays_with_its_expected_status() {
             let r = reply(dispatch(&function, &env.state, req).await);
             assert_eq!(r.status, expected, "events/{function}/{name}: {}", r.body);
             if expected >= 400 {
-                assert!(r.body["detail"].is_string() && r.body["code"].is_string(), "{name}");
+                assert!(
+                    r.body["detail"].is_string() && r.body["code"].is_string(),
+                    "{name}"
+                );
             }
             statuses.push(expected);
             replayed += 1;
         }
-        assert!(statuses.iter().any(|s| *s < 300), "events/{function}: needs a success event");
-        assert!(statuses.iter().any(|s| *s >= 400), "events/{function}: needs a failure event");
+        assert!(
+            statuses.iter().any(|s| *s < 300),
+            "events/{function}: needs a success event"
+        );
+        assert!(
+            statuses.iter().any(|s| *s >= 400),
+            "events/{function}: needs a failure event"
+        );
     }
     assert!(replayed >= 10);
 }

@@ -1,0 +1,254 @@
+//! `template.yaml` and the code must agree: the tables the local stack creates, and the
+//! functions, routes and router config every tool serves.
+
+use serde_norway::Value;
+use shared::tables::{self, TableDef};
+use std::collections::BTreeSet;
+use std::path::Path;
+
+fn root() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+fn template() -> Value {
+    let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    serde_norway::from_str(&text).unwrap()
+}
+
+fn str_of(v: &Value) -> &str {
+    v.as_str()
+        .unwrap_or_else(|| panic!("expected a string, got {v:?}"))
+}
+
+fn key_schema(v: &Value) -> Vec<(String, String)> {
+    v.as_sequence()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                str_of(&k["AttributeName"]).to_owned(),
+                str_of(&k["KeyType"]).to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn expected_keys(partition: &str, sort: Option<&str>) -> Vec<(String, String)> {
+    let mut keys = vec![(partition.to_owned(), "HASH".to_owned())];
+    if let Some(s) = sort {
+        keys.push((s.to_owned(), "RANGE".to_owned()));
+    }
+    keys
+}
+
+fn check_table(t: &Value, def: &TableDef) {
+    let table = &t["Resources"][def.logical_id];
+    assert_eq!(
+        str_of(&table["Type"]),
+        "AWS::DynamoDB::Table",
+        "{}",
+        def.logical_id
+    );
+    let p = &table["Properties"];
+    assert_eq!(str_of(&p["BillingMode"]), "PAY_PER_REQUEST");
+    assert_eq!(
+        key_schema(&p["KeySchema"]),
+        expected_keys(def.partition.name, def.sort.map(|s| s.name)),
+        "{} key schema",
+        def.logical_id
+    );
+    let mut want: BTreeSet<(String, String)> = BTreeSet::new();
+    want.insert((def.partition.name.into(), def.partition.ty.into()));
+    want.extend(def.sort.map(|s| (s.name.into(), s.ty.into())));
+    for index in def.indexes {
+        want.insert((index.partition.name.into(), index.partition.ty.into()));
+        want.extend(index.sort.map(|s| (s.name.into(), s.ty.into())));
+    }
+    let have: BTreeSet<(String, String)> = p["AttributeDefinitions"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                str_of(&a["AttributeName"]).into(),
+                str_of(&a["AttributeType"]).into(),
+            )
+        })
+        .collect();
+    assert_eq!(have, want, "{} attribute definitions", def.logical_id);
+
+    let gsis = p["GlobalSecondaryIndexes"]
+        .as_sequence()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(gsis.len(), def.indexes.len(), "{} indexes", def.logical_id);
+    for index in def.indexes {
+        let gsi = gsis
+            .iter()
+            .find(|g| str_of(&g["IndexName"]) == index.name)
+            .unwrap_or_else(|| panic!("index {} missing from template", index.name));
+        assert_eq!(
+            key_schema(&gsi["KeySchema"]),
+            expected_keys(index.partition.name, index.sort.map(|s| s.name))
+        );
+        assert_eq!(str_of(&gsi["Projection"]["ProjectionType"]), "ALL");
+    }
+    match def.ttl_attribute {
+        Some(ttl) => {
+            assert_eq!(str_of(&p["TimeToLiveSpecification"]["AttributeName"]), ttl);
+            assert_eq!(
+                p["TimeToLiveSpecification"]["Enabled"].as_bool(),
+                Some(true)
+            );
+        }
+        None => assert!(p.get("TimeToLiveSpecification").is_none()),
+    }
+    assert_eq!(
+        p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(),
+        Some(true),
+        "{} point-in-time recovery",
+        def.logical_id
+    );
+    assert_eq!(p["SSESpecification"]["SSEEnabled"].as_bool(), Some(true));
+    // The functions find the table through the environment variable the code reads.
+    let env = &t["Globals"]["Function"]["Environment"]["Variables"][def.env_var];
+    assert!(
+        format!("{env:?}").contains(def.logical_id),
+        "{} must be !Ref {}",
+        def.env_var,
+        def.logical_id
+    );
+}
+
+#[test]
+fn tables_match_the_code() {
+    let t = template();
+    for def in &tables::ALL {
+        check_table(&t, def);
+    }
+}
+
+/// (function, method, path) from the template's HttpApi events.
+fn template_routes(t: &Value) -> BTreeSet<(String, String, String)> {
+    let mut routes = BTreeSet::new();
+    for (_, resource) in t["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let binary = str_of(&resource["Metadata"]["BuildProperties"]["Binary"]).to_owned();
+        assert_eq!(
+            str_of(&resource["Metadata"]["BuildMethod"]),
+            "rust-cargolambda"
+        );
+        for (_, ev) in resource["Properties"]["Events"].as_mapping().unwrap() {
+            assert_eq!(str_of(&ev["Type"]), "HttpApi");
+            routes.insert((
+                binary.clone(),
+                str_of(&ev["Properties"]["Method"]).to_uppercase(),
+                str_of(&ev["Properties"]["Path"]).to_owned(),
+            ));
+        }
+    }
+    routes
+}
+
+#[test]
+fn every_function_is_deployed_and_routed_locally_the_same_way() {
+    let t = template();
+    let routes = template_routes(&t);
+    let deployed: BTreeSet<String> = routes.iter().map(|r| r.0.clone()).collect();
+    let mut crates = BTreeSet::new();
+    for entry in std::fs::read_dir(root().join("functions")).unwrap() {
+        crates.insert(entry.unwrap().file_name().to_string_lossy().into_owned());
+    }
+    assert_eq!(
+        deployed, crates,
+        "functions/ and template.yaml name the same functions"
+    );
+
+    // The cargo-lambda router (local stack) serves the same routes, plus OPTIONS for CORS.
+    let local: BTreeSet<(String, String, String)> = cargo_lambda_routes()
+        .into_iter()
+        .filter(|(_, method, _)| method != "OPTIONS")
+        .collect();
+    assert_eq!(
+        local, routes,
+        "[workspace.metadata.lambda.watch.router] matches template.yaml"
+    );
+}
+
+/// (function, method, path) from `[workspace.metadata.lambda.watch.router]`.
+fn cargo_lambda_routes() -> Vec<(String, String, String)> {
+    let text = std::fs::read_to_string(root().join("Cargo.toml")).unwrap();
+    let doc: toml::Table = toml::from_str(&text).unwrap();
+    let router = doc["workspace"]["metadata"]["lambda"]["watch"]["router"]
+        .as_table()
+        .expect("router table");
+    let mut out = Vec::new();
+    for (path, entries) in router {
+        for entry in entries.as_array().expect("an array of routes") {
+            out.push((
+                entry["function"].as_str().unwrap().to_owned(),
+                entry["method"].as_str().unwrap().to_owned(),
+                path.clone(),
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn openapi_covers_every_route_and_the_session_shape() {
+    let text = std::fs::read_to_string(root().join("openapi.yaml")).unwrap();
+    let spec: Value = serde_norway::from_str(&text).unwrap();
+    let mut documented = BTreeSet::new();
+    for (path, ops) in spec["paths"].as_mapping().unwrap() {
+        for (method, _) in ops.as_mapping().unwrap() {
+            documented.insert((str_of(method).to_uppercase(), str_of(path).to_owned()));
+        }
+    }
+    let deployed: BTreeSet<(String, String)> = template_routes(&template())
+        .into_iter()
+        .map(|(_, method, path)| (method, path))
+        .collect();
+    assert_eq!(
+        documented, deployed,
+        "openapi.yaml documents exactly the deployed routes"
+    );
+
+    // The schema's fields are exactly what the code serialises.
+    use shared::config::SessionPolicy;
+    use shared::device::describe;
+    use shared::model::Session;
+    let policy = SessionPolicy {
+        idle_timeout_seconds: 60,
+        absolute_lifetime_seconds: 60,
+        retention_seconds: 60,
+        activity_write_interval_seconds: 60,
+    };
+    let session = Session::start(
+        74,
+        "a".repeat(27),
+        describe("curl/8"),
+        "192.0.2.1",
+        0,
+        &policy,
+    );
+    let json = serde_json::to_value(session.to_response(0, &policy, None)).unwrap();
+    let produced: BTreeSet<String> = json.as_object().unwrap().keys().cloned().collect();
+    let schema = &spec["components"]["schemas"]["SessionResponse"];
+    let required: BTreeSet<String> = schema["required"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|v| str_of(v).to_owned())
+        .collect();
+    let properties: BTreeSet<String> = schema["properties"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(|k| str_of(k).to_owned())
+        .collect();
+    assert_eq!(required, produced);
+    assert_eq!(properties, produced);
+}
