@@ -7,7 +7,14 @@ cd "$(dirname "$0")/.."
 
 API=http://127.0.0.1:9000
 LOG=$(mktemp)
-fail() { echo "smoke: FAIL: $*" >&2; echo "--- dev stack log ---" >&2; tail -n 60 "$LOG" >&2; exit 1; }
+STACK=
+fail() {
+  echo "smoke: FAIL: $*" >&2
+  echo "--- dev stack log ---" >&2
+  tail -n 60 "$LOG" >&2
+  [[ -n "$STACK" ]] && kill -INT -- "-$STACK" 2>/dev/null
+  exit 1
+}
 
 start_stack() {
   # setsid: the stack gets its own process group, so SIGINT reaches it as Ctrl-C would.
@@ -65,13 +72,53 @@ PY
   grep -qi '^access-control-allow-origin: http://localhost:5173' <<<"$headers" || fail "CORS preflight: $headers"
 }
 
+json_field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$BODY" "$1"; }
+
+# The README's walkthrough: register, sign in from two devices, end the other, see it refused,
+# and the admin's view of the same user.
+check_walkthrough() {
+  local email="alex-$RANDOM$RANDOM@example.com" chrome iphone laptop phone user_id
+  chrome='Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
+  iphone='Mozilla/5.0 (iPhone; CPU iPhone OS 17_6_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Mobile/15E148 Safari/604.1'
+  [[ $(status "$API/auth/register" -X POST -H 'content-type: application/json' \
+      -d "{\"email\": \"$email\", \"password\": \"a long enough secret\"}") == 201 ]] || fail "register: $(cat "$BODY")"
+  user_id=$(json_field user_id)
+  [[ $(status "$API/auth/login" -X POST -H 'content-type: application/json' -H "user-agent: $chrome" \
+      -d "{\"email\": \"$email\", \"password\": \"a long enough secret\"}") == 200 ]] || fail "login: $(cat "$BODY")"
+  laptop=$(json_field access_token)
+  [[ $(status "$API/auth/login" -X POST -H 'content-type: application/json' -H "user-agent: $iphone" \
+      -d "{\"email\": \"$email\", \"password\": \"a long enough secret\"}") == 200 ]] || fail "login 2: $(cat "$BODY")"
+  phone=$(json_field access_token)
+  [[ $(status "$API/sessions" -H "Authorization: Bearer $laptop") == 200 ]] || fail "my sessions: $(cat "$BODY")"
+  python3 - "$BODY" <<'PY' || fail "my sessions: $(cat "$BODY")"
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert sorted(x["device_name"] for x in s) == ["Chrome on Windows 10", "Safari on iOS 17"], s
+assert [x["device_name"] for x in s if x["is_current"]] == ["Chrome on Windows 10"], s
+PY
+  [[ $(status "$API/sessions?scope=others" -X DELETE -H "Authorization: Bearer $laptop") == 200 ]] || fail "end others: $(cat "$BODY")"
+  [[ $(json_field revoked) == 1 ]] || fail "end others count: $(cat "$BODY")"
+  [[ $(status "$API/sessions" -H "Authorization: Bearer $phone") == 401 ]] || fail "ended token must be 401: $(cat "$BODY")"
+  grep -q '"code":"session_ended"' "$BODY" || fail "ended token body: $(cat "$BODY")"
+  [[ $(status "$API/sessions/user/$user_id?include_inactive=true" -H "Authorization: Bearer $(cat .data/admin-token)") == 200 ]] \
+    || fail "admin view: $(cat "$BODY")"
+  python3 - "$BODY" <<'PY' || fail "admin view: $(cat "$BODY")"
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert sorted((x["device_name"], x["is_active"]) for x in s) == [("Chrome on Windows 10", True), ("Safari on iOS 17", False)], s
+PY
+  [[ $(status "$API/.well-known/jwks.json") == 200 ]] || fail "jwks"
+}
+
 echo "smoke: first start (fresh .data/)"
 rm -rf .data
 start_stack
 check_api
+check_walkthrough
 stop_stack
 echo "smoke: second start on the same data"
 start_stack
 check_api
+check_walkthrough
 stop_stack
 echo "smoke: ok"

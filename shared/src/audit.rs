@@ -38,3 +38,100 @@ pub fn session_created(user_id: u64, session_id: &str, device_name: &str, ip: &s
         "session created"
     );
 }
+
+/// A sign-in failed (unknown email or wrong password: the log does not say which, nor the email).
+pub fn login_failed(email: &str, ip: &str, reason: &str) {
+    tracing::info!(
+        audit = "login_failed",
+        email = %hash_for_log(email),
+        reason,
+        ip,
+        "sign-in failed"
+    );
+}
+
+/// A refresh token was rotated.
+pub fn session_refreshed(user_id: u64, session_id: &str, ip: &str) {
+    tracing::info!(
+        audit = "session_refreshed",
+        actor_user_id = user_id,
+        target_user_id = user_id,
+        session = %hash_for_log(session_id),
+        ip,
+        "session refreshed"
+    );
+}
+
+/// A rotated-out refresh token was used after the grace window: the session was ended.
+pub fn refresh_reuse_detected(user_id: u64, session_id: &str, ip: &str) {
+    tracing::warn!(
+        audit = "refresh_token_reuse_detected",
+        target_user_id = user_id,
+        session = %hash_for_log(session_id),
+        ip,
+        "refresh token reuse detected; session ended"
+    );
+}
+
+/// Sessions were ended (one, or `count` of a user's).
+pub fn sessions_ended(
+    actor_user_id: u64,
+    target_user_id: u64,
+    session_id: Option<&str>,
+    count: usize,
+    reason: &str,
+    ip: &str,
+) {
+    tracing::info!(
+        audit = "session_ended",
+        actor_user_id,
+        target_user_id,
+        session = session_id.map(hash_for_log).unwrap_or_default(),
+        count,
+        reason,
+        ip,
+        "sessions ended"
+    );
+}
+
+/// A user registered.
+pub fn user_registered(user_id: u64, ip: &str) {
+    tracing::info!(
+        audit = "user_registered",
+        actor_user_id = user_id,
+        target_user_id = user_id,
+        ip,
+        "user registered"
+    );
+}
+
+/// An admin changed a user.
+pub fn user_updated(
+    actor_user_id: u64,
+    target_user_id: u64,
+    role: Option<&str>,
+    disabled: Option<bool>,
+    ip: &str,
+) {
+    tracing::info!(
+        audit = "user_updated",
+        actor_user_id,
+        target_user_id,
+        role = role.unwrap_or_default(),
+        disabled = disabled.map(|d| d.to_string()).unwrap_or_default(),
+        ip,
+        "user updated"
+    );
+}
+
+/// A user changed their password.
+pub fn password_changed(user_id: u64, ended_others: usize, ip: &str) {
+    tracing::info!(
+        audit = "password_changed",
+        actor_user_id = user_id,
+        target_user_id = user_id,
+        ended_others,
+        ip,
+        "password changed"
+    );
+}

@@ -266,13 +266,51 @@ async fn record_activity(store: &Store, session: &Session, now: i64, policy: &Se
     }
 }
 
-/// The admin behind a request: an active session of a user whose current role is admin.
+/// The signed-in user behind a request: an active session of an enabled user.
 #[derive(Debug, Clone)]
-pub struct Admin {
-    /// The admin's user item.
+pub struct Caller {
+    /// The user item, as of this request.
     pub user: User,
-    /// The admin's session.
+    /// The session the token belongs to.
     pub session: Session,
+}
+
+/// Reads the bearer's session and user concurrently and checks the session: 401 unless it is
+/// active and the user still exists.
+async fn load_caller(
+    store: &Store,
+    bearer: &Bearer,
+    now: i64,
+    policy: &SessionPolicy,
+) -> Result<Caller, ApiError> {
+    let (session, user) = tokio::try_join!(
+        store.get_session(bearer.user_id, &bearer.session_id),
+        store.get_user(bearer.user_id),
+    )?;
+    let session = check_session(bearer, session, now, policy)?;
+    let Some(user) = user else {
+        return Err(session_ended());
+    };
+    Ok(Caller { user, session })
+}
+
+/// Authenticates a user request: the bearer's session must be active and the user enabled
+/// (else 401). Records activity at most once a minute.
+pub async fn require_user(
+    store: &Store,
+    bearer: &Bearer,
+    now: i64,
+    policy: &SessionPolicy,
+) -> Result<Caller, ApiError> {
+    let caller = load_caller(store, bearer, now, policy).await?;
+    if caller.user.disabled {
+        return Err(unauthorized(
+            "This account is disabled.",
+            "account_disabled",
+        ));
+    }
+    record_activity(store, &caller.session, now, policy).await;
+    Ok(caller)
 }
 
 /// Authorises an admin request: the bearer's session must be active (else 401) and the users
@@ -283,29 +321,22 @@ pub async fn require_admin(
     bearer: &Bearer,
     now: i64,
     policy: &SessionPolicy,
-) -> Result<Admin, ApiError> {
-    let (session, user) = tokio::try_join!(
-        store.get_session(bearer.user_id, &bearer.session_id),
-        store.get_user(bearer.user_id),
-    )?;
-    let session = check_session(bearer, session, now, policy)?;
-    let Some(user) = user else {
-        return Err(session_ended());
-    };
-    if user.disabled {
+) -> Result<Caller, ApiError> {
+    let caller = load_caller(store, bearer, now, policy).await?;
+    if caller.user.disabled {
         return Err(ApiError::Forbidden {
             detail: "This account is disabled.",
             code: "account_disabled",
         });
     }
-    if !user.is_active_admin() {
+    if !caller.user.is_active_admin() {
         return Err(ApiError::Forbidden {
             detail: "Administrator role required.",
             code: "admin_required",
         });
     }
-    record_activity(store, &session, now, policy).await;
-    Ok(Admin { user, session })
+    record_activity(store, &caller.session, now, policy).await;
+    Ok(caller)
 }
 
 #[cfg(test)]

@@ -90,6 +90,28 @@ pub struct Config {
     pub cors_allowed_origins: Vec<String>,
     /// `Retry-After` seconds on a 503.
     pub retry_after_seconds: u32,
+    /// Sign-up, refresh and sign-in settings.
+    pub auth: AuthPolicy,
+}
+
+/// Settings of the routes that create users, sessions and tokens.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthPolicy {
+    /// Whether `POST /auth/register` is open.
+    pub registration_enabled: bool,
+    /// Access-token lifetime in seconds (15 minutes by default).
+    pub access_token_ttl_seconds: i64,
+    /// A rotated-out refresh token reused within this many seconds is refused (409) without
+    /// ending the session: two tabs refreshing at once. After it, reuse ends the session.
+    pub refresh_reuse_grace_seconds: i64,
+    /// Failed sign-ins allowed per email within the window before 429.
+    pub login_max_failures: u32,
+    /// The failed sign-in window in seconds.
+    pub login_failure_window_seconds: i64,
+    /// argon2id memory in KiB.
+    pub password_hash_memory_kib: u32,
+    /// argon2id passes.
+    pub password_hash_iterations: u32,
 }
 
 /// The dev-only cursor secret: used only where `APP_ENV=local` and `CURSOR_SECRET` is unset.
@@ -199,7 +221,41 @@ impl Config {
             })
             .unwrap_or_default();
 
+        let auth = AuthPolicy {
+            registration_enabled: match get("REGISTRATION_ENABLED").as_deref() {
+                None | Some("true") => true,
+                Some("false") => false,
+                Some(_) => {
+                    return Err(StartupError::Invalid {
+                        name: "REGISTRATION_ENABLED",
+                        reason: "expected true or false".to_owned(),
+                    });
+                }
+            },
+            access_token_ttl_seconds: number(&get, "ACCESS_TOKEN_TTL_SECONDS", 900, 60, 3600)?
+                as i64,
+            refresh_reuse_grace_seconds: number(&get, "REFRESH_REUSE_GRACE_SECONDS", 10, 0, 300)?
+                as i64,
+            login_max_failures: number(&get, "LOGIN_MAX_FAILURES", 5, 1, 100)? as u32,
+            login_failure_window_seconds: number(
+                &get,
+                "LOGIN_FAILURE_WINDOW_SECONDS",
+                900,
+                10,
+                86_400,
+            )? as i64,
+            password_hash_memory_kib: number(
+                &get,
+                "PASSWORD_HASH_MEMORY_KIB",
+                19_456,
+                1024,
+                1 << 20,
+            )? as u32,
+            password_hash_iterations: number(&get, "PASSWORD_HASH_ITERATIONS", 2, 1, 10)? as u32,
+        };
+
         Ok(Self {
+            auth,
             app_env,
             tables,
             dynamodb,

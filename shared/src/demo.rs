@@ -6,6 +6,8 @@ use crate::config::SessionPolicy;
 use crate::device::describe;
 use crate::ids::new_session_id;
 use crate::model::{Role, Session, User};
+use crate::passwords::PasswordHashing;
+use crate::refresh::RefreshToken;
 use crate::store::{Store, StoreError};
 use std::collections::BTreeMap;
 
@@ -15,15 +17,17 @@ pub const ADMIN_ID: u64 = 1;
 pub const USER_ID: u64 = 74;
 /// A plain user with no sessions.
 pub const PLAIN_USER_ID: u64 = 75;
+/// The password of every demo user (local stack only).
+pub const DEMO_PASSWORD: &str = "demo-password-123";
 
-/// The demo users.
-pub fn users(now: i64) -> Vec<User> {
+/// The demo users, with `password_hash` the hash of [`DEMO_PASSWORD`].
+pub fn users(now: i64, password_hash: &str) -> Vec<User> {
     let user = |user_id, email: &str, display_name: &str, role| User {
         user_id,
         email: email.to_owned(),
         display_name: display_name.to_owned(),
         role,
-        password_hash: None,
+        password_hash: Some(password_hash.to_owned()),
         disabled: false,
         created_at: now - 90 * 86_400,
     };
@@ -86,14 +90,26 @@ pub async fn start_session(
 
 /// Seeds the demo users and user 74's sessions. Returns `false` (and writes nothing) when the
 /// data is already there, so running `make dev` twice works.
-pub async fn seed(store: &Store, now: i64, policy: &SessionPolicy) -> Result<bool, StoreError> {
-    for user in users(now) {
+pub async fn seed(
+    store: &Store,
+    passwords: &PasswordHashing,
+    now: i64,
+    policy: &SessionPolicy,
+) -> Result<bool, StoreError> {
+    let hash = passwords
+        .hash(DEMO_PASSWORD)
+        .map_err(|e| StoreError::Failed {
+            operation: "hash",
+            source: Box::new(std::io::Error::other(e.to_string())),
+        })?;
+    for user in users(now, &hash) {
         match store.create_user(&user).await {
             Ok(()) => {}
             Err(StoreError::AlreadyExists) => return Ok(false),
             Err(e) => return Err(e),
         }
     }
+    store.raise_user_id_floor(PLAIN_USER_ID).await?;
     for (ua, ip, started, used, ended) in DEVICES {
         let id = new_session_id().map_err(|e| StoreError::Failed {
             operation: "random",
@@ -112,9 +128,13 @@ pub async fn seed(store: &Store, now: i64, policy: &SessionPolicy) -> Result<boo
     Ok(true)
 }
 
-/// Tokens for the placeholders of the `events/` files: `{{admin_token}}` (the admin),
-/// `{{user_token}}` (plain user 75) and `{{ended_session_token}}` (an admin session that has
-/// been ended). Each gets a fresh session; the demo data must be seeded.
+/// Values for the placeholders of the `events/` files, each backed by a fresh session so the
+/// events replay in any order of directories: `{{admin_token}}` (the admin), `{{user_token}}`
+/// (plain user 75), `{{ended_session_token}}` (an admin session already ended),
+/// `{{logout_token}}` (a session of user 75 to sign out), `{{user_refresh_token}}` (a refresh
+/// token of user 75), `{{user_other_session_id}}` and `{{target_session_id}}` (other sessions of user 75) and
+/// `{{admin_session_id}}` (the admin's session). User 74's demo sessions are left as seeded.
+/// The demo data must be seeded.
 pub async fn event_tokens(
     store: &Store,
     signer: &TokenSigner,
@@ -128,6 +148,21 @@ pub async fn event_tokens(
     store
         .end_session(ADMIN_ID, &ended.session_id, ADMIN_ID, "logout", now, policy)
         .await?;
+    let logout = start_session(store, PLAIN_USER_ID, UA, "192.0.2.11", now, policy).await?;
+    let other = start_session(store, PLAIN_USER_ID, UA, "192.0.2.12", now, policy).await?;
+    let target = start_session(store, PLAIN_USER_ID, UA, "192.0.2.13", now, policy).await?;
+    let refresh_id = new_session_id().map_err(|e| e.to_string())?;
+    let refresh = RefreshToken::issue(PLAIN_USER_ID, &refresh_id).map_err(|e| e.to_string())?;
+    let mut refreshable = Session::start(
+        PLAIN_USER_ID,
+        refresh_id,
+        describe(UA),
+        "192.0.2.14",
+        now,
+        policy,
+    );
+    refreshable.refresh_hash = Some(refresh.hash());
+    store.put_new_session(&refreshable).await?;
     Ok(BTreeMap::from([
         (
             "admin_token",
@@ -141,6 +176,14 @@ pub async fn event_tokens(
             "ended_session_token",
             signer.issue(ADMIN_ID, &ended.session_id, Role::Admin, now)?,
         ),
+        (
+            "logout_token",
+            signer.issue(PLAIN_USER_ID, &logout.session_id, Role::User, now)?,
+        ),
+        ("user_refresh_token", refresh.expose()),
+        ("user_other_session_id", other.session_id),
+        ("target_session_id", target.session_id),
+        ("admin_session_id", admin.session_id),
     ]))
 }
 

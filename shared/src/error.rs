@@ -40,9 +40,29 @@ pub enum ApiError {
         /// Machine code.
         code: &'static str,
     },
+    /// 409: the request conflicts with the current state.
+    #[error("{detail}")]
+    Conflict {
+        /// Human message.
+        detail: &'static str,
+        /// Machine code.
+        code: &'static str,
+    },
     /// 405: the route exists, the method does not.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// 413: the body is over the limit.
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// 429: too many attempts; retry after the given seconds.
+    #[error("too many attempts; retry later")]
+    TooManyRequests {
+        /// Seconds until a retry may succeed.
+        retry_after_seconds: u64,
+    },
     /// 503: a dependency is unreachable, slow or throttling; the client may retry.
     #[error("the session store is unavailable")]
     Unavailable(#[source] StoreError),
@@ -73,6 +93,9 @@ impl ApiError {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -84,8 +107,11 @@ impl ApiError {
             Self::Unauthorized { code, .. }
             | Self::Forbidden { code, .. }
             | Self::BadRequest { code, .. }
-            | Self::NotFound { code, .. } => code,
+            | Self::NotFound { code, .. }
+            | Self::Conflict { code, .. } => code,
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::TooManyRequests { .. } => "too_many_attempts",
             Self::Unavailable(_) => "service_unavailable",
             Self::Internal(_) => "internal_error",
         }

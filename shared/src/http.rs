@@ -11,6 +11,7 @@ use lambda_http::http::{HeaderValue, Method, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use std::future::Future;
 
 /// Headers the API exposes to browsers (paging).
@@ -59,10 +60,87 @@ pub fn error_response(err: &ApiError, retry_after_seconds: u32) -> Response<Body
         ApiError::Unavailable(_) => {
             headers.insert(RETRY_AFTER, HeaderValue::from(retry_after_seconds));
         }
-        ApiError::MethodNotAllowed => {}
+        ApiError::TooManyRequests {
+            retry_after_seconds,
+        } => {
+            headers.insert(RETRY_AFTER, HeaderValue::from(*retry_after_seconds));
+        }
         _ => {}
     }
     response
+}
+
+/// Largest request body accepted, in bytes.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// An empty response with a status (e.g. 204).
+pub fn empty(status: StatusCode) -> Response<Body> {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = status;
+    response
+}
+
+/// Parses the JSON body: 413 over [`MAX_BODY_BYTES`], 400 when missing, not JSON, or not the
+/// expected shape (unknown fields included, where the type refuses them).
+pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    let bytes: &[u8] = match req.body() {
+        Body::Empty => &[],
+        Body::Text(t) => t.as_bytes(),
+        Body::Binary(b) => b,
+        _ => &[],
+    };
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge {
+            limit: MAX_BODY_BYTES,
+        });
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(
+            "a JSON body is required",
+            "invalid_body",
+        ));
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        let what = match e.classify() {
+            serde_json::error::Category::Data => "has wrong or missing fields",
+            _ => "is not valid JSON",
+        };
+        ApiError::bad_request(
+            format!(
+                "the request body {what} (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
+            "invalid_body",
+        )
+    })
+}
+
+/// Sanitises a client-supplied label (a device name): control characters removed, trimmed,
+/// at most `max_chars` characters. `None` when nothing is left.
+pub fn sanitise_label(raw: Option<&str>, max_chars: usize) -> Option<String> {
+    let cleaned: String = raw?
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(max_chars)
+        .collect();
+    let cleaned = cleaned.trim().to_owned();
+    (!cleaned.is_empty()).then_some(cleaned)
+}
+
+/// The User-Agent header, or empty.
+pub fn user_agent(req: &Request) -> &str {
+    req.headers()
+        .get(lambda_http::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+}
+
+/// A path parameter, or empty.
+pub fn path_param<'a>(req: &'a Request, name: &str) -> &'a str {
+    req.path_parameters_ref()
+        .and_then(|p| p.first(name))
+        .unwrap_or_default()
 }
 
 /// The source IP as API Gateway saw it (never a client-sent header).
@@ -148,7 +226,9 @@ where
         }
     };
     let h = response.headers_mut();
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if !h.contains_key(CACHE_CONTROL) {
+        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     h.insert(
         "x-content-type-options",
         HeaderValue::from_static("nosniff"),

@@ -90,6 +90,12 @@ pub struct Session {
     /// SHA-256 of the current refresh secret, base64url.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_hash: Option<String>,
+    /// SHA-256 of the refresh secret the last rotation replaced (reuse detection).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_prev_hash: Option<String>,
+    /// When the refresh token was last rotated (Unix seconds).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_rotated_at: Option<i64>,
     /// DynamoDB TTL (Unix seconds): when the item may be deleted. Never trusted on reads.
     pub ttl: i64,
 }
@@ -135,6 +141,8 @@ impl Session {
             revoked_by: None,
             revoked_reason: None,
             refresh_hash: None,
+            refresh_prev_hash: None,
+            refresh_rotated_at: None,
             ttl: Self::ttl_for(expires_at, policy),
         }
     }
@@ -261,6 +269,8 @@ mod tests {
             revoked_by: None,
             revoked_reason: None,
             refresh_hash: None,
+            refresh_prev_hash: None,
+            refresh_rotated_at: None,
             ttl: 1_739_030_500,
         }
     }
@@ -295,5 +305,35 @@ mod tests {
         assert_eq!(json["is_active"], true);
         assert_eq!(json["is_current"], false);
         assert!(json["ended_at"].is_null());
+    }
+}
+
+/// A user as the API returns it (never the password hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserResponse {
+    /// JSON integer.
+    pub user_id: u64,
+    /// Normalised email.
+    pub email: String,
+    /// Display name.
+    pub display_name: String,
+    /// `admin` or `user`.
+    pub role: Role,
+    /// Whether the user is disabled.
+    pub disabled: bool,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+impl From<&User> for UserResponse {
+    fn from(u: &User) -> Self {
+        Self {
+            user_id: u.user_id,
+            email: u.email.clone(),
+            display_name: u.display_name.clone(),
+            role: u.role,
+            disabled: u.disabled,
+            created_at: rfc3339(u.created_at),
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::config::{DynamoConfig, SessionPolicy, TableNames};
 use crate::cursor::Position;
+use crate::model::Role;
 use crate::model::{Session, User};
 use crate::tables::BY_ACTIVITY_INDEX;
 use aws_config::BehaviorVersion;
@@ -10,7 +11,10 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -40,9 +44,12 @@ pub enum StoreError {
     /// A stored item does not match the model (500).
     #[error("a stored item does not match the model")]
     Corrupt(#[from] serde_dynamo::Error),
-    /// A conditional write found the item already there.
+    /// A conditional write found the item already there (for a new user: the email).
     #[error("the item already exists")]
     AlreadyExists,
+    /// A new user's id is already taken.
+    #[error("the user id is already taken")]
+    IdTaken,
 }
 
 impl StoreError {
@@ -131,6 +138,44 @@ pub struct SessionPage {
     /// Where the next page starts, if there is one.
     pub next: Option<Position>,
 }
+
+/// What ending a session did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndOutcome {
+    /// It was active and is now ended.
+    Ended,
+    /// It had already been ended.
+    AlreadyEnded,
+    /// There is no such session for that user.
+    NotFound,
+}
+
+/// Failed sign-ins recorded for one email.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+pub struct LoginThrottle {
+    /// Failures in the current window.
+    pub failures: u32,
+    /// When the window started (Unix seconds).
+    pub window_start: i64,
+}
+
+/// The outcome of a refresh-token rotation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// The presented token was current; the session now holds the new hash.
+    Rotated(Session),
+    /// The condition failed; the item as it was (if it exists) tells why.
+    Refused(Option<Session>),
+}
+
+/// Key of the sign-in throttle item of an email in the emails table. Emails never contain a
+/// space, so these keys cannot collide with an email's own item.
+fn throttle_key(email: &str) -> String {
+    format!("throttle {email}")
+}
+
+/// The users-table key of the user-id counter. Real user ids start at 1.
+const USER_ID_COUNTER: u64 = 0;
 
 /// DynamoDB access for the three tables.
 #[derive(Clone, Debug)]
@@ -254,19 +299,30 @@ impl Store {
             .send()
             .await
             .map_err(|e| {
-                let cancelled_by_condition = e
+                // Reasons come in the order of the items: the user, then the email.
+                let reasons: Vec<String> = e
                     .as_service_error()
                     .and_then(|se| match se {
                         aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => Some(c),
                         _ => None,
                     })
-                    .is_some_and(|c| {
+                    .map(|c| {
                         c.cancellation_reasons()
                             .iter()
-                            .any(|r| r.code() == Some("ConditionalCheckFailed"))
-                    });
-                if cancelled_by_condition {
+                            .map(|r| r.code().unwrap_or("None").to_owned())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let failed = |i: usize| reasons.get(i).is_some_and(|c| c == "ConditionalCheckFailed");
+                if failed(1) {
                     StoreError::AlreadyExists
+                } else if failed(0) {
+                    StoreError::IdTaken
+                } else if reasons.iter().any(|c| c == "TransactionConflict") {
+                    StoreError::Transient {
+                        operation: "TransactWriteItems",
+                        source: Box::new(e),
+                    }
                 } else {
                     classify("TransactWriteItems", e)
                 }
@@ -275,7 +331,7 @@ impl Store {
     }
 
     /// Ends a session: records when, by whom and why, and sets its TTL to the end of the
-    /// retention period. Returns `false` if it did not exist or had already ended.
+    /// retention period. A conditional update: a session is ended once, by its first ender.
     pub async fn end_session(
         &self,
         user_id: u64,
@@ -284,7 +340,7 @@ impl Store {
         reason: &str,
         now: i64,
         policy: &SessionPolicy,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<EndOutcome, StoreError> {
         let result = self
             .client
             .update_item()
@@ -302,17 +358,21 @@ impl Store {
             .expression_attribute_values(":by", n(ended_by))
             .expression_attribute_values(":why", s(reason))
             .expression_attribute_values(":ttl", n(Session::ttl_for(now, policy)))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(classify("UpdateItem", e)),
+            Ok(_) => Ok(EndOutcome::Ended),
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
+                    Ok(if c.item().is_some() {
+                        EndOutcome::AlreadyEnded
+                    } else {
+                        EndOutcome::NotFound
+                    })
+                }
+                _ => Err(classify("UpdateItem", e)),
+            },
         }
     }
 
@@ -418,5 +478,331 @@ impl Store {
             None
         };
         Ok(SessionPage { sessions, next })
+    }
+}
+
+impl Store {
+    /// The user id an email belongs to.
+    pub async fn user_id_by_email(&self, email: &str) -> Result<Option<u64>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.user_emails)
+            .key("email", s(email))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        Ok(out
+            .item
+            .and_then(|item| item.get("user_id").and_then(|v| v.as_n().ok()).cloned())
+            .and_then(|v| v.parse().ok()))
+    }
+
+    /// The failed sign-ins recorded for an email, if any.
+    pub async fn login_throttle(&self, email: &str) -> Result<Option<LoginThrottle>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.user_emails)
+            .key("email", s(throttle_key(email)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        Ok(out.item.map(serde_dynamo::from_item).transpose()?)
+    }
+
+    /// Counts a failed sign-in for an email: within the current window the count grows,
+    /// otherwise a new window starts. The item expires by TTL after its window.
+    pub async fn record_login_failure(
+        &self,
+        email: &str,
+        now: i64,
+        window_seconds: i64,
+    ) -> Result<(), StoreError> {
+        let key = throttle_key(email);
+        let counted = self
+            .client
+            .update_item()
+            .table_name(&self.tables.user_emails)
+            .key("email", s(&key))
+            .update_expression("ADD failures :one")
+            .condition_expression("window_start > :cutoff")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":cutoff", n(now - window_seconds))
+            .send()
+            .await;
+        match counted {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                self.client
+                    .put_item()
+                    .table_name(&self.tables.user_emails)
+                    .item("email", s(key))
+                    .item("failures", n(1))
+                    .item("window_start", n(now))
+                    .item("ttl", n(now + window_seconds))
+                    .send()
+                    .await
+                    .map_err(|e| classify("PutItem", e))?;
+                Ok(())
+            }
+            Err(e) => Err(classify("UpdateItem", e)),
+        }
+    }
+
+    /// Forgets the failed sign-ins of an email (after a successful one).
+    pub async fn clear_login_failures(&self, email: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.tables.user_emails)
+            .key("email", s(throttle_key(email)))
+            .send()
+            .await
+            .map_err(|e| classify("DeleteItem", e))?;
+        Ok(())
+    }
+
+    /// Takes the next user id from the counter: unique and never reused, even when the
+    /// registration that took it fails.
+    pub async fn allocate_user_id(&self) -> Result<u64, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.tables.users)
+            .key("user_id", n(USER_ID_COUNTER))
+            .update_expression("ADD next_user_id :one")
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(|e| classify("UpdateItem", e))?;
+        out.attributes
+            .as_ref()
+            .and_then(|a| a.get("next_user_id"))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| StoreError::Failed {
+                operation: "UpdateItem",
+                source: "user id counter returned no value".into(),
+            })
+    }
+
+    /// Moves the user-id counter past `floor` (after users were created with explicit ids).
+    pub async fn raise_user_id_floor(&self, floor: u64) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.users)
+            .key("user_id", n(USER_ID_COUNTER))
+            .update_expression("SET next_user_id = :floor")
+            .condition_expression("attribute_not_exists(next_user_id) OR next_user_id < :floor")
+            .expression_attribute_values(":floor", n(floor))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(classify("UpdateItem", e)),
+        }
+    }
+
+    /// Replaces a user's password hash if it is still `old_hash` (no lost update between two
+    /// concurrent changes). Returns `false` if it changed in between.
+    pub async fn set_password_hash(
+        &self,
+        user_id: u64,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.users)
+            .key("user_id", n(user_id))
+            .update_expression("SET password_hash = :new")
+            .condition_expression("password_hash = :old")
+            .expression_attribute_values(":new", s(new_hash))
+            .expression_attribute_values(":old", s(old_hash))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(classify("UpdateItem", e)),
+        }
+    }
+
+    /// Sets a user's role and/or disabled flag; `None` if there is no such user.
+    pub async fn update_user_flags(
+        &self,
+        user_id: u64,
+        role: Option<Role>,
+        disabled: Option<bool>,
+    ) -> Result<Option<User>, StoreError> {
+        let mut sets = Vec::new();
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.tables.users)
+            .key("user_id", n(user_id))
+            .condition_expression("attribute_exists(user_id) AND attribute_exists(email)")
+            .return_values(ReturnValue::AllNew);
+        if let Some(role) = role {
+            sets.push("#role = :role");
+            request = request
+                .expression_attribute_names("#role", "role")
+                .expression_attribute_values(":role", serde_dynamo::to_attribute_value(role)?);
+        }
+        if let Some(disabled) = disabled {
+            sets.push("disabled = :disabled");
+            request =
+                request.expression_attribute_values(":disabled", AttributeValue::Bool(disabled));
+        }
+        if sets.is_empty() {
+            return self.get_user(user_id).await;
+        }
+        let result = request
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(out.attributes.map(serde_dynamo::from_item).transpose()?),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(classify("UpdateItem", e)),
+        }
+    }
+
+    /// Rotates a session's refresh token: succeeds only if `old_hash` is the current one and
+    /// the session is still usable, and records the activity and IP of the refresh. One
+    /// conditional write, so of many concurrent refreshes with one token exactly one wins.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn rotate_refresh(
+        &self,
+        user_id: u64,
+        session_id: &str,
+        old_hash: &str,
+        new_hash: &str,
+        ip: &str,
+        now: i64,
+        policy: &SessionPolicy,
+    ) -> Result<Rotation, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.sessions)
+            .key("user_id", n(user_id))
+            .key("session_id", s(session_id))
+            .update_expression(
+                "SET refresh_hash = :new, refresh_prev_hash = :old, refresh_rotated_at = :now, \
+                 last_activity = :now, ip_address = :ip",
+            )
+            .condition_expression(
+                "refresh_hash = :old AND attribute_not_exists(revoked_at) \
+                 AND expires_at > :now AND last_activity > :idle_cutoff",
+            )
+            .expression_attribute_values(":new", s(new_hash))
+            .expression_attribute_values(":old", s(old_hash))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":ip", s(ip))
+            .expression_attribute_values(":idle_cutoff", n(now - policy.idle_timeout_seconds))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                let item = out.attributes.ok_or_else(|| StoreError::Failed {
+                    operation: "UpdateItem",
+                    source: "rotation returned no item".into(),
+                })?;
+                Ok(Rotation::Rotated(serde_dynamo::from_item(item)?))
+            }
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(c)) => Ok(Rotation::Refused(
+                    c.item().cloned().map(serde_dynamo::from_item).transpose()?,
+                )),
+                _ => Err(classify("UpdateItem", e)),
+            },
+        }
+    }
+
+    /// Ends every active session of a user, except `keep`. Returns how many this call ended
+    /// (sessions ended concurrently by someone else are not counted twice).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn end_all_sessions(
+        &self,
+        user_id: u64,
+        keep: Option<&str>,
+        ended_by: u64,
+        reason: &str,
+        now: i64,
+        policy: &SessionPolicy,
+    ) -> Result<usize, StoreError> {
+        let active = Some(ActiveAt {
+            now,
+            idle_timeout_seconds: policy.idle_timeout_seconds,
+        });
+        let mut targets = Vec::new();
+        let mut after: Option<Position> = None;
+        loop {
+            let page = self
+                .list_sessions(user_id, active, 100, after.as_ref())
+                .await?;
+            targets.extend(
+                page.sessions
+                    .into_iter()
+                    .map(|s| s.session_id)
+                    .filter(|id| Some(id.as_str()) != keep),
+            );
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut ended = 0;
+        for chunk in targets.chunks(16) {
+            for id in chunk {
+                let store = self.clone();
+                let id = id.clone();
+                let reason = reason.to_owned();
+                let policy = *policy;
+                tasks.spawn(async move {
+                    store
+                        .end_session(user_id, &id, ended_by, &reason, now, &policy)
+                        .await
+                });
+            }
+            while let Some(joined) = tasks.join_next().await {
+                let outcome = joined.map_err(|e| StoreError::Failed {
+                    operation: "UpdateItem",
+                    source: Box::new(e),
+                })??;
+                if outcome == EndOutcome::Ended {
+                    ended += 1;
+                }
+            }
+        }
+        Ok(ended)
     }
 }

@@ -82,7 +82,8 @@ pub const USERS: TableDef = TableDef {
     ttl_attribute: None,
 };
 
-/// Normalised email → user id, written with the user in one transaction.
+/// Normalised email → user id, written with the user in one transaction. Also holds the
+/// per-email sign-in throttle items (key `throttle <email>`), which expire by TTL.
 pub const USER_EMAILS: TableDef = TableDef {
     logical_id: "UserEmailsTable",
     env_var: "USER_EMAILS_TABLE",
@@ -92,7 +93,7 @@ pub const USER_EMAILS: TableDef = TableDef {
     },
     sort: None,
     indexes: &[],
-    ttl_attribute: None,
+    ttl_attribute: Some("ttl"),
 };
 
 /// Every table of the service.

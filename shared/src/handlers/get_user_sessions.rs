@@ -11,11 +11,10 @@ use crate::auth::require_admin;
 use crate::error::ApiError;
 use crate::handlers::listing::ListQuery;
 use crate::http::source_ip;
-use crate::ids::parse_user_id;
 use crate::store::ActiveAt;
 use crate::time::now_epoch;
 use lambda_http::http::Method;
-use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_http::{Body, Request, Response};
 
 /// The scope cursors of this listing are bound to.
 pub const CURSOR_SCOPE: &str = "admin";
@@ -23,22 +22,8 @@ pub const CURSOR_SCOPE: &str = "admin";
 /// Validates the path and query. Only called after the token checked out; its error is
 /// returned only after the caller proved to be an admin.
 fn validate(state: &AppState, req: &Request, caller: u64) -> Result<(u64, ListQuery), ApiError> {
-    let raw = req
-        .path_parameters_ref()
-        .and_then(|p| p.first("user_id"))
-        .unwrap_or_default();
-    let user_id = parse_user_id(raw).ok_or_else(|| {
-        ApiError::bad_request(
-            "user_id must be a positive integer below 2^53",
-            "invalid_user_id",
-        )
-    })?;
-    if user_id == caller {
-        return Err(ApiError::bad_request(
-            "Use GET /sessions to list your own sessions.",
-            "own_user_id",
-        ));
-    }
+    let user_id =
+        super::target_user_id(req, caller, "Use GET /sessions to list your own sessions.")?;
     let query = ListQuery::parse(req, CURSOR_SCOPE, user_id, &state.cursors)?;
     Ok((user_id, query))
 }

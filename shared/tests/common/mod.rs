@@ -56,7 +56,10 @@ impl TestEnv {
                 let _ = rx.await;
             },
         ));
-        let state = state_for(&env_for(&endpoint)).await;
+        let state = state_for(&env_for(&endpoint))
+            .await
+            .with_signer_from(|_| None)
+            .expect("dev signer");
         let names = state.store.tables().clone();
         for (def, name) in
             tables::ALL
@@ -82,9 +85,14 @@ impl TestEnv {
     pub async fn seeded() -> Self {
         let env = Self::start().await;
         assert!(
-            demo::seed(&env.state.store, now(), &env.state.config.sessions)
-                .await
-                .unwrap()
+            demo::seed(
+                &env.state.store,
+                &env.state.passwords,
+                now(),
+                &env.state.config.sessions
+            )
+            .await
+            .unwrap()
         );
         env
     }
@@ -208,6 +216,26 @@ pub fn event(
         event["queryStringParameters"] = Value::Object(query_params);
     }
     event
+}
+
+/// Adds a JSON body to an event.
+pub fn with_body(mut event: Value, body: &Value) -> Value {
+    event["body"] = Value::String(body.to_string());
+    event["headers"]["content-type"] = Value::String("application/json".to_owned());
+    event
+}
+
+/// Sends an event through a handler with the test's state.
+pub async fn send<'a, F, Fut>(state: &'a AppState, event: &Value, handler: F) -> Reply
+where
+    F: FnOnce(&'a AppState, Request) -> Fut,
+    Fut: std::future::Future<Output = Result<Response<Body>, shared::ApiError>>,
+{
+    reply(
+        shared::http::serve(state, request(event), handler)
+            .await
+            .unwrap(),
+    )
 }
 
 /// Turns an event into the request a function receives.

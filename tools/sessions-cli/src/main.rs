@@ -6,10 +6,14 @@
 //! only where `APP_ENV=local`, with the dev-only key.
 
 use anyhow::{Context, Result, bail};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::{Parser, Subcommand};
+use shared::accounts::{NewUser, create_user};
 use shared::auth::TokenSigner;
 use shared::config::AppEnv;
 use shared::keys::{JwkSet, SigningKey, dev_signing_key};
+use shared::model::{Role, UserResponse};
 use shared::time::now_epoch;
 use shared::{AppState, demo, tables};
 use std::path::PathBuf;
@@ -30,6 +34,22 @@ enum Command {
     CreateTables,
     /// Seed the demo users (admin 1, user 74 with sessions on four devices, user 75).
     Seed,
+    /// Create a user (the first admin of a deployed stack, say) with the same rules as sign-up.
+    /// The password is read from standard input (one line), or generated and printed once.
+    CreateUser {
+        /// Email.
+        #[arg(long)]
+        email: String,
+        /// `admin` or `user`.
+        #[arg(long, default_value = "user")]
+        role: String,
+        /// Display name (defaults to the email's local part).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Read the password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
     /// Start a session for a user and print an access token for it.
     Token {
         /// The user id.
@@ -114,11 +134,45 @@ async fn main() -> Result<()> {
             }
         }
         Command::Seed => {
-            let seeded = demo::seed(store, now, policy).await?;
+            let seeded = demo::seed(store, &state.passwords, now, policy).await?;
             eprintln!(
                 "demo data: {}",
                 if seeded { "seeded" } else { "already there" }
             );
+        }
+        Command::CreateUser {
+            email,
+            role,
+            display_name,
+            password_stdin,
+        } => {
+            let role = match role.as_str() {
+                "admin" => Role::Admin,
+                "user" => Role::User,
+                other => bail!("role must be admin or user, not {other:?}"),
+            };
+            let (password, generated) = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                (line.trim_end_matches(['\r', '\n']).to_owned(), false)
+            } else {
+                let bytes = shared::ids::random_bytes::<18>()
+                    .map_err(|e| anyhow::anyhow!(e.to_string()))?;
+                (URL_SAFE_NO_PAD.encode(bytes), true)
+            };
+            let new = NewUser {
+                email: &email,
+                password: &password,
+                display_name: display_name.as_deref(),
+                role,
+            };
+            let user = create_user(store, &state.passwords, new, now)
+                .await
+                .map_err(|e| anyhow::anyhow!("{} ({})", e.detail(), e.code()))?;
+            println!("{}", serde_json::to_string(&UserResponse::from(&user))?);
+            if generated {
+                eprintln!("generated password (shown once): {password}");
+            }
         }
         Command::Token {
             user,

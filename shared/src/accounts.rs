@@ -1,0 +1,64 @@
+//! Creating users: shared by `POST /auth/register` and the admin CLI, so both apply the same
+//! email rules, password policy, hashing and id allocation.
+
+use crate::error::ApiError;
+use crate::http::sanitise_label;
+use crate::model::{Role, User};
+use crate::passwords::{PasswordHashing, check_password_policy, normalise_email};
+use crate::store::{Store, StoreError};
+
+/// Longest display name kept.
+pub const MAX_DISPLAY_NAME_CHARS: usize = 100;
+
+/// What a new account needs.
+#[derive(Debug, Clone)]
+pub struct NewUser<'a> {
+    /// Email as typed; normalised here.
+    pub email: &'a str,
+    /// Password; checked against the policy here.
+    pub password: &'a str,
+    /// Display name; defaults to the email's local part.
+    pub display_name: Option<&'a str>,
+    /// Role.
+    pub role: Role,
+}
+
+/// Validates and creates a user with a fresh id: 400 for bad input, 409 `email_taken`.
+/// Ids taken by users created with explicit ids are skipped; a transaction that conflicts with
+/// a concurrent one is retried and then sees the winner's email.
+pub async fn create_user(
+    store: &Store,
+    passwords: &PasswordHashing,
+    new: NewUser<'_>,
+    now: i64,
+) -> Result<User, ApiError> {
+    let email = normalise_email(new.email)?;
+    check_password_policy(new.password)?;
+    let display_name = sanitise_label(new.display_name, MAX_DISPLAY_NAME_CHARS)
+        .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
+    let password_hash = passwords.hash(new.password)?;
+    for _ in 0..5 {
+        let user = User {
+            user_id: store.allocate_user_id().await?,
+            email: email.clone(),
+            display_name: display_name.clone(),
+            role: new.role,
+            password_hash: Some(password_hash.clone()),
+            disabled: false,
+            created_at: now,
+        };
+        match store.create_user(&user).await {
+            Ok(()) => return Ok(user),
+            Err(StoreError::AlreadyExists) => {
+                return Err(ApiError::Conflict {
+                    detail: "An account with this email already exists.",
+                    code: "email_taken",
+                });
+            }
+            Err(StoreError::IdTaken) => continue,
+            Err(e) if e.is_transient() => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::internal("could not allocate a user id"))
+}

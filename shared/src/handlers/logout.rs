@@ -1,0 +1,42 @@
+//! `POST /auth/logout`: ends the current session (204). Its access token and refresh token
+//! stop working on their next use.
+
+use crate::AppState;
+use crate::audit;
+use crate::auth::require_user;
+use crate::error::ApiError;
+use crate::handlers::expect_method;
+use crate::http::{empty, source_ip};
+use crate::time::now_epoch;
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+
+/// Handles one request.
+pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
+    expect_method(&req, Method::POST)?;
+    let bearer = state.verifier.verify_headers(req.headers())?;
+    let store = &state.store;
+    let policy = &state.config.sessions;
+    let now = now_epoch();
+    let caller = require_user(store, &bearer, now, policy).await?;
+    let session_id = &caller.session.session_id;
+    store
+        .end_session(
+            bearer.user_id,
+            session_id,
+            bearer.user_id,
+            "logout",
+            now,
+            policy,
+        )
+        .await?;
+    audit::sessions_ended(
+        bearer.user_id,
+        bearer.user_id,
+        Some(session_id),
+        1,
+        "logout",
+        &source_ip(&req),
+    );
+    Ok(empty(StatusCode::NO_CONTENT))
+}

@@ -1,0 +1,292 @@
+//! Credentials: email normalisation, the password policy, and argon2id hashing.
+
+use crate::error::ApiError;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, Version};
+use std::sync::LazyLock;
+
+/// Password length bounds, in characters (ASVS 5.0 6.2.1 / 6.2.9).
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// Longest password accepted.
+pub const MAX_PASSWORD_CHARS: usize = 128;
+/// Longest email accepted (RFC 5321 path limit).
+pub const MAX_EMAIL_LEN: usize = 254;
+
+/// The 100 most common passwords of public breach corpora (lower case). Those shorter than the
+/// minimum length are refused by length anyway; they stay for completeness.
+const COMMON_PASSWORDS: [&str; 100] = [
+    "123456",
+    "password",
+    "12345678",
+    "qwerty",
+    "123456789",
+    "12345",
+    "1234",
+    "111111",
+    "1234567",
+    "dragon",
+    "123123",
+    "baseball",
+    "abc123",
+    "football",
+    "monkey",
+    "letmein",
+    "696969",
+    "shadow",
+    "master",
+    "666666",
+    "qwertyuiop",
+    "123321",
+    "mustang",
+    "1234567890",
+    "michael",
+    "654321",
+    "superman",
+    "1qaz2wsx",
+    "7777777",
+    "121212",
+    "000000",
+    "qazwsx",
+    "123qwe",
+    "killer",
+    "trustno1",
+    "jordan",
+    "jennifer",
+    "zxcvbnm",
+    "asdfgh",
+    "hunter",
+    "buster",
+    "soccer",
+    "harley",
+    "batman",
+    "andrew",
+    "tigger",
+    "sunshine",
+    "iloveyou",
+    "2000",
+    "charlie",
+    "robert",
+    "thomas",
+    "hockey",
+    "ranger",
+    "daniel",
+    "starwars",
+    "klaster",
+    "112233",
+    "george",
+    "computer",
+    "michelle",
+    "jessica",
+    "pepper",
+    "1111",
+    "zxcvbn",
+    "555555",
+    "11111111",
+    "131313",
+    "freedom",
+    "777777",
+    "pass",
+    "maggie",
+    "159753",
+    "aaaaaa",
+    "ginger",
+    "princess",
+    "joshua",
+    "cheese",
+    "amanda",
+    "summer",
+    "love",
+    "ashley",
+    "nicole",
+    "chelsea",
+    "biteme",
+    "matthew",
+    "access",
+    "yankees",
+    "987654321",
+    "dallas",
+    "austin",
+    "thunder",
+    "taylor",
+    "matrix",
+    "password1",
+    "qwerty123",
+    "1q2w3e4r",
+    "welcome",
+    "admin123",
+    "passw0rd",
+];
+
+/// Normalises and validates an email: trimmed, lower-cased, a plain `local@domain.tld` of at
+/// most 254 bytes without quoting, whitespace or control characters.
+pub fn normalise_email(raw: &str) -> Result<String, ApiError> {
+    let email = raw.trim().to_lowercase();
+    let invalid = || ApiError::bad_request("email is not a valid address", "invalid_email");
+    if email.is_empty() || email.len() > MAX_EMAIL_LEN {
+        return Err(invalid());
+    }
+    let (local, domain) = email.rsplit_once('@').ok_or_else(invalid)?;
+    let local_ok = !local.is_empty()
+        && local.len() <= 64
+        && !local.starts_with('.')
+        && !local.ends_with('.')
+        && !local.contains("..")
+        && local
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
+    let labels: Vec<&str> = domain.split('.').collect();
+    let domain_ok = labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    if local_ok && domain_ok && email_address::EmailAddress::is_valid(&email) {
+        Ok(email)
+    } else {
+        Err(invalid())
+    }
+}
+
+/// Checks a new password against the policy: 8 to 128 characters, not one of the most common.
+pub fn check_password_policy(password: &str) -> Result<(), ApiError> {
+    let chars = password.chars().count();
+    if !(MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&chars) {
+        return Err(ApiError::bad_request(
+            format!(
+                "password must be {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters long"
+            ),
+            "invalid_password",
+        ));
+    }
+    let lower = password.to_lowercase();
+    if COMMON_PASSWORDS.contains(&lower.as_str()) {
+        return Err(ApiError::bad_request(
+            "this password is too common; choose another",
+            "common_password",
+        ));
+    }
+    Ok(())
+}
+
+/// Hashes and verifies passwords with argon2id.
+#[derive(Clone)]
+pub struct PasswordHashing {
+    argon2: Argon2<'static>,
+}
+
+impl std::fmt::Debug for PasswordHashing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasswordHashing(argon2id)")
+    }
+}
+
+impl PasswordHashing {
+    /// argon2id with `memory_kib` of memory and `iterations` passes, one lane. The default
+    /// (19 MiB, 2 passes) is OWASP's minimum recommendation.
+    pub fn new(memory_kib: u32, iterations: u32) -> Result<Self, String> {
+        let params = Params::new(memory_kib, iterations, 1, None).map_err(|e| e.to_string())?;
+        Ok(Self {
+            argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
+        })
+    }
+
+    /// A PHC string (`$argon2id$v=19$...`) with a fresh random salt.
+    pub fn hash(&self, password: &str) -> Result<String, ApiError> {
+        self.argon2
+            .hash_password(password.as_bytes())
+            .map(|h| h.to_string())
+            .map_err(|e| ApiError::internal(e.to_string()))
+    }
+
+    /// Whether `password` matches the PHC string (with the parameters stored in it).
+    pub fn verify(&self, password: &str, phc: &str) -> bool {
+        self.argon2
+            .verify_password(password.as_bytes(), phc)
+            .is_ok()
+    }
+
+    /// Spends the time of a real verification, for sign-ins with an unknown email, so that
+    /// response time does not tell which emails exist.
+    pub fn verify_dummy(&self, password: &str) {
+        static DUMMY: LazyLock<Option<String>> = LazyLock::new(|| {
+            Argon2::default()
+                .hash_password(b"not a real password, only spends time")
+                .ok()
+                .map(|h| h.to_string())
+        });
+        if let Some(phc) = DUMMY.as_deref() {
+            let _ = self.verify(password, phc);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalised() {
+        assert_eq!(
+            normalise_email("  Jane.Doe@Example.COM ").unwrap(),
+            "jane.doe@example.com"
+        );
+        assert_eq!(
+            normalise_email("a+tag@sub.example.org").unwrap(),
+            "a+tag@sub.example.org"
+        );
+    }
+
+    #[test]
+    fn bad_emails_are_refused() {
+        for bad in [
+            "",
+            "plain",
+            "@example.com",
+            "jane@",
+            "jane@localhost",
+            "jane doe@example.com",
+            "jane@exa mple.com",
+            "\"quoted\"@example.com",
+            "jane..doe@example.com",
+            ".jane@example.com",
+            "jane@-example.com",
+            "jane@example..com",
+            "jane\u{0}@example.com",
+            "jäne@example.com",
+        ] {
+            assert!(normalise_email(bad).is_err(), "{bad:?}");
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert!(normalise_email(&long).is_err());
+    }
+
+    #[test]
+    fn password_policy() {
+        assert!(check_password_policy("correct horse battery").is_ok());
+        assert!(check_password_policy("short").is_err());
+        assert!(check_password_policy(&"x".repeat(129)).is_err());
+        assert!(
+            check_password_policy(&"é".repeat(128)).is_ok(),
+            "characters, not bytes"
+        );
+        for common in ["password", "PASSWORD", "12345678", "iloveyou", "qwerty123"] {
+            let err = check_password_policy(common).unwrap_err();
+            assert_eq!(err.code(), "common_password", "{common}");
+        }
+    }
+
+    #[test]
+    fn hashes_verify_and_differ() {
+        let h = PasswordHashing::new(1024, 1).unwrap();
+        let a = h.hash("correct horse battery").unwrap();
+        let b = h.hash("correct horse battery").unwrap();
+        assert!(a.starts_with("$argon2id$v=19$"));
+        assert_ne!(a, b, "salted");
+        assert!(h.verify("correct horse battery", &a));
+        assert!(!h.verify("wrong horse battery", &a));
+        assert!(!h.verify("x", "not a phc string"));
+    }
+}
