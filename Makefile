@@ -19,7 +19,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: help dev test smoke tools lint fmt token clean-data
+.PHONY: help dev test smoke package tools lint fmt token clean-data
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ test: $(PY_STAMP) ## Format, clippy -D warnings, unit + integration + event repl
 
 smoke: tools ## Start the local stack twice, call it over HTTP, stop it with Ctrl-C
 	scripts/smoke.sh
+
+package: $(PY_STAMP) ## sam build every function for Lambda (arm64, release) and report artifact sizes
+	scripts/package.sh $(FUNCTIONS)
 
 lint: $(PY_STAMP) ## cfn-lint and sam validate --lint on template.yaml
 	$(VENV)/bin/cfn-lint template.yaml

@@ -161,6 +161,7 @@ impl TokenVerifier {
 }
 
 /// Signs access tokens. Only the functions that issue tokens (and the CLI) hold one.
+#[derive(Clone)]
 pub struct TokenSigner {
     key: EncodingKey,
     kid: String,
@@ -190,6 +191,12 @@ impl TokenSigner {
             audience: cfg.audience.clone(),
             ttl_seconds,
         }
+    }
+
+    /// The same signer with another token lifetime.
+    pub fn with_ttl(mut self, ttl_seconds: i64) -> Self {
+        self.ttl_seconds = ttl_seconds;
+        self
     }
 
     /// The claims a token for this session would carry at `now`.

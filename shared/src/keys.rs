@@ -172,6 +172,58 @@ impl SigningKey {
     }
 }
 
+/// The JSON a signing-key secret holds in Secrets Manager, as `sessions-cli keygen` writes it.
+#[derive(Deserialize)]
+struct SigningSecret {
+    kid: String,
+    private_key: String,
+}
+
+/// Parses a signing-key secret: `{"kid": "...", "private_key": "<base64 PKCS#8>"}`.
+pub fn parse_signing_secret(json: &str) -> Result<SigningKey, StartupError> {
+    let secret: SigningSecret = serde_json::from_str(json).map_err(|e| StartupError::Invalid {
+        name: "SIGNING_KEY_SECRET_ARN",
+        reason: format!(
+            "the secret is not {{\"kid\", \"private_key\"}} JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        ),
+    })?;
+    if secret.kid.is_empty() {
+        return Err(StartupError::Invalid {
+            name: "SIGNING_KEY_SECRET_ARN",
+            reason: "the secret's kid is empty".to_owned(),
+        });
+    }
+    SigningKey::from_pkcs8_base64(secret.kid, &secret.private_key)
+}
+
+/// The JSON to store as a signing-key secret.
+pub fn signing_secret_json(key: &SigningKey) -> String {
+    serde_json::json!({"kid": key.kid(), "private_key": key.pkcs8_base64()}).to_string()
+}
+
+/// Reads the signing key from Secrets Manager, once per cold start.
+pub async fn fetch_signing_key(
+    client: &aws_sdk_secretsmanager::Client,
+    secret_id: &str,
+) -> Result<SigningKey, StartupError> {
+    let out = client
+        .get_secret_value()
+        .secret_id(secret_id)
+        .send()
+        .await
+        .map_err(|e| StartupError::Invalid {
+            name: "SIGNING_KEY_SECRET_ARN",
+            reason: format!("cannot read the secret: {}", crate::error::cause_chain(&e)),
+        })?;
+    let json = out.secret_string().ok_or_else(|| StartupError::Invalid {
+        name: "SIGNING_KEY_SECRET_ARN",
+        reason: "the secret has no string value".to_owned(),
+    })?;
+    parse_signing_secret(json)
+}
+
 /// The dev-only signing key. Never accepted where `APP_ENV` is not `local`.
 pub fn dev_signing_key() -> SigningKey {
     // The constant is checked by a unit test, so this cannot fail at run time.
@@ -202,6 +254,46 @@ mod tests {
         assert!(!set.contains_dev_key());
         let round = SigningKey::from_pkcs8_base64("k1", &key.pkcs8_base64()).unwrap();
         assert_eq!(round.public_jwk(), key.public_jwk());
+    }
+
+    #[test]
+    fn signing_secrets_round_trip_and_bad_ones_are_refused() {
+        let key = SigningKey::generate("2026-11").unwrap();
+        let parsed = parse_signing_secret(&signing_secret_json(&key)).unwrap();
+        assert_eq!(parsed.public_jwk(), key.public_jwk());
+        for bad in [
+            "",
+            "not json",
+            r#"{"kid": "a"}"#,
+            r#"{"kid": "", "private_key": "MC4CAQAwBQYDK2VwBCIEIMCdCq+TNOQ/BgrovHNi8eiTes9nF0Y8FFMrFBhzoNgr"}"#,
+            r#"{"kid": "a", "private_key": "bm90IGEga2V5"}"#,
+        ] {
+            let err = parse_signing_secret(bad).unwrap_err().to_string();
+            assert!(!err.contains("MC4CAQ"), "never echo key material: {err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn signing_key_is_fetched_from_secrets_manager() {
+        use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput;
+        use aws_smithy_mocks::{mock, mock_client};
+        let key = SigningKey::generate("2026-11").unwrap();
+        let json = signing_secret_json(&key);
+        let rule = mock!(aws_sdk_secretsmanager::Client::get_secret_value)
+            .match_requests(|r| {
+                r.secret_id() == Some("arn:aws:secretsmanager:eu-west-1:1:secret:sk")
+            })
+            .then_output(move || {
+                GetSecretValueOutput::builder()
+                    .secret_string(json.clone())
+                    .build()
+            });
+        let client = mock_client!(aws_sdk_secretsmanager, [&rule]);
+        let fetched = fetch_signing_key(&client, "arn:aws:secretsmanager:eu-west-1:1:secret:sk")
+            .await
+            .unwrap();
+        assert_eq!(fetched.public_jwk(), key.public_jwk());
+        assert_eq!(rule.num_calls(), 1);
     }
 
     #[test]

@@ -46,12 +46,15 @@ pub struct AppState {
     pub passwords: passwords::PasswordHashing,
     /// Access-token signing: only in the functions that issue tokens.
     pub signer: Option<Arc<auth::TokenSigner>>,
+    /// The shared AWS configuration (region, credentials, timeouts).
+    pub sdk: aws_config::SdkConfig,
 }
 
 impl AppState {
     /// Builds the state from a loaded configuration: the DynamoDB client and the verifier.
     pub async fn build(config: Config) -> Result<Self, error::StartupError> {
-        let client = store::dynamodb_client(&config.dynamodb).await;
+        let sdk = store::aws_config(&config.dynamodb).await;
+        let client = store::dynamodb_client(&sdk, &config.dynamodb);
         let store = Store::new(client, config.tables.clone());
         let verifier = auth::TokenVerifier::new(&config.tokens)?;
         let cursors = cursor::CursorCodec::new(&config.cursor_key);
@@ -70,33 +73,35 @@ impl AppState {
             cursors: Arc::new(cursors),
             passwords,
             signer: None,
+            sdk,
         })
     }
 
-    /// Adds the token signer: the private key from `SIGNING_KEY` (base64 PKCS#8) and
-    /// `SIGNING_KEY_ID`, or the dev-only key where `APP_ENV=local` and none is set. A deployed
-    /// function refuses the dev key, and a signing key whose public half is not among the
-    /// verifying keys.
-    pub fn with_signer_from_env(self) -> Result<Self, error::StartupError> {
-        self.with_signer_from(|name| std::env::var(name).ok())
-    }
-
-    /// [`AppState::with_signer_from_env`] reading through `get`.
-    pub fn with_signer_from(
-        mut self,
-        get: impl Fn(&str) -> Option<String>,
-    ) -> Result<Self, error::StartupError> {
-        let key = match (get("SIGNING_KEY"), self.config.app_env) {
-            (Some(b64), _) => {
+    /// Adds the token signer, for the functions that issue tokens. The key comes from the
+    /// Secrets Manager secret named by `SIGNING_KEY_SECRET_ARN` (read once, here, at cold
+    /// start), or from `SIGNING_KEY` + `SIGNING_KEY_ID`, or, only where `APP_ENV=local`, is the
+    /// dev-only key.
+    pub async fn with_signer_from_env(self) -> Result<Self, error::StartupError> {
+        let get = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let key = match (get("SIGNING_KEY_SECRET_ARN"), get("SIGNING_KEY")) {
+            (Some(arn), _) => {
+                let client = aws_sdk_secretsmanager::Client::new(&self.sdk);
+                keys::fetch_signing_key(&client, &arn).await?
+            }
+            (None, Some(b64)) => {
                 let kid =
                     get("SIGNING_KEY_ID").ok_or(error::StartupError::Missing("SIGNING_KEY_ID"))?;
                 keys::SigningKey::from_pkcs8_base64(kid, &b64)?
             }
-            (None, config::AppEnv::Local) => keys::dev_signing_key(),
-            (None, config::AppEnv::Deployed) => {
-                return Err(error::StartupError::Missing("SIGNING_KEY"));
-            }
+            (None, None) if self.config.app_env == config::AppEnv::Local => keys::dev_signing_key(),
+            (None, None) => return Err(error::StartupError::Missing("SIGNING_KEY_SECRET_ARN")),
         };
+        self.with_signer(key)
+    }
+
+    /// Adds the token signer for `key`. A deployed function refuses the dev key, and any
+    /// function refuses a key whose public half is not among its verifying keys under its kid.
+    pub fn with_signer(mut self, key: keys::SigningKey) -> Result<Self, error::StartupError> {
         let public = key.public_jwk();
         let dev = keys::dev_signing_key().public_jwk();
         if self.config.app_env == config::AppEnv::Deployed && public.x == dev.x {

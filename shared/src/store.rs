@@ -90,10 +90,10 @@ where
     }
 }
 
-/// Builds the DynamoDB client once per cold start, with timeouts and retries suited to Lambda:
-/// a store that is down or slow fails the request in well under two seconds (a 503 the client
-/// can retry) instead of holding it for the SDK's defaults.
-pub async fn dynamodb_client(cfg: &DynamoConfig) -> Client {
+/// Loads the shared AWS configuration once per cold start, with timeouts and retries suited to
+/// Lambda: a dependency that is down or slow fails the request in well under two seconds (a 503
+/// the client can retry) instead of holding it for the SDK's defaults.
+pub async fn aws_config(cfg: &DynamoConfig) -> aws_config::SdkConfig {
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(cfg.connect_timeout)
         .operation_attempt_timeout(cfg.attempt_timeout)
@@ -106,18 +106,23 @@ pub async fn dynamodb_client(cfg: &DynamoConfig) -> Client {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(timeouts)
         .retry_config(retries);
-    if let Some(endpoint) = &cfg.endpoint {
-        // Local DynamoDB: any region and static credentials will do.
-        loader = loader
-            .endpoint_url(endpoint)
-            .region(aws_config::Region::new(
-                std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".to_owned()),
-            ))
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                "local", "local", None, None, "local",
-            ));
+    if cfg.endpoint.is_some() && std::env::var_os("AWS_REGION").is_none() {
+        // A local DynamoDB: any region will do.
+        loader = loader.region(aws_config::Region::new("us-east-1"));
     }
-    Client::new(&loader.load().await)
+    loader.load().await
+}
+
+/// The DynamoDB client. With an endpoint override (local Dynoxide) it signs with static
+/// credentials, which the emulator accepts; on AWS it uses the function's role.
+pub fn dynamodb_client(sdk: &aws_config::SdkConfig, cfg: &DynamoConfig) -> Client {
+    let mut builder = aws_sdk_dynamodb::config::Builder::from(sdk);
+    if let Some(endpoint) = &cfg.endpoint {
+        builder = builder.endpoint_url(endpoint).credentials_provider(
+            aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "local"),
+        );
+    }
+    Client::from_conf(builder.build())
 }
 
 /// Only active sessions: the listing's default filter, evaluated by DynamoDB and matching

@@ -8,7 +8,7 @@ use shared::{AppState, http, logging};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     logging::init();
-    let state = AppState::from_env().await?.with_signer_from_env()?;
+    let state = AppState::from_env().await?.with_signer_from_env().await?;
     let state = &state;
     lambda_http::run(service_fn(move |req| http::serve(state, req, handle))).await
 }

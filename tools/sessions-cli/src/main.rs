@@ -7,12 +7,12 @@
 
 use anyhow::{Context, Result, bail};
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use clap::{Parser, Subcommand};
 use shared::accounts::{NewUser, create_user};
 use shared::auth::TokenSigner;
-use shared::config::AppEnv;
-use shared::keys::{JwkSet, SigningKey, dev_signing_key};
+use shared::config::Config;
+use shared::keys::{JwkSet, SigningKey, signing_secret_json};
 use shared::model::{Role, UserResponse};
 use shared::time::now_epoch;
 use shared::{AppState, demo, tables};
@@ -68,6 +68,10 @@ enum Command {
         /// Key id.
         #[arg(long)]
         kid: String,
+        /// Also store the private key in AWS Secrets Manager under this name (standard AWS
+        /// environment) and print the secret's ARN, for the stack's SigningKeySecretArn.
+        #[arg(long)]
+        secret_name: Option<String>,
     },
     /// Write the events/ files with their token placeholders filled, for `cargo lambda invoke`.
     RenderEvents {
@@ -80,38 +84,68 @@ enum Command {
     },
 }
 
-fn signer(state: &AppState, ttl_seconds: i64) -> Result<TokenSigner> {
-    let key = match (std::env::var("SIGNING_KEY"), state.config.app_env) {
-        (Ok(b64), _) => {
-            let kid = std::env::var("SIGNING_KEY_ID")
-                .context("SIGNING_KEY_ID is required with SIGNING_KEY")?;
-            SigningKey::from_pkcs8_base64(kid, &b64)?
-        }
-        (Err(_), AppEnv::Local) => dev_signing_key(),
-        (Err(_), AppEnv::Deployed) => bail!("SIGNING_KEY is required outside APP_ENV=local"),
-    };
-    Ok(TokenSigner::new(&key, &state.config.tokens, ttl_seconds))
+/// The signer the functions would use (Secrets Manager, `SIGNING_KEY`, or the dev key where
+/// `APP_ENV=local`), with a token lifetime of `ttl_seconds`.
+async fn signer(state: &AppState, ttl_seconds: i64) -> Result<TokenSigner> {
+    let state = state.clone().with_signer_from_env().await?;
+    Ok(state
+        .signer()
+        .map_err(|e| anyhow::anyhow!(e.to_string()))?
+        .clone()
+        .with_ttl(ttl_seconds))
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
     let cli = Cli::parse();
-    if let Command::Keygen { kid } = &cli.command {
+    if let Command::Keygen { kid, secret_name } = &cli.command {
         let key = SigningKey::generate(kid.clone())?;
-        println!(
-            "private key (store as a secret, never commit): {}",
-            key.pkcs8_base64()
-        );
         let set = JwkSet {
             keys: vec![key.public_jwk()],
         };
-        println!("JWT_PUBLIC_KEYS: {}", serde_json::to_string(&set)?);
+        match secret_name {
+            Some(name) => {
+                let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                let out = aws_sdk_secretsmanager::Client::new(&sdk)
+                    .create_secret()
+                    .name(name)
+                    .description("Device Sessions API access-token signing key (Ed25519)")
+                    .secret_string(signing_secret_json(&key))
+                    .send()
+                    .await
+                    .context("creating the secret")?;
+                println!("SigningKeySecretArn: {}", out.arn().unwrap_or_default());
+            }
+            None => println!(
+                "signing-key secret value (store it in a secret manager, never commit it): {}",
+                signing_secret_json(&key)
+            ),
+        }
+        println!(
+            "public key (add to JwtPublicKeys): {}",
+            serde_json::to_string(&set.keys[0])?
+        );
         return Ok(());
     }
 
-    let state = AppState::from_env()
-        .await
-        .context("loading configuration")?;
+    // The CLI neither verifies access tokens nor pages with cursors, so against a deployed stack
+    // it needs only the table names: throwaway values stand in for the verifier's settings.
+    // (Locally the dev defaults apply, and `token` checks its key against them.)
+    let local = std::env::var("APP_ENV").is_ok_and(|v| v == "local");
+    let stand_in_keys = serde_json::to_string(&JwkSet {
+        keys: vec![SigningKey::generate("cli-stand-in")?.public_jwk()],
+    })?;
+    let stand_in_cursor = STANDARD
+        .encode(shared::ids::random_bytes::<32>().map_err(|e| anyhow::anyhow!(e.to_string()))?);
+    let config = Config::from_lookup(|name| {
+        std::env::var(name).ok().or_else(|| match name {
+            "JWT_PUBLIC_KEYS" if !local => Some(stand_in_keys.clone()),
+            "CURSOR_SECRET" if !local => Some(stand_in_cursor.clone()),
+            _ => None,
+        })
+    })
+    .context("loading configuration")?;
+    let state = AppState::build(config).await.context("building state")?;
     let store = &state.store;
     let policy = &state.config.sessions;
     let now = now_epoch();
@@ -185,14 +219,14 @@ async fn main() -> Result<()> {
                 .with_context(|| format!("no user {user}"))?;
             let session =
                 demo::start_session(store, user, &user_agent, "127.0.0.1", now, policy).await?;
-            let signer = signer(&state, minutes * 60)?;
+            let signer = signer(&state, minutes * 60).await?;
             println!(
                 "{}",
                 signer.issue(user, &session.session_id, account.role, now)?
             );
         }
         Command::RenderEvents { from, out } => {
-            let signer = signer(&state, TokenSigner::DEFAULT_TTL_SECONDS)?;
+            let signer = signer(&state, TokenSigner::DEFAULT_TTL_SECONDS).await?;
             let tokens = demo::event_tokens(store, &signer, now, policy)
                 .await
                 .map_err(|e| anyhow::anyhow!(e))?;
