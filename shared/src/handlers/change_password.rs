@@ -82,7 +82,18 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     } else {
         0
     };
-    audit::password_changed(bearer.user_id, revoked, &source_ip(&req));
+    let ip = source_ip(&req);
+    audit::password_changed(bearer.user_id, revoked, &ip);
+    if revoked > 0 {
+        audit::sessions_ended(
+            bearer.user_id,
+            bearer.user_id,
+            None,
+            revoked,
+            "password_changed",
+            &ip,
+        );
+    }
     json(
         StatusCode::OK,
         &Changed {

@@ -66,6 +66,7 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
                 store
                     .end_session(user_id, &session_id, user_id, "user_disabled", now, policy)
                     .await?;
+                audit::sessions_ended(user_id, user_id, Some(&session_id), 1, "user_disabled", &ip);
                 return Err(ApiError::Unauthorized {
                     detail: "This account is disabled.",
                     code: "account_disabled",
@@ -115,6 +116,14 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
                 )
                 .await?;
             audit::refresh_reuse_detected(user_id, &session_id, &ip);
+            audit::sessions_ended(
+                user_id,
+                user_id,
+                Some(&session_id),
+                1,
+                "refresh_token_reuse",
+                &ip,
+            );
             Err(ApiError::Unauthorized {
                 detail: "This refresh token was already used; the session has been ended.",
                 code: "refresh_token_reused",

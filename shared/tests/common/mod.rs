@@ -29,6 +29,10 @@ pub fn env_for(endpoint: &str) -> HashMap<String, String> {
         ("USERS_TABLE".to_owned(), "users".to_owned()),
         ("USER_EMAILS_TABLE".to_owned(), "user-emails".to_owned()),
         ("DYNAMODB_ENDPOINT".to_owned(), endpoint.to_owned()),
+        // Real argon2id, at a cost that lets hundreds of sign-ins share two cores with the
+        // in-process DynamoDB; production uses 19 MiB and 2 passes.
+        ("PASSWORD_HASH_MEMORY_KIB".to_owned(), "1024".to_owned()),
+        ("PASSWORD_HASH_ITERATIONS".to_owned(), "1".to_owned()),
     ])
 }
 
@@ -41,6 +45,11 @@ pub async fn state_for(env: &HashMap<String, String>) -> AppState {
 impl TestEnv {
     /// Starts Dynoxide on a free loopback port and creates the tables.
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// [`TestEnv::start`] with extra environment settings.
+    pub async fn start_with(extra: &[(&str, &str)]) -> Self {
         let _ = tracing_subscriber::fmt()
             .with_test_writer()
             .with_env_filter("info")
@@ -56,7 +65,19 @@ impl TestEnv {
                 let _ = rx.await;
             },
         ));
-        let state = state_for(&env_for(&endpoint))
+        let mut vars = env_for(&endpoint);
+        // Parallel tests share two cores with their in-process emulators: generous timeouts
+        // keep a busy moment from turning into a 503. The 503 test builds its own state with
+        // the production timeouts.
+        for (k, v) in [
+            ("DYNAMODB_CONNECT_TIMEOUT_MS", "5000"),
+            ("DYNAMODB_ATTEMPT_TIMEOUT_MS", "10000"),
+            ("DYNAMODB_OPERATION_TIMEOUT_MS", "20000"),
+        ] {
+            vars.insert(k.to_owned(), v.to_owned());
+        }
+        vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let state = state_for(&vars)
             .await
             .with_signer(shared::keys::dev_signing_key())
             .expect("dev signer");
@@ -83,7 +104,12 @@ impl TestEnv {
 
     /// Starts and seeds the demo data.
     pub async fn seeded() -> Self {
-        let env = Self::start().await;
+        Self::seeded_with(&[]).await
+    }
+
+    /// [`TestEnv::seeded`] with extra environment settings.
+    pub async fn seeded_with(extra: &[(&str, &str)]) -> Self {
+        let env = Self::start_with(extra).await;
         assert!(
             demo::seed(
                 &env.state.store,
