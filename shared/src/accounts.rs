@@ -23,9 +23,9 @@ pub struct NewUser<'a> {
     pub role: Role,
 }
 
-/// Validates and creates a user with a fresh id: 400 for bad input, 409 `email_taken`.
-/// Ids taken by users created with explicit ids are skipped; a transaction that conflicts with
-/// a concurrent one is retried and then sees the winner's email.
+/// Validates and creates a user with a fresh id: 400 for bad input, 409 `email_taken`, 503
+/// when the store keeps failing. User and email are written in one transaction, so a failure
+/// never leaves one without the other.
 pub async fn create_user(
     store: &Store,
     passwords: &PasswordHashing,
@@ -37,6 +37,10 @@ pub async fn create_user(
     let display_name = sanitise_label(new.display_name, MAX_DISPLAY_NAME_CHARS)
         .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
     let password_hash = passwords.hash(new.password)?;
+    // Ids taken by users created with explicit ids are skipped. A transaction cancelled by a
+    // concurrent one is retried once (it then sees the winner's email); a store that keeps
+    // failing is a 503, whatever the ids it used up.
+    let mut transient_retries = 1;
     for _ in 0..5 {
         let user = User {
             user_id: store.allocate_user_id().await?,
@@ -56,7 +60,7 @@ pub async fn create_user(
                 });
             }
             Err(StoreError::IdTaken) => continue,
-            Err(e) if e.is_transient() => continue,
+            Err(e) if e.is_transient() && transient_retries > 0 => transient_retries -= 1,
             Err(e) => return Err(e.into()),
         }
     }
