@@ -69,6 +69,14 @@ const TRANSIENT_CODES: &[&str] = &[
     "TransactionInProgressException",
 ];
 
+/// Whether a conditional write was refused because its condition did not hold: an expected
+/// outcome (lost race, already done), never an error.
+fn condition_failed<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    err.as_service_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "ConditionalCheckFailedException")
+}
+
 /// Sorts an SDK error into transient (503) or not (500).
 fn classify<E, R>(operation: &'static str, err: SdkError<E, R>) -> StoreError
 where
@@ -258,9 +266,7 @@ impl Store {
             .send()
             .await
             .map_err(|e| {
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception())
-                {
+                if condition_failed(&e) {
                     StoreError::AlreadyExists
                 } else {
                     classify("PutItem", e)
@@ -408,12 +414,7 @@ impl Store {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
+            Err(e) if condition_failed(&e) => Ok(()),
             Err(e) => Err(classify("UpdateItem", e)),
         }
     }
@@ -540,10 +541,7 @@ impl Store {
             .await;
         match counted {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
+            Err(e) if condition_failed(&e) => {
                 self.client
                     .put_item()
                     .table_name(&self.tables.user_emails)
@@ -611,12 +609,7 @@ impl Store {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
+            Err(e) if condition_failed(&e) => Ok(()),
             Err(e) => Err(classify("UpdateItem", e)),
         }
     }
@@ -642,12 +635,7 @@ impl Store {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
+            Err(e) if condition_failed(&e) => Ok(false),
             Err(e) => Err(classify("UpdateItem", e)),
         }
     }
@@ -687,12 +675,7 @@ impl Store {
             .await;
         match result {
             Ok(out) => Ok(out.attributes.map(serde_dynamo::from_item).transpose()?),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_conditional_check_failed_exception()) =>
-            {
-                Ok(None)
-            }
+            Err(e) if condition_failed(&e) => Ok(None),
             Err(e) => Err(classify("UpdateItem", e)),
         }
     }
