@@ -21,6 +21,8 @@ pub struct NewUser<'a> {
     pub display_name: Option<&'a str>,
     /// Role.
     pub role: Role,
+    /// An explicit user id (demo data, migrations from an older system); `None` allocates one.
+    pub user_id: Option<u64>,
 }
 
 /// Validates and creates a user with a fresh id: 400 for bad input, 409 `email_taken`, 503
@@ -42,8 +44,12 @@ pub async fn create_user(
     // failing is a 503, whatever the ids it used up.
     let mut transient_retries = 1;
     for _ in 0..5 {
+        let user_id = match new.user_id {
+            Some(id) => id,
+            None => store.allocate_user_id().await?,
+        };
         let user = User {
-            user_id: store.allocate_user_id().await?,
+            user_id,
             email: email.clone(),
             display_name: display_name.clone(),
             role: new.role,
@@ -59,7 +65,13 @@ pub async fn create_user(
                     code: "email_taken",
                 });
             }
-            Err(StoreError::IdTaken) => continue,
+            Err(StoreError::IdTaken) if new.user_id.is_none() => continue,
+            Err(StoreError::IdTaken) => {
+                return Err(ApiError::Conflict {
+                    detail: "A user with this id already exists.",
+                    code: "user_id_taken",
+                });
+            }
             Err(e) if e.is_transient() && transient_retries > 0 => transient_retries -= 1,
             Err(e) => return Err(e.into()),
         }

@@ -1,12 +1,15 @@
 //! Demo data for the local stack and the event-replay tests: an admin, and user 74 with
 //! sessions on several real devices (one of them ended).
 
+use crate::AppState;
+use crate::accounts::{NewUser, create_user};
 use crate::auth::TokenSigner;
 use crate::config::SessionPolicy;
 use crate::device::describe;
+use crate::error::ApiError;
+use crate::handlers::login;
 use crate::ids::new_session_id;
-use crate::model::{Role, Session, User};
-use crate::passwords::PasswordHashing;
+use crate::model::{Role, Session};
 use crate::refresh::RefreshToken;
 use crate::store::{Store, StoreError};
 use std::collections::BTreeMap;
@@ -20,23 +23,13 @@ pub const PLAIN_USER_ID: u64 = 75;
 /// The password of every demo user (local stack only).
 pub const DEMO_PASSWORD: &str = "demo-password-123";
 
-/// The demo users, with `password_hash` the hash of [`DEMO_PASSWORD`].
-pub fn users(now: i64, password_hash: &str) -> Vec<User> {
-    let user = |user_id, email: &str, display_name: &str, role| User {
-        user_id,
-        email: email.to_owned(),
-        display_name: display_name.to_owned(),
-        role,
-        password_hash: Some(password_hash.to_owned()),
-        disabled: false,
-        created_at: now - 90 * 86_400,
-    };
-    vec![
-        user(ADMIN_ID, "admin@example.com", "Ada Admin", Role::Admin),
-        user(USER_ID, "jane@example.com", "Jane Doe", Role::User),
-        user(PLAIN_USER_ID, "sam@example.com", "Sam Smith", Role::User),
-    ]
-}
+/// The demo users: (id, email, display name, role). Ids are explicit because the admin panel's
+/// demo asks for user 74.
+const USERS: [(u64, &str, &str, Role); 3] = [
+    (ADMIN_ID, "admin@example.com", "Ada Admin", Role::Admin),
+    (USER_ID, "jane@example.com", "Jane Doe", Role::User),
+    (PLAIN_USER_ID, "sam@example.com", "Sam Smith", Role::User),
+];
 
 /// User 74's devices: (User-Agent, IP, started minutes ago, last used minutes ago, ended).
 const DEVICES: &[(&str, &str, i64, i64, bool)] = &[
@@ -88,42 +81,82 @@ pub async fn start_session(
     Ok(session)
 }
 
-/// Seeds the demo users and user 74's sessions. Returns `false` (and writes nothing) when the
-/// data is already there, so running `make dev` twice works.
-pub async fn seed(
-    store: &Store,
-    passwords: &PasswordHashing,
-    now: i64,
-    policy: &SessionPolicy,
-) -> Result<bool, StoreError> {
-    let hash = passwords
-        .hash(DEMO_PASSWORD)
-        .map_err(|e| StoreError::Failed {
-            operation: "hash",
-            source: Box::new(std::io::Error::other(e.to_string())),
-        })?;
-    for user in users(now, &hash) {
-        match store.create_user(&user).await {
-            Ok(()) => {}
-            Err(StoreError::AlreadyExists) => return Ok(false),
+/// A sign-in request as API Gateway would deliver it, from a device and an address.
+fn login_request(
+    email: &str,
+    user_agent: &str,
+    ip: &str,
+) -> Result<lambda_http::Request, ApiError> {
+    let event = serde_json::json!({
+        "version": "2.0",
+        "routeKey": "POST /auth/login",
+        "rawPath": "/auth/login",
+        "rawQueryString": "",
+        "headers": {"content-type": "application/json", "user-agent": user_agent},
+        "requestContext": {
+            "accountId": "000000000000", "apiId": "local", "domainName": "localhost",
+            "domainPrefix": "localhost", "requestId": "demo-seed", "routeKey": "POST /auth/login",
+            "stage": "$default", "time": "01/Jan/2026:00:00:00 +0000", "timeEpoch": 0,
+            "http": {"method": "POST", "path": "/auth/login", "protocol": "HTTP/1.1",
+                     "sourceIp": ip, "userAgent": user_agent}
+        },
+        "body": serde_json::json!({"email": email, "password": DEMO_PASSWORD}).to_string(),
+        "isBase64Encoded": false
+    });
+    lambda_http::request::from_str(&event.to_string()).map_err(ApiError::internal)
+}
+
+/// Seeds the demo data through the service's own paths: the users through the sign-up rules
+/// (with explicit ids), user 74's sessions through the sign-in handler from four real devices,
+/// then aged so the demo shows a realistic history, one of them ended by the admin. Returns
+/// `false` (and writes nothing) when the data is already there, so `make dev` runs twice.
+/// `state` must hold a signer.
+pub async fn seed(state: &AppState, now: i64) -> Result<bool, ApiError> {
+    let store = &state.store;
+    let policy = &state.config.sessions;
+    for (user_id, email, display_name, role) in USERS {
+        let new = NewUser {
+            email,
+            password: DEMO_PASSWORD,
+            display_name: Some(display_name),
+            role,
+            user_id: Some(user_id),
+        };
+        match create_user(store, &state.passwords, new, now).await {
+            Ok(_) => {}
+            Err(ApiError::Conflict { .. }) => return Ok(false),
             Err(e) => return Err(e),
         }
     }
     store.raise_user_id_floor(PLAIN_USER_ID).await?;
     for (ua, ip, started, used, ended) in DEVICES {
-        let id = new_session_id().map_err(|e| StoreError::Failed {
-            operation: "random",
-            source: Box::new(std::io::Error::other(e.to_string())),
-        })?;
-        let mut session = Session::start(USER_ID, id, describe(ua), ip, now - started * 60, policy);
+        let response = login::handle(state, login_request("jane@example.com", ua, ip)?).await?;
+        let body: serde_json::Value = match response.body() {
+            lambda_http::Body::Text(t) => serde_json::from_str(t).map_err(ApiError::internal)?,
+            _ => return Err(ApiError::internal("sign-in returned no JSON body")),
+        };
+        let session_id = body["session"]["id"].as_str().unwrap_or_default();
+        let mut session = store
+            .get_session(USER_ID, session_id)
+            .await?
+            .ok_or_else(|| ApiError::internal("the demo session was not stored"))?;
+        session.created_at = now - started * 60;
         session.last_activity = now - used * 60;
+        session.expires_at = session.created_at + policy.absolute_lifetime_seconds;
+        session.ttl = Session::ttl_for(session.expires_at, policy);
+        store.replace_session(&session).await?;
         if *ended {
-            session.revoked_at = Some(session.last_activity);
-            session.revoked_by = Some(ADMIN_ID);
-            session.revoked_reason = Some("admin".to_owned());
-            session.ttl = Session::ttl_for(session.last_activity, policy);
+            store
+                .end_session(
+                    USER_ID,
+                    session_id,
+                    ADMIN_ID,
+                    "admin",
+                    session.last_activity,
+                    policy,
+                )
+                .await?;
         }
-        store.put_new_session(&session).await?;
     }
     Ok(true)
 }

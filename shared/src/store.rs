@@ -275,6 +275,20 @@ impl Store {
         Ok(())
     }
 
+    /// Overwrites a session item as it is (demo data only: the service itself never writes a
+    /// session without a condition).
+    pub async fn replace_session(&self, session: &Session) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.tables.sessions)
+            .set_item(Some(serde_dynamo::to_item(session)?))
+            .condition_expression("attribute_exists(session_id)")
+            .send()
+            .await
+            .map_err(|e| classify("PutItem", e))?;
+        Ok(())
+    }
+
     /// Creates a user and claims their email in one transaction: the email is unique and a
     /// user id is never overwritten. [`StoreError::AlreadyExists`] if either is taken.
     pub async fn create_user(&self, user: &User) -> Result<(), StoreError> {

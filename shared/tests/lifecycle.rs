@@ -981,6 +981,7 @@ async fn users_created_through_the_admin_cli_path_follow_the_same_rules() {
         password,
         display_name: None,
         role: Role::Admin,
+        user_id: None,
     };
     let user = create_user(
         &env.state.store,

@@ -37,6 +37,7 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
         password: &body.password,
         display_name: body.display_name.as_deref(),
         role: Role::User,
+        user_id: None,
     };
     let user = create_user(&state.store, &state.passwords, new, now_epoch()).await?;
     audit::user_registered(user.user_id, &source_ip(&req));

@@ -110,16 +110,7 @@ impl TestEnv {
     /// [`TestEnv::seeded`] with extra environment settings.
     pub async fn seeded_with(extra: &[(&str, &str)]) -> Self {
         let env = Self::start_with(extra).await;
-        assert!(
-            demo::seed(
-                &env.state.store,
-                &env.state.passwords,
-                now(),
-                &env.state.config.sessions
-            )
-            .await
-            .unwrap()
-        );
+        assert!(demo::seed(&env.state, now()).await.unwrap());
         env
     }
 

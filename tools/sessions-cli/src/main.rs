@@ -168,7 +168,10 @@ async fn main() -> Result<()> {
             }
         }
         Command::Seed => {
-            let seeded = demo::seed(store, &state.passwords, now, policy).await?;
+            let signing = state.clone().with_signer_from_env().await?;
+            let seeded = demo::seed(&signing, now)
+                .await
+                .map_err(|e| anyhow::anyhow!("{} ({})", e.detail(), e.code()))?;
             eprintln!(
                 "demo data: {}",
                 if seeded { "seeded" } else { "already there" }
@@ -199,6 +202,7 @@ async fn main() -> Result<()> {
                 password: &password,
                 display_name: display_name.as_deref(),
                 role,
+                user_id: None,
             };
             let user = create_user(store, &state.passwords, new, now)
                 .await
