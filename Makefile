@@ -8,18 +8,22 @@ CARGO_LAMBDA_VERSION := 1.9.2
 SAM_CLI_VERSION      := 1.170.0
 CFN_LINT_VERSION     := 1.58.0
 DYNOXIDE_VERSION     := 3.2.0
+SCHEMATHESIS_VERSION := 4.32.5
 
 TOOLS     := $(CURDIR)/.tools
 VENV      := $(TOOLS)/venv
 PY_STAMP  := $(VENV)/.installed-cargo-lambda-$(CARGO_LAMBDA_VERSION)-sam-$(SAM_CLI_VERSION)-cfn-lint-$(CFN_LINT_VERSION)
 DYNOXIDE  := $(TOOLS)/bin/dynoxide
 DYN_STAMP := $(TOOLS)/.installed-dynoxide-$(DYNOXIDE_VERSION)
+# schemathesis gets its own virtualenv: its hypothesis pins clash with the SAM CLI's.
+ST_VENV   := $(TOOLS)/st-venv
+ST_STAMP  := $(ST_VENV)/.installed-schemathesis-$(SCHEMATHESIS_VERSION)
 
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: help dev test smoke package tools lint fmt token clean-data
+.PHONY: help dev test smoke contract package tools lint fmt token clean-data
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,6 +39,9 @@ test: $(PY_STAMP) ## Format, clippy -D warnings, unit + integration + event repl
 
 smoke: tools ## Start the local stack twice, call it over HTTP, stop it with Ctrl-C
 	scripts/smoke.sh
+
+contract: $(ST_STAMP) ## schemathesis against the running `make dev` stack (openapi.yaml vs real responses)
+	scripts/contract.sh
 
 package: $(PY_STAMP) ## sam build every function for Lambda (arm64, release) and report artifact sizes
 	scripts/package.sh $(FUNCTIONS)
@@ -55,6 +62,11 @@ $(PY_STAMP):
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check \
 	  cargo-lambda==$(CARGO_LAMBDA_VERSION) aws-sam-cli==$(SAM_CLI_VERSION) cfn-lint==$(CFN_LINT_VERSION)
+	touch $@
+
+$(ST_STAMP):
+	python3 -m venv $(ST_VENV)
+	$(ST_VENV)/bin/pip install --quiet --disable-pip-version-check schemathesis==$(SCHEMATHESIS_VERSION)
 	touch $@
 
 $(DYN_STAMP):

@@ -507,7 +507,7 @@ async fn concurrent_refreshes_with_one_token_yield_exactly_one_new_token() {
     let env = TestEnv::seeded().await;
     let (_, refresh_token, session_id) = sign_in(&env, "jane@example.com", CHROME_WINDOWS).await;
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..20 {
+    for _ in 0..50 {
         let state = env.state.clone();
         let token = refresh_token.clone();
         tasks.spawn(async move {

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# `make contract`: schemathesis (pinned, own virtualenv) against a running `make dev` stack.
+# It generates requests for every operation of openapi.yaml and checks that no response is a 5xx
+# or breaks the documented statuses, content types, headers and schemas: schema-valid requests
+# for every operation, plus invalid path and query parameters for the operations without a body.
+# Invalid bodies (non-UTF-8 included) are covered by shared/tests/fuzz.rs instead, because
+# cargo lambda watch answers a non-UTF-8 body with its own 500 before any function runs.
+# It ends sessions and changes users: run it on demo data.
+# Not in CI: under this load cargo lambda watch now and then leaves a request unanswered
+# (a read timeout on a request that answers at once when repeated).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+API=http://127.0.0.1:9000
+LOG=$(mktemp)
+fail() { echo "contract: FAIL: $*" >&2; exit 1; }
+curl -s -o /dev/null -m 5 "$API/.well-known/jwks.json" || fail "start the stack first (make dev)"
+
+main() {
+  local st=.tools/st-venv/bin/st
+  # Warm every function first: cargo lambda watch starts each on its first request.
+  local path
+  for path in /sessions/user/74 /sessions/user/74/x /users/74 /auth/register /auth/login \
+      /auth/refresh /auth/logout /auth/password /sessions /sessions/x /.well-known/jwks.json; do
+    curl -s -o /dev/null -m 300 -X OPTIONS -H "Origin: http://localhost:5173" "$API$path" || true
+  done
+  curl -s -o /dev/null -m 300 -X DELETE "$API/sessions/user/74" || true
+  curl -s -o /dev/null -m 300 -X DELETE "$API/sessions" || true
+  local common=(openapi.yaml --url "$API" -n 20 --seed 1 --generation-deterministic
+    --request-timeout 120
+    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance)
+  # A fresh admin token per run: the runs end sessions. Sign-out is left out of the positive
+  # run so that it does not end the token's own session half-way.
+  "$st" run "${common[@]}" -H "Authorization: Bearer $(scripts/dev.sh token)" \
+    --mode all --include-method GET --include-method DELETE >"$LOG.st1" 2>&1 \
+    || { cat "$LOG.st1" >&2; fail "schemathesis (all modes, GET and DELETE)"; }
+  "$st" run "${common[@]}" -H "Authorization: Bearer $(scripts/dev.sh token)" \
+    --mode positive --exclude-path /auth/logout >"$LOG.st2" 2>&1 \
+    || { cat "$LOG.st2" >&2; fail "schemathesis (positive)"; }
+  grep -h " generated, " "$LOG.st1" "$LOG.st2" | sed 's/^ */contract: /'
+}
+
+main
