@@ -74,10 +74,10 @@ PY
 
 json_field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$BODY" "$1"; }
 
-# The README's walkthrough: register, sign in from two devices, end the other, see it refused,
-# and the admin's view of the same user.
+# The README's walkthrough: register, sign in from two devices, name one, confirm the password,
+# end the other, see it refused, and the admin's view of the same user.
 check_walkthrough() {
-  local email="alex-$RANDOM$RANDOM@example.com" chrome iphone laptop phone user_id
+  local email="alex-$RANDOM$RANDOM@example.com" chrome iphone laptop laptop_id phone user_id
   chrome='Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
   iphone='Mozilla/5.0 (iPhone; CPU iPhone OS 17_6_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Mobile/15E148 Safari/604.1'
   [[ $(status "$API/auth/register" -X POST -H 'content-type: application/json' \
@@ -86,6 +86,7 @@ check_walkthrough() {
   [[ $(status "$API/auth/login" -X POST -H 'content-type: application/json' -H "user-agent: $chrome" \
       -d "{\"email\": \"$email\", \"password\": \"a long enough secret\"}") == 200 ]] || fail "login: $(cat "$BODY")"
   laptop=$(json_field access_token)
+  laptop_id=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["session"]["id"])' "$BODY")
   [[ $(status "$API/auth/login" -X POST -H 'content-type: application/json' -H "user-agent: $iphone" \
       -d "{\"email\": \"$email\", \"password\": \"a long enough secret\"}") == 200 ]] || fail "login 2: $(cat "$BODY")"
   phone=$(json_field access_token)
@@ -96,6 +97,10 @@ s = json.load(open(sys.argv[1]))
 assert sorted(x["device_name"] for x in s) == ["Chrome on Windows 10", "Safari on iOS 17"], s
 assert [x["device_name"] for x in s if x["is_current"]] == ["Chrome on Windows 10"], s
 PY
+  [[ $(status "$API/sessions/$laptop_id" -X PATCH -H "Authorization: Bearer $laptop" -H 'content-type: application/json' \
+      -d '{"label": "Alex'"'"'s laptop"}') == 200 ]] || fail "label: $(cat "$BODY")"
+  [[ $(status "$API/auth/reauthenticate" -X POST -H "Authorization: Bearer $laptop" -H 'content-type: application/json' \
+      -d '{"password": "a long enough secret"}') == 200 ]] || fail "reauthenticate: $(cat "$BODY")"
   [[ $(status "$API/sessions?scope=others" -X DELETE -H "Authorization: Bearer $laptop") == 200 ]] || fail "end others: $(cat "$BODY")"
   [[ $(json_field revoked) == 1 ]] || fail "end others count: $(cat "$BODY")"
   [[ $(status "$API/sessions" -H "Authorization: Bearer $phone") == 401 ]] || fail "ended token must be 401: $(cat "$BODY")"
@@ -105,7 +110,7 @@ PY
   python3 - "$BODY" <<'PY' || fail "admin view: $(cat "$BODY")"
 import json, sys
 s = json.load(open(sys.argv[1]))
-assert sorted((x["device_name"], x["is_active"]) for x in s) == [("Chrome on Windows 10", True), ("Safari on iOS 17", False)], s
+assert sorted((x["device_name"], x["is_active"], x["label"]) for x in s) == [("Chrome on Windows 10", True, "Alex's laptop"), ("Safari on iOS 17", False, None)], s
 PY
   [[ $(status "$API/.well-known/jwks.json") == 200 ]] || fail "jwks"
 }

@@ -135,3 +135,40 @@ pub fn password_changed(user_id: u64, ended_others: usize, ip: &str) {
         "password changed"
     );
 }
+
+/// The user proved their password again in a session.
+pub fn reauthenticated(user_id: u64, session_id: &str, ip: &str) {
+    tracing::info!(
+        audit = "reauthenticated",
+        actor_user_id = user_id,
+        target_user_id = user_id,
+        session = %hash_for_log(session_id),
+        ip,
+        "password confirmed in an existing session"
+    );
+}
+
+/// A re-authentication failed (wrong password or throttled).
+pub fn reauthentication_failed(user_id: u64, session_id: &str, ip: &str, reason: &str) {
+    tracing::warn!(
+        audit = "reauthentication_failed",
+        actor_user_id = user_id,
+        session = %hash_for_log(session_id),
+        ip,
+        reason,
+        "re-authentication failed"
+    );
+}
+
+/// A user renamed one of their sessions.
+pub fn session_renamed(user_id: u64, session_id: &str, labelled: bool, ip: &str) {
+    tracing::info!(
+        audit = "session_renamed",
+        actor_user_id = user_id,
+        target_user_id = user_id,
+        session = %hash_for_log(session_id),
+        labelled,
+        ip,
+        "session label changed"
+    );
+}

@@ -45,6 +45,10 @@ pub struct AccessClaims {
     pub exp: i64,
     /// Unique token id.
     pub jti: String,
+    /// When the user last proved their password in this session (OIDC `auth_time`). The
+    /// server checks the session item's copy, which re-authentication moves forward at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
 }
 
 /// What a verified token says about its bearer.
@@ -212,6 +216,7 @@ impl TokenSigner {
             nbf: now,
             exp: now + self.ttl_seconds,
             jti,
+            auth_time: Some(now),
         }
     }
 
@@ -223,7 +228,22 @@ impl TokenSigner {
         jsonwebtoken::encode(&header, claims, &self.key).map_err(ApiError::internal)
     }
 
-    /// Issues an access token for a session.
+    /// Issues an access token for a session whose user proved their password at `auth_time`
+    /// (refresh and re-authentication keep the session's own value).
+    pub fn issue_with_auth_time(
+        &self,
+        user_id: u64,
+        session_id: &str,
+        role: Role,
+        now: i64,
+        auth_time: i64,
+    ) -> Result<String, ApiError> {
+        let mut claims = self.claims(user_id, session_id, role, now);
+        claims.auth_time = Some(auth_time);
+        self.sign_claims(&claims)
+    }
+
+    /// Issues an access token for a session signed in at `now`.
     pub fn issue(
         &self,
         user_id: u64,
@@ -344,6 +364,24 @@ pub async fn require_admin(
     }
     record_activity(store, &caller.session, now, policy).await;
     Ok(caller)
+}
+
+/// Sensitive actions (ending all other sessions, changing the password, admin user updates)
+/// need a password proved in this session within `max_age_seconds` (OWASP ASVS 5.0 V7.5.3):
+/// else 401 `reauthentication_required`, answered by `POST /auth/reauthenticate`.
+pub fn require_recent_auth(
+    session: &Session,
+    now: i64,
+    max_age_seconds: i64,
+) -> Result<(), ApiError> {
+    if now - session.auth_time() <= max_age_seconds {
+        Ok(())
+    } else {
+        Err(unauthorized(
+            "Confirm your password to do this (POST /auth/reauthenticate).",
+            "reauthentication_required",
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -92,6 +92,10 @@ pub struct Config {
     pub retry_after_seconds: u32,
     /// Sign-up, refresh and sign-in settings.
     pub auth: AuthPolicy,
+    /// The value CloudFront sends in `X-Origin-Verify` (an origin custom header). Only requests
+    /// carrying it have their `CloudFront-Viewer-*` headers believed; unset, no location is
+    /// ever recorded.
+    pub origin_verify_secret: Option<String>,
 }
 
 /// Settings of the routes that create users, sessions and tokens.
@@ -112,6 +116,21 @@ pub struct AuthPolicy {
     pub password_hash_memory_kib: u32,
     /// argon2id passes.
     pub password_hash_iterations: u32,
+    /// Sensitive actions need a password proved in the session within this many seconds.
+    pub reauth_max_age_seconds: i64,
+    /// Active sessions a user may have at once; 0 = no limit.
+    pub session_limit: u32,
+    /// What a sign-in at the limit does.
+    pub session_limit_action: SessionLimitAction,
+}
+
+/// What a sign-in does when the user already has `SESSION_LIMIT` active sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionLimitAction {
+    /// End the least recently active session (reason `evicted`) and sign in.
+    Evict,
+    /// Refuse the sign-in with 409 `session_limit_reached`.
+    Refuse,
 }
 
 /// The dev-only cursor secret: used only where `APP_ENV=local` and `CURSOR_SECRET` is unset.
@@ -252,7 +271,26 @@ impl Config {
                 1 << 20,
             )? as u32,
             password_hash_iterations: number(&get, "PASSWORD_HASH_ITERATIONS", 2, 1, 10)? as u32,
+            reauth_max_age_seconds: number(&get, "REAUTH_MAX_AGE_SECONDS", 900, 60, 86_400)? as i64,
+            session_limit: number(&get, "SESSION_LIMIT", 0, 0, 100)? as u32,
+            session_limit_action: match get("SESSION_LIMIT_ACTION").as_deref() {
+                None | Some("evict") => SessionLimitAction::Evict,
+                Some("refuse") => SessionLimitAction::Refuse,
+                Some(_) => {
+                    return Err(StartupError::Invalid {
+                        name: "SESSION_LIMIT_ACTION",
+                        reason: "expected evict or refuse".to_owned(),
+                    });
+                }
+            },
         };
+        let origin_verify_secret = get("ORIGIN_VERIFY_SECRET");
+        if origin_verify_secret.as_ref().is_some_and(|s| s.len() < 16) {
+            return Err(StartupError::Invalid {
+                name: "ORIGIN_VERIFY_SECRET",
+                reason: "must be at least 16 characters".to_owned(),
+            });
+        }
 
         Ok(Self {
             auth,
@@ -264,6 +302,7 @@ impl Config {
             cursor_key,
             cors_allowed_origins,
             retry_after_seconds: 1,
+            origin_verify_secret,
         })
     }
 }
@@ -362,6 +401,32 @@ mod tests {
         ));
         let config = Config::from_lookup(lookup(&env)).unwrap();
         assert_eq!(config.app_env, AppEnv::Deployed);
+    }
+
+    #[test]
+    fn session_controls_default_off_and_are_validated() {
+        let mut env = TABLES.to_vec();
+        env.push(("APP_ENV", "local"));
+        let config = Config::from_lookup(lookup(&env)).unwrap();
+        assert_eq!(config.auth.session_limit, 0);
+        assert_eq!(config.auth.session_limit_action, SessionLimitAction::Evict);
+        assert_eq!(config.auth.reauth_max_age_seconds, 900);
+        assert_eq!(config.origin_verify_secret, None);
+        for bad in [
+            ("SESSION_LIMIT_ACTION", "kick"),
+            ("SESSION_LIMIT", "101"),
+            ("REAUTH_MAX_AGE_SECONDS", "5"),
+            ("ORIGIN_VERIFY_SECRET", "short"),
+        ] {
+            let mut env = env.clone();
+            env.push(bad);
+            assert!(Config::from_lookup(lookup(&env)).is_err(), "{bad:?}");
+        }
+        env.push(("SESSION_LIMIT", "10"));
+        env.push(("SESSION_LIMIT_ACTION", "refuse"));
+        let config = Config::from_lookup(lookup(&env)).unwrap();
+        assert_eq!(config.auth.session_limit, 10);
+        assert_eq!(config.auth.session_limit_action, SessionLimitAction::Refuse);
     }
 
     #[test]

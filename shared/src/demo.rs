@@ -112,6 +112,12 @@ fn login_request(
 /// `false` (and writes nothing) when the data is already there, so `make dev` runs twice.
 /// `state` must hold a signer.
 pub async fn seed(state: &AppState, now: i64) -> Result<bool, ApiError> {
+    // The demo history predates any session limit the stack runs with.
+    let mut unlimited = state.clone();
+    std::sync::Arc::make_mut(&mut unlimited.config)
+        .auth
+        .session_limit = 0;
+    let state = &unlimited;
     let store = &state.store;
     let policy = &state.config.sessions;
     for (user_id, email, display_name, role) in USERS {
@@ -142,6 +148,7 @@ pub async fn seed(state: &AppState, now: i64) -> Result<bool, ApiError> {
             .ok_or_else(|| ApiError::internal("the demo session was not stored"))?;
         session.created_at = now - started * 60;
         session.last_activity = now - used * 60;
+        session.auth_time = Some(session.created_at);
         session.expires_at = session.created_at + policy.absolute_lifetime_seconds;
         session.ttl = Session::ttl_for(session.expires_at, policy);
         store.replace_session(&session).await?;

@@ -2,6 +2,7 @@
 
 use crate::AppState;
 use crate::error::{ApiError, cause_chain};
+use crate::model::Location;
 use lambda_http::http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
     ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, CACHE_CONTROL, CONTENT_TYPE, ORIGIN,
@@ -52,6 +53,9 @@ pub fn error_response(err: &ApiError, retry_after_seconds: u32) -> Response<Body
         ApiError::Unauthorized { code, .. } => {
             let value = if *code == "not_authenticated" {
                 HeaderValue::from_static("Bearer")
+            } else if *code == "reauthentication_required" {
+                // RFC 9470: the token is fine, the sign-in behind it is too old.
+                HeaderValue::from_static("Bearer error=\"insufficient_user_authentication\"")
             } else {
                 HeaderValue::from_static("Bearer error=\"invalid_token\"")
             };
@@ -151,6 +155,64 @@ pub fn source_ip(req: &Request) -> String {
     }
     .unwrap_or_default()
 }
+
+/// Where a request came from: the address and, behind CloudFront, the location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Viewer {
+    /// The client's IP address.
+    pub ip: String,
+    /// Country (and region and city where known), from CloudFront's viewer headers.
+    pub location: Option<Location>,
+}
+
+/// The value of a header sent exactly once, as text.
+fn single_header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    let mut values = req.headers().get_all(name).iter();
+    match (values.next(), values.next()) {
+        (Some(v), None) => std::str::from_utf8(v.as_bytes()).ok(),
+        _ => None,
+    }
+}
+
+/// Whether the request carries CloudFront's origin secret (compared in constant time).
+fn through_cloudfront(req: &Request, secret: Option<&str>) -> bool {
+    let (Some(secret), Some(sent)) = (secret, single_header(req, "x-origin-verify")) else {
+        return false;
+    };
+    aws_lc_rs::constant_time::verify_slices_are_equal(sent.as_bytes(), secret.as_bytes()).is_ok()
+}
+
+/// The address and location of the client. `CloudFront-Viewer-*` headers are believed only
+/// on requests that carry the origin secret CloudFront adds (`X-Origin-Verify`): anyone can
+/// send those headers on a direct call. Without them the address is API Gateway's source IP
+/// and there is no location: never a guess.
+pub fn viewer(req: &Request, origin_verify_secret: Option<&str>) -> Viewer {
+    if !through_cloudfront(req, origin_verify_secret) {
+        return Viewer {
+            ip: source_ip(req),
+            location: None,
+        };
+    }
+    // `198.51.100.10:46532` or `2001:db8::1:46532`: the address, then the source port.
+    let ip = single_header(req, "cloudfront-viewer-address")
+        .and_then(|v| v.rsplit_once(':'))
+        .and_then(|(ip, _port)| ip.trim_matches(['[', ']']).parse::<std::net::IpAddr>().ok())
+        .map(|ip| ip.to_string())
+        .unwrap_or_else(|| source_ip(req));
+    let country = single_header(req, "cloudfront-viewer-country")
+        .filter(|c| c.len() == 2 && c.bytes().all(|b| b.is_ascii_uppercase()));
+    let location = country.map(|country| Location {
+        country: country.to_owned(),
+        region: single_header(req, "cloudfront-viewer-country-region")
+            .filter(|r| (1..=3).contains(&r.len()) && r.bytes().all(|b| b.is_ascii_alphanumeric()))
+            .map(str::to_owned),
+        city: sanitise_label(single_header(req, "cloudfront-viewer-city"), MAX_CITY_CHARS),
+    });
+    Viewer { ip, location }
+}
+
+/// Longest city name kept.
+const MAX_CITY_CHARS: usize = 64;
 
 /// The path of the request as the client sent it (for `Link` headers).
 pub fn request_path(req: &Request) -> String {

@@ -17,6 +17,7 @@ pub mod handlers;
 pub mod http;
 pub mod ids;
 pub mod keys;
+pub mod limits;
 pub mod logging;
 pub mod model;
 pub mod passwords;

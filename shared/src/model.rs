@@ -24,6 +24,21 @@ pub enum Role {
     User,
 }
 
+/// Where a session's latest sign-in or refresh came from, as CloudFront's viewer headers said.
+/// Only recorded from requests that prove they came through the configured CloudFront
+/// distribution; never guessed from an IP address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    /// ISO 3166-1 alpha-2 country code, e.g. `DE`.
+    pub country: String,
+    /// ISO 3166-2 subdivision code without the country, e.g. `BE`, where CloudFront knows it.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// City name, where CloudFront knows it.
+    #[serde(default)]
+    pub city: Option<String>,
+}
+
 /// One item of the users table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
@@ -98,6 +113,16 @@ pub struct Session {
     pub refresh_rotated_at: Option<i64>,
     /// DynamoDB TTL (Unix seconds): when the item may be deleted. Never trusted on reads.
     pub ttl: i64,
+    /// When the user last proved their password in this session (sign-in or
+    /// re-authentication), Unix seconds. Absent on sessions older than the field: `created_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    /// The user's own name for the session ("work laptop").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Where the latest sign-in or refresh came from, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
 }
 
 /// Where a session stands at a given moment.
@@ -144,7 +169,15 @@ impl Session {
             refresh_prev_hash: None,
             refresh_rotated_at: None,
             ttl: Self::ttl_for(expires_at, policy),
+            auth_time: Some(now),
+            label: None,
+            location: None,
         }
+    }
+
+    /// When the user last proved their password in this session.
+    pub fn auth_time(&self) -> i64 {
+        self.auth_time.unwrap_or(self.created_at)
     }
 
     /// The session's status at `now` under `policy`. Checked in code on every read: TTL
@@ -197,6 +230,8 @@ impl Session {
             status,
             ended_at: ended_at.map(rfc3339),
             ended_reason: self.revoked_reason.clone(),
+            label: self.label.clone(),
+            location: self.location.clone(),
         }
     }
 }
@@ -237,6 +272,10 @@ pub struct SessionResponse {
     pub ended_at: Option<String>,
     /// Why it was ended, when someone ended it.
     pub ended_reason: Option<String>,
+    /// The user's own name for the session, if they gave one.
+    pub label: Option<String>,
+    /// Where the latest sign-in or refresh came from (CloudFront viewer headers), if known.
+    pub location: Option<Location>,
 }
 
 #[cfg(test)]
@@ -272,6 +311,9 @@ mod tests {
             refresh_prev_hash: None,
             refresh_rotated_at: None,
             ttl: 1_739_030_500,
+            auth_time: None,
+            label: None,
+            location: None,
         }
     }
 

@@ -4,7 +4,7 @@
 use crate::config::{DynamoConfig, SessionPolicy, TableNames};
 use crate::cursor::Position;
 use crate::model::Role;
-use crate::model::{Session, User};
+use crate::model::{Location, Session, User};
 use crate::tables::BY_ACTIVITY_INDEX;
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
@@ -172,6 +172,15 @@ pub struct LoginThrottle {
     pub window_start: i64,
 }
 
+impl LoginThrottle {
+    /// Until when (Unix seconds) password attempts for this email are refused with 429, if
+    /// they are at `now`.
+    pub fn blocked_until(&self, max_failures: u32, window_seconds: i64, now: i64) -> Option<i64> {
+        let end = self.window_start + window_seconds;
+        (self.failures >= max_failures && end > now).then_some(end)
+    }
+}
+
 /// The outcome of a refresh-token rotation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rotation {
@@ -185,6 +194,36 @@ pub enum Rotation {
 /// space, so these keys cannot collide with an email's own item.
 fn throttle_key(email: &str) -> String {
     format!("throttle {email}")
+}
+
+/// What ending a session writes (with `:now`, `:by`, `:why`, `:ttl` and `#ttl`), and the
+/// condition that makes a session end once, by its first ender.
+const END_SESSION: &str =
+    "SET revoked_at = :now, revoked_by = :by, revoked_reason = :why, #ttl = :ttl";
+const END_SESSION_IF: &str = "attribute_exists(session_id) AND attribute_not_exists(revoked_at)";
+
+/// A session that is usable at `:now` (not ended, not expired, not idle before `:idle_cutoff`),
+/// as a condition or filter expression.
+macro_rules! session_usable {
+    () => {
+        "attribute_not_exists(revoked_at) AND expires_at > :now AND last_activity > :idle_cutoff"
+    };
+}
+
+/// The item an update returned, or `None` when its condition did not hold.
+fn updated_item<E, R, T>(
+    result: Result<aws_sdk_dynamodb::operation::update_item::UpdateItemOutput, SdkError<E, R>>,
+) -> Result<Option<T>, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+    T: serde::de::DeserializeOwned,
+{
+    match result {
+        Ok(out) => Ok(out.attributes.map(serde_dynamo::from_item).transpose()?),
+        Err(e) if condition_failed(&e) => Ok(None),
+        Err(e) => Err(classify("UpdateItem", e)),
+    }
 }
 
 /// The users-table key of the user-id counter. Real user ids start at 1.
@@ -223,6 +262,18 @@ impl Store {
 
     /// One user, or `None`. Strongly consistent: role and disabled changes apply at once.
     pub async fn get_user(&self, user_id: u64) -> Result<Option<User>, StoreError> {
+        Ok(self
+            .user_item(user_id)
+            .await?
+            .map(serde_dynamo::from_item)
+            .transpose()?)
+    }
+
+    /// The raw users-table item (strongly consistent).
+    async fn user_item(
+        &self,
+        user_id: u64,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -232,7 +283,7 @@ impl Store {
             .send()
             .await
             .map_err(|e| classify("GetItem", e))?;
-        Ok(out.item.map(serde_dynamo::from_item).transpose()?)
+        Ok(out.item)
     }
 
     /// One session, or `None`. Strongly consistent, so an ended session is refused on the very
@@ -372,12 +423,8 @@ impl Store {
             .table_name(&self.tables.sessions)
             .key("user_id", n(user_id))
             .key("session_id", s(session_id))
-            .update_expression(
-                "SET revoked_at = :now, revoked_by = :by, revoked_reason = :why, #ttl = :ttl",
-            )
-            .condition_expression(
-                "attribute_exists(session_id) AND attribute_not_exists(revoked_at)",
-            )
+            .update_expression(END_SESSION)
+            .condition_expression(END_SESSION_IF)
             .expression_attribute_names("#ttl", "ttl")
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":by", n(ended_by))
@@ -687,11 +734,7 @@ impl Store {
             .update_expression(format!("SET {}", sets.join(", ")))
             .send()
             .await;
-        match result {
-            Ok(out) => Ok(out.attributes.map(serde_dynamo::from_item).transpose()?),
-            Err(e) if condition_failed(&e) => Ok(None),
-            Err(e) => Err(classify("UpdateItem", e)),
-        }
+        updated_item(result)
     }
 
     /// Rotates a session's refresh token: succeeds only if `old_hash` is the current one and
@@ -705,23 +748,38 @@ impl Store {
         old_hash: &str,
         new_hash: &str,
         ip: &str,
+        location: Option<&Location>,
         now: i64,
         policy: &SessionPolicy,
     ) -> Result<Rotation, StoreError> {
+        let location_value = location
+            .map(|l| -> Result<_, StoreError> {
+                Ok(HashMap::from([(
+                    ":loc".to_owned(),
+                    serde_dynamo::to_attribute_value(l)?,
+                )]))
+            })
+            .transpose()?;
         let result = self
             .client
             .update_item()
             .table_name(&self.tables.sessions)
             .key("user_id", n(user_id))
             .key("session_id", s(session_id))
-            .update_expression(
-                "SET refresh_hash = :new, refresh_prev_hash = :old, refresh_rotated_at = :now, \
-                 last_activity = :now, ip_address = :ip",
-            )
-            .condition_expression(
-                "refresh_hash = :old AND attribute_not_exists(revoked_at) \
-                 AND expires_at > :now AND last_activity > :idle_cutoff",
-            )
+            .update_expression(match location {
+                // The location follows the address: unknown for this one means none.
+                Some(_) => {
+                    "SET refresh_hash = :new, refresh_prev_hash = :old, refresh_rotated_at = :now, \
+                     last_activity = :now, ip_address = :ip, #loc = :loc"
+                }
+                None => {
+                    "SET refresh_hash = :new, refresh_prev_hash = :old, refresh_rotated_at = :now, \
+                     last_activity = :now, ip_address = :ip REMOVE #loc"
+                }
+            })
+            .expression_attribute_names("#loc", "location")
+            .set_expression_attribute_values(location_value)
+            .condition_expression(concat!("refresh_hash = :old AND ", session_usable!()))
             .expression_attribute_values(":new", s(new_hash))
             .expression_attribute_values(":old", s(old_hash))
             .expression_attribute_values(":now", n(now))
@@ -806,5 +864,276 @@ impl Store {
             }
         }
         Ok(ended)
+    }
+}
+
+/// The users-table attribute that records which session holds slot `i` of a user's session
+/// limit.
+fn slot_attribute(slot: u32) -> String {
+    format!("{SLOT_PREFIX}{slot}")
+}
+
+const SLOT_PREFIX: &str = "session_slot_";
+
+/// An active session as the session limit sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveSession {
+    /// The session id.
+    pub session_id: String,
+    /// Unix seconds.
+    pub last_activity: i64,
+}
+
+/// How a new session takes its slot under the session limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SlotClaim {
+    /// The slot is empty, or its holder has ended (checked again inside the transaction).
+    Free {
+        /// The slot number.
+        slot: u32,
+        /// The session that held it, if any.
+        previous: Option<String>,
+    },
+    /// The slot's holder is active and is ended (reason `evicted`) in the same transaction.
+    Evict {
+        /// The slot number.
+        slot: u32,
+        /// The session ended to make room.
+        victim: String,
+    },
+}
+
+fn txn_error(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Failed {
+        operation: "TransactWriteItems",
+        source: Box::new(e),
+    }
+}
+
+impl Store {
+    /// Sets or clears a session's label. `None` if the user has no such session.
+    pub async fn set_session_label(
+        &self,
+        user_id: u64,
+        session_id: &str,
+        label: Option<&str>,
+    ) -> Result<Option<Session>, StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.tables.sessions)
+            .key("user_id", n(user_id))
+            .key("session_id", s(session_id))
+            .condition_expression("attribute_exists(session_id)")
+            .return_values(ReturnValue::AllNew);
+        let update = match label {
+            Some(label) => update
+                .update_expression("SET label = :label")
+                .expression_attribute_values(":label", s(label)),
+            None => update.update_expression("REMOVE label"),
+        };
+        updated_item(update.send().await)
+    }
+
+    /// Records that the user proved their password in this session at `now`. `None` unless the
+    /// session is still active.
+    pub async fn reauthenticate_session(
+        &self,
+        user_id: u64,
+        session_id: &str,
+        now: i64,
+        policy: &SessionPolicy,
+    ) -> Result<Option<Session>, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.sessions)
+            .key("user_id", n(user_id))
+            .key("session_id", s(session_id))
+            .update_expression("SET auth_time = :now")
+            .condition_expression(concat!(
+                "attribute_exists(session_id) AND ",
+                session_usable!()
+            ))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":idle_cutoff", n(now - policy.idle_timeout_seconds))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        updated_item(result)
+    }
+
+    /// One user and which sessions hold the slots of their session limit.
+    pub async fn get_user_with_slots(
+        &self,
+        user_id: u64,
+    ) -> Result<Option<(User, HashMap<u32, String>)>, StoreError> {
+        let Some(item) = self.user_item(user_id).await? else {
+            return Ok(None);
+        };
+        let slots = item
+            .iter()
+            .filter_map(|(name, value)| {
+                let slot = name.strip_prefix(SLOT_PREFIX)?.parse().ok()?;
+                Some((slot, value.as_s().ok()?.clone()))
+            })
+            .collect();
+        Ok(Some((serde_dynamo::from_item(item)?, slots)))
+    }
+
+    /// Every active session of a user, from the table itself with a strongly consistent read
+    /// (the activity index may lag a moment behind a sign-in).
+    pub async fn active_sessions(
+        &self,
+        user_id: u64,
+        now: i64,
+        policy: &SessionPolicy,
+    ) -> Result<Vec<ActiveSession>, StoreError> {
+        let mut found = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.tables.sessions)
+                .key_condition_expression("user_id = :u")
+                .filter_expression(session_usable!())
+                .projection_expression("session_id, last_activity")
+                .expression_attribute_values(":u", n(user_id))
+                .expression_attribute_values(":now", n(now))
+                .expression_attribute_values(":idle_cutoff", n(now - policy.idle_timeout_seconds))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify("Query", e))?;
+            for item in out.items.unwrap_or_default() {
+                let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
+                let number = |name: &str| item.get(name).and_then(|v| v.as_n().ok());
+                if let (Some(id), Some(at)) = (text("session_id"), number("last_activity")) {
+                    found.push(ActiveSession {
+                        session_id: id.clone(),
+                        last_activity: at.parse().unwrap_or(0),
+                    });
+                }
+            }
+            match out.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => break,
+            }
+        }
+        Ok(found)
+    }
+
+    /// Stores a new session in a slot of its user's session limit, in one transaction: the slot
+    /// changes hands only if it still has the holder read a moment ago, a free slot's previous
+    /// holder must still be ended, and an evicted holder is ended in the same write. `false`
+    /// when another sign-in got there first (read again and retry).
+    pub async fn put_session_in_slot(
+        &self,
+        session: &Session,
+        claim: &SlotClaim,
+        now: i64,
+        policy: &SessionPolicy,
+    ) -> Result<bool, StoreError> {
+        let (slot, holder) = match claim {
+            SlotClaim::Free { slot, previous } => (*slot, previous.as_deref()),
+            SlotClaim::Evict { slot, victim } => (*slot, Some(victim.as_str())),
+        };
+        let user_id = session.user_id;
+        let mut take = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.tables.users)
+            .key("user_id", n(user_id))
+            .update_expression("SET #slot = :sid")
+            .expression_attribute_names("#slot", slot_attribute(slot))
+            .expression_attribute_values(":sid", s(&session.session_id));
+        take = match holder {
+            Some(h) => take
+                .condition_expression("attribute_exists(user_id) AND #slot = :holder")
+                .expression_attribute_values(":holder", s(h)),
+            None => take
+                .condition_expression("attribute_exists(user_id) AND attribute_not_exists(#slot)"),
+        };
+        let mut items = vec![
+            TransactWriteItem::builder()
+                .update(take.build().map_err(txn_error)?)
+                .build(),
+        ];
+        match claim {
+            SlotClaim::Free {
+                previous: Some(previous),
+                ..
+            } => {
+                let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
+                    .table_name(&self.tables.sessions)
+                    .key("user_id", n(user_id))
+                    .key("session_id", s(previous))
+                    .condition_expression(concat!(
+                        "attribute_not_exists(session_id) OR NOT (",
+                        session_usable!(),
+                        ")"
+                    ))
+                    .expression_attribute_values(":now", n(now))
+                    .expression_attribute_values(
+                        ":idle_cutoff",
+                        n(now - policy.idle_timeout_seconds),
+                    )
+                    .build()
+                    .map_err(txn_error)?;
+                items.push(TransactWriteItem::builder().condition_check(check).build());
+            }
+            SlotClaim::Free { previous: None, .. } => {}
+            SlotClaim::Evict { victim, .. } => {
+                let end = aws_sdk_dynamodb::types::Update::builder()
+                    .table_name(&self.tables.sessions)
+                    .key("user_id", n(user_id))
+                    .key("session_id", s(victim))
+                    .update_expression(END_SESSION)
+                    .condition_expression(END_SESSION_IF)
+                    .expression_attribute_names("#ttl", "ttl")
+                    .expression_attribute_values(":now", n(now))
+                    .expression_attribute_values(":by", n(user_id))
+                    .expression_attribute_values(":why", s("evicted"))
+                    .expression_attribute_values(":ttl", n(Session::ttl_for(now, policy)))
+                    .build()
+                    .map_err(txn_error)?;
+                items.push(TransactWriteItem::builder().update(end).build());
+            }
+        }
+        let put = Put::builder()
+            .table_name(&self.tables.sessions)
+            .set_item(Some(serde_dynamo::to_item(session)?))
+            .condition_expression("attribute_not_exists(session_id)")
+            .build()
+            .map_err(txn_error)?;
+        items.push(TransactWriteItem::builder().put(put).build());
+
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let lost_race = e
+                    .as_service_error()
+                    .and_then(|se| match se {
+                        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => Some(c),
+                        _ => None,
+                    })
+                    .is_some_and(|c| {
+                        c.cancellation_reasons().iter().any(|r| {
+                            matches!(r.code(), Some("ConditionalCheckFailed" | "TransactionConflict"))
+                        })
+                    });
+                if lost_race {
+                    Ok(false)
+                } else {
+                    Err(classify("TransactWriteItems", e))
+                }
+            }
+        }
     }
 }

@@ -15,6 +15,7 @@ const PUT: &str = "dynamodb:PutItem";
 const UPDATE: &str = "dynamodb:UpdateItem";
 const DELETE: &str = "dynamodb:DeleteItem";
 const QUERY: &str = "dynamodb:Query";
+const CHECK: &str = "dynamodb:ConditionCheckItem";
 const SECRET: &str = "secretsmanager:GetSecretValue";
 
 /// (function, [(action, resource)]).
@@ -69,7 +70,11 @@ const EXPECTED: &[(&str, &[(&str, &str)])] = &[
             (UPDATE, EMAILS),
             (DELETE, EMAILS),
             (GET, USERS),
+            (UPDATE, USERS),
             (PUT, SESSIONS),
+            (QUERY, SESSIONS),
+            (CHECK, SESSIONS),
+            (UPDATE, SESSIONS),
             (SECRET, SIGNING_KEY),
         ],
     ),
@@ -102,6 +107,23 @@ const EXPECTED: &[(&str, &[(&str, &str)])] = &[
             (GET, USERS),
             (QUERY, BY_ACTIVITY),
             (UPDATE, SESSIONS),
+        ],
+    ),
+    (
+        "rename-session",
+        &[(GET, SESSIONS), (GET, USERS), (UPDATE, SESSIONS)],
+    ),
+    (
+        "reauthenticate",
+        &[
+            (GET, SESSIONS),
+            (GET, USERS),
+            (GET, EMAILS),
+            (PUT, EMAILS),
+            (UPDATE, EMAILS),
+            (DELETE, EMAILS),
+            (UPDATE, SESSIONS),
+            (SECRET, SIGNING_KEY),
         ],
     ),
     ("jwks", &[]),
@@ -225,7 +247,7 @@ fn only_the_signing_functions_know_where_the_signing_key_is() {
             .as_str()
             .unwrap();
         let env = format!("{:?}", resource["Properties"]["Environment"]);
-        let signs = ["login", "refresh"].contains(&name);
+        let signs = ["login", "refresh", "reauthenticate"].contains(&name);
         assert_eq!(env.contains("SIGNING_KEY_SECRET_ARN"), signs, "{name}");
         assert!(
             !env.contains("resolve:secretsmanager"),

@@ -17,7 +17,7 @@ use shared::model::Role;
 use shared::refresh::RefreshToken;
 
 /// The columns, in order.
-const ROUTES: [&str; 9] = [
+const ROUTES: [&str; 11] = [
     "GET /sessions/user/{user_id}",
     "DELETE /sessions/user/{user_id}/{session_id}",
     "DELETE /sessions/user/{user_id}",
@@ -27,38 +27,46 @@ const ROUTES: [&str; 9] = [
     "GET /sessions",
     "DELETE /sessions/{session_id}",
     "DELETE /sessions?scope=others",
+    "PATCH /sessions/{session_id}",
+    "POST /auth/reauthenticate",
 ];
 
 /// The rows: a kind of credential and the status each route must answer.
-const MATRIX: [(&str, [u16; 9]); 19] = [
-    ("no token", [401; 9]),
-    ("garbage", [401; 9]),
-    ("expired", [401; 9]),
-    ("nbf in the future", [401; 9]),
-    ("wrong aud", [401; 9]),
-    ("wrong iss", [401; 9]),
-    ("alg none (and None, NONE, nOnE)", [401; 9]),
-    ("HS256 signed with the public key", [401; 9]),
-    ("unknown kid", [401; 9]),
-    ("jku header (never fetched)", [401; 9]),
-    ("x5u header (never fetched)", [401; 9]),
-    ("tampered payload", [401; 9]),
-    ("refresh token as bearer", [401; 9]),
-    ("token of an ended session", [401; 9]),
+const MATRIX: [(&str, [u16; 11]); 19] = [
+    ("no token", [401; 11]),
+    ("garbage", [401; 11]),
+    ("expired", [401; 11]),
+    ("nbf in the future", [401; 11]),
+    ("wrong aud", [401; 11]),
+    ("wrong iss", [401; 11]),
+    ("alg none (and None, NONE, nOnE)", [401; 11]),
+    ("HS256 signed with the public key", [401; 11]),
+    ("unknown kid", [401; 11]),
+    ("jku header (never fetched)", [401; 11]),
+    ("x5u header (never fetched)", [401; 11]),
+    ("tampered payload", [401; 11]),
+    ("refresh token as bearer", [401; 11]),
+    ("token of an ended session", [401; 11]),
     (
         "token of a disabled user",
-        [403, 403, 403, 403, 401, 401, 401, 401, 401],
+        [403, 403, 403, 403, 401, 401, 401, 401, 401, 401, 401],
     ),
     (
         "token claiming admin, users table says user",
-        [403, 403, 403, 403, 204, 200, 200, 204, 200],
+        [403, 403, 403, 403, 204, 200, 200, 204, 200, 200, 200],
     ),
-    ("plain user", [403, 403, 403, 403, 204, 200, 200, 204, 200]),
+    (
+        "plain user",
+        [403, 403, 403, 403, 204, 200, 200, 204, 200, 200, 200],
+    ),
     (
         "another user's session id",
-        [403, 403, 403, 403, 204, 200, 200, 404, 200],
+        [403, 403, 403, 403, 204, 200, 200, 404, 200, 404, 200],
     ),
-    ("admin", [200, 204, 200, 200, 204, 200, 200, 204, 200]),
+    (
+        "admin",
+        [200, 204, 200, 200, 204, 200, 200, 204, 200, 200, 200],
+    ),
 ];
 
 fn b64(v: &serde_json::Value) -> String {
@@ -304,6 +312,27 @@ async fn call(env: &TestEnv, route: &str, token: Option<&str>, own_target: &str)
                 revoke_other_sessions::handle,
             )
             .await
+        }
+        "PATCH /sessions/{session_id}" => {
+            let path = format!("/sessions/{own_target}");
+            let ev = with_body(
+                event("PATCH", "/sessions/{session_id}", &path, "", &headers),
+                &json!({"label": "matrix"}),
+            );
+            send(s, &ev, rename_session::handle).await
+        }
+        "POST /auth/reauthenticate" => {
+            let ev = with_body(
+                event(
+                    "POST",
+                    "/auth/reauthenticate",
+                    "/auth/reauthenticate",
+                    "",
+                    &headers,
+                ),
+                &json!({"password": DEMO_PASSWORD}),
+            );
+            send(s, &ev, reauthenticate::handle).await
         }
         other => panic!("no request for {other}"),
     }

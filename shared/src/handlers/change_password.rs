@@ -1,9 +1,10 @@
 //! `POST /auth/password`: the current password and a new one; by default every other session
-//! ends (OWASP ASVS 5.0 7.4.3), the current one stays.
+//! ends (OWASP ASVS 5.0 7.4.3), the current one stays. Needs a sign-in (or re-authentication)
+//! within `REAUTH_MAX_AGE_SECONDS`.
 
 use crate::AppState;
 use crate::audit;
-use crate::auth::require_user;
+use crate::auth::{require_recent_auth, require_user};
 use crate::error::ApiError;
 use crate::handlers::expect_method;
 use crate::http::{json, json_body, source_ip};
@@ -39,6 +40,11 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     let policy = &state.config.sessions;
     let now = now_epoch();
     let caller = require_user(store, &bearer, now, policy).await?;
+    require_recent_auth(
+        &caller.session,
+        now,
+        state.config.auth.reauth_max_age_seconds,
+    )?;
     let body: ChangePasswordBody = json_body(&req)?;
 
     let current_hash = caller.user.password_hash.clone().unwrap_or_default();

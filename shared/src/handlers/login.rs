@@ -5,14 +5,20 @@
 //! request context (never from a client header). A wrong password and an unknown email give
 //! the same 401 after the same argon2 work; repeated failures for one email get 429 with
 //! `Retry-After`. A disabled user gets 403, and only after the right password.
+//!
+//! Under `SESSION_LIMIT` a sign-in at the limit either ends the least recently active session
+//! (reason `evicted`) or is refused with 409 (`SESSION_LIMIT_ACTION`); see [`crate::limits`].
+//! Behind CloudFront the address and location come from its viewer headers (see
+//! [`crate::http::viewer`]).
 
 use crate::AppState;
 use crate::audit;
 use crate::device::describe;
 use crate::error::ApiError;
 use crate::handlers::expect_method;
-use crate::http::{json, json_body, sanitise_label, source_ip, user_agent};
+use crate::http::{json, json_body, sanitise_label, user_agent, viewer};
 use crate::ids::new_session_id;
+use crate::limits;
 use crate::model::{DeviceType, Session, SessionResponse};
 use crate::passwords::normalise_email;
 use crate::refresh::RefreshToken;
@@ -63,7 +69,8 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     let store = &state.store;
     let policy = &state.config.sessions;
     let auth = &state.config.auth;
-    let ip = source_ip(&req);
+    let viewer = viewer(&req, state.config.origin_verify_secret.as_deref());
+    let ip = viewer.ip.clone();
     let now = now_epoch();
 
     let Ok(email) = normalise_email(&body.email) else {
@@ -72,10 +79,13 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     };
     let (user_id, throttle) =
         tokio::try_join!(store.user_id_by_email(&email), store.login_throttle(&email))?;
-    let window_end = throttle
-        .filter(|t| t.failures >= auth.login_max_failures)
-        .map(|t| t.window_start + auth.login_failure_window_seconds)
-        .filter(|end| *end > now);
+    let window_end = throttle.and_then(|t| {
+        t.blocked_until(
+            auth.login_max_failures,
+            auth.login_failure_window_seconds,
+            now,
+        )
+    });
     if let Some(end) = window_end {
         audit::login_failed(&email, &ip, "throttled");
         return Err(ApiError::TooManyRequests {
@@ -83,9 +93,21 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
         });
     }
 
-    let user = match user_id {
-        Some(id) => store.get_user(id).await?,
-        None => None,
+    // Under a session limit the user's slots and active sessions are read with the user.
+    let limited = auth.session_limit > 0;
+    let (user, snapshot) = match user_id {
+        Some(id) if limited => {
+            let (user, active) = tokio::try_join!(
+                store.get_user_with_slots(id),
+                store.active_sessions(id, now, policy)
+            )?;
+            match user {
+                Some((user, slots)) => (Some(user), Some(limits::Snapshot { slots, active })),
+                None => (None, None),
+            }
+        }
+        Some(id) => (store.get_user(id).await?, None),
+        None => (None, None),
     };
     let verified = match &user {
         Some(u) => u
@@ -124,13 +146,25 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
         .map_err(|e| ApiError::internal(e.to_string()))?;
     let mut session = Session::start(user.user_id, session_id, device, &ip, now, policy);
     session.refresh_hash = Some(refresh.hash());
+    session.location = viewer.location;
     let forget_failures = async {
         match throttle {
             Some(_) => store.clear_login_failures(&email).await,
             None => Ok(()),
         }
     };
-    tokio::try_join!(store.put_new_session(&session), forget_failures)?;
+    let put = async {
+        match snapshot {
+            Some(first) => {
+                limits::put_within_limit(store, &session, first, auth, &ip, now, policy).await
+            }
+            None => {
+                store.put_new_session(&session).await?;
+                Ok(Vec::new())
+            }
+        }
+    };
+    tokio::try_join!(put, async { Ok(forget_failures.await?) })?;
 
     let access_token = state
         .signer()?

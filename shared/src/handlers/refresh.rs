@@ -11,7 +11,7 @@ use crate::audit;
 use crate::error::ApiError;
 use crate::handlers::expect_method;
 use crate::handlers::login::TokenResponse;
-use crate::http::{json, json_body, source_ip};
+use crate::http::{json, json_body, viewer};
 use crate::model::SessionStatus;
 use crate::refresh::RefreshToken;
 use crate::store::Rotation;
@@ -40,7 +40,8 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     let presented = RefreshToken::parse(&body.refresh_token).ok_or_else(invalid_refresh_token)?;
     let store = &state.store;
     let policy = &state.config.sessions;
-    let ip = source_ip(&req);
+    let viewer = viewer(&req, state.config.origin_verify_secret.as_deref());
+    let ip = viewer.ip.clone();
     let now = now_epoch();
     let (user_id, session_id) = (presented.user_id, presented.session_id.clone());
 
@@ -55,12 +56,13 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
             &presented_hash,
             &next_hash,
             &ip,
+            viewer.location.as_ref(),
             now,
             policy
         ),
     );
     match rotation? {
-        Rotation::Rotated(_) => {
+        Rotation::Rotated(session) => {
             let user = user?.filter(|u| !u.disabled);
             let Some(user) = user else {
                 store
@@ -72,9 +74,13 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
                     code: "account_disabled",
                 });
             };
-            let access_token = state
-                .signer()?
-                .issue(user_id, &session_id, user.role, now)?;
+            let access_token = state.signer()?.issue_with_auth_time(
+                user_id,
+                &session_id,
+                user.role,
+                now,
+                session.auth_time(),
+            )?;
             audit::session_refreshed(user_id, &session_id, &ip);
             json(
                 StatusCode::OK,

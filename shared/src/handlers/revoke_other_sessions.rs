@@ -1,9 +1,10 @@
 //! `DELETE /sessions?scope=others`: ends all of the caller's sessions but the current one and
-//! returns how many (`{"revoked": n}`).
+//! returns how many (`{"revoked": n}`). Needs a sign-in (or re-authentication) within
+//! `REAUTH_MAX_AGE_SECONDS`.
 
 use crate::AppState;
 use crate::audit;
-use crate::auth::require_user;
+use crate::auth::{require_recent_auth, require_user};
 use crate::error::ApiError;
 use crate::handlers::{Revoked, expect_method};
 use crate::http::{json, source_ip};
@@ -19,6 +20,11 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     let policy = &state.config.sessions;
     let now = now_epoch();
     let caller = require_user(store, &bearer, now, policy).await?;
+    require_recent_auth(
+        &caller.session,
+        now,
+        state.config.auth.reauth_max_age_seconds,
+    )?;
     let scope = req
         .query_string_parameters_ref()
         .and_then(|q| q.all("scope"))

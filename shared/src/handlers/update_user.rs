@@ -1,10 +1,12 @@
 //! `PATCH /users/{user_id}`: an admin disables or enables a user, or changes their role.
 //! Disabling ends every session of the user at once (OWASP ASVS 5.0 7.4.2). An admin cannot
-//! disable or demote themselves. Same order of answers as the admin listing.
+//! disable or demote themselves. Same order of answers as the admin listing, with a sign-in
+//! within `REAUTH_MAX_AGE_SECONDS` required after the admin check (401
+//! `reauthentication_required`).
 
 use crate::AppState;
 use crate::audit;
-use crate::auth::require_admin;
+use crate::auth::{require_admin, require_recent_auth};
 use crate::error::ApiError;
 use crate::handlers::{expect_method, target_user_id};
 use crate::http::{json, json_body, path_param, source_ip};
@@ -61,6 +63,11 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     let policy = &state.config.sessions;
     let now = now_epoch();
     let admin = require_admin(store, &bearer, now, policy).await?;
+    require_recent_auth(
+        &admin.session,
+        now,
+        state.config.auth.reauth_max_age_seconds,
+    )?;
     let (user_id, body) = validate(&req, bearer.user_id)?;
 
     let Some(user) = store

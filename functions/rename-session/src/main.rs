@@ -1,0 +1,14 @@
+//! `rename-session`: PATCH /sessions/{session_id}: label one of the caller's sessions. Builds the
+//! state once per cold start and hands each request to the shared handler.
+
+use lambda_http::{Error, service_fn};
+use shared::handlers::rename_session::handle;
+use shared::{AppState, http, logging};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    logging::init();
+    let state = AppState::from_env().await?;
+    let state = &state;
+    lambda_http::run(service_fn(move |req| http::serve(state, req, handle))).await
+}
