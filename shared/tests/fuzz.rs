@@ -20,6 +20,7 @@ struct World {
     env: TestEnv,
     admin: String,
     user: String,
+    user_session: String,
 }
 
 /// One seeded Dynoxide for all cases of this file.
@@ -29,17 +30,18 @@ static WORLD: LazyLock<World> = LazyLock::new(|| {
         .enable_all()
         .build()
         .unwrap();
-    let (env, admin, user) = rt.block_on(async {
+    let (env, admin, user, user_session) = rt.block_on(async {
         let env = TestEnv::seeded().await;
         let (_, admin) = env.login(ADMIN_ID, Role::Admin).await;
-        let (_, user) = env.login(PLAIN_USER_ID, Role::User).await;
-        (env, admin, user)
+        let (session, user) = env.login(PLAIN_USER_ID, Role::User).await;
+        (env, admin, user, session.session_id)
     });
     World {
         rt,
         env,
         admin,
         user,
+        user_session,
     }
 });
 
@@ -62,7 +64,12 @@ fn post_raw(route: &str, token: Option<&str>, body: &[u8]) -> Reply {
     if let Some(a) = &auth {
         headers.push(("authorization", a.as_str()));
     }
-    let mut ev = event("POST", route, route, "", &headers);
+    let mut ev = if route == "/sessions/{session_id}" {
+        let path = format!("/sessions/{}", w.user_session);
+        event("PATCH", route, &path, "", &headers)
+    } else {
+        event("POST", route, route, "", &headers)
+    };
     ev["body"] = Value::String(STANDARD.encode(body));
     ev["isBase64Encoded"] = Value::Bool(true);
     let s = &w.env.state;
@@ -72,6 +79,8 @@ fn post_raw(route: &str, token: Option<&str>, body: &[u8]) -> Reply {
             "/auth/login" => send(s, &ev, login::handle).await,
             "/auth/refresh" => send(s, &ev, refresh::handle).await,
             "/auth/password" => send(s, &ev, change_password::handle).await,
+            "/auth/reauthenticate" => send(s, &ev, reauthenticate::handle).await,
+            "/sessions/{session_id}" => send(s, &ev, rename_session::handle).await,
             other => panic!("{other}"),
         }
     })
@@ -101,6 +110,7 @@ fn json_value() -> impl Strategy<Value = Value> {
                     Just("new_password".to_owned()),
                     Just("device_name".to_owned()),
                     Just("device_type".to_owned()),
+                    Just("label".to_owned()),
                     ".{0,12}"
                 ],
                 inner,
@@ -111,12 +121,20 @@ fn json_value() -> impl Strategy<Value = Value> {
     })
 }
 
-const ROUTES: [&str; 4] = [
+/// The routes that take a JSON body (PATCH for the session label, POST for the rest).
+const ROUTES: [&str; 6] = [
     "/auth/register",
     "/auth/login",
     "/auth/refresh",
     "/auth/password",
+    "/auth/reauthenticate",
+    "/sessions/{session_id}",
 ];
+
+/// The routes of [`ROUTES`] that need the user's token.
+fn needs_token(route: usize) -> bool {
+    route >= 3
+}
 
 proptest! {
     // A fixed seed: the same cases on every run, so CI is deterministic.
@@ -128,16 +146,16 @@ proptest! {
     })]
 
     #[test]
-    fn arbitrary_bytes_as_a_body_are_refused_cleanly(body in prop::collection::vec(any::<u8>(), 0..2048), route in 0usize..4) {
+    fn arbitrary_bytes_as_a_body_are_refused_cleanly(body in prop::collection::vec(any::<u8>(), 0..2048), route in 0usize..ROUTES.len()) {
         let w = &*WORLD;
-        let token = (route == 3).then_some(w.user.as_str());
+        let token = needs_token(route).then_some(w.user.as_str());
         check(&post_raw(ROUTES[route], token, &body), ROUTES[route]);
     }
 
     #[test]
-    fn arbitrary_json_as_a_body_is_refused_cleanly(value in json_value(), route in 0usize..4) {
+    fn arbitrary_json_as_a_body_is_refused_cleanly(value in json_value(), route in 0usize..ROUTES.len()) {
         let w = &*WORLD;
-        let token = (route == 3).then_some(w.user.as_str());
+        let token = needs_token(route).then_some(w.user.as_str());
         check(&post_raw(ROUTES[route], token, value.to_string().as_bytes()), ROUTES[route]);
     }
 
