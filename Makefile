@@ -37,7 +37,7 @@ test: $(PY_STAMP) ## Format, clippy -D warnings, unit + integration + event repl
 	cargo test --workspace --locked
 	$(MAKE) --no-print-directory lint
 
-smoke: tools ## Start the local stack twice, call it over HTTP, stop it with Ctrl-C
+smoke: tools $(ST_STAMP) ## Start the local stack twice, call it over HTTP (walkthrough, contract), stop it with Ctrl-C
 	scripts/smoke.sh
 
 contract: $(ST_STAMP) ## schemathesis against the running `make dev` stack (openapi.yaml vs real responses)

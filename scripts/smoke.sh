@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Black-box check of the local stack as a user meets it: start `make dev`'s stack, call the API
 # over HTTP, stop it with Ctrl-C (SIGINT), check everything stopped, start it again on the same
-# data, call it again. Run by `make smoke` (and CI).
+# data, call it again and check every route against openapi.yaml with schemathesis
+# (scripts/contract.sh). Run by `make smoke` (and CI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -125,5 +126,7 @@ echo "smoke: second start on the same data"
 start_stack
 check_api
 check_walkthrough
+echo "smoke: the contract (schemathesis against openapi.yaml)"
+scripts/contract.sh
 stop_stack
 echo "smoke: ok"
