@@ -18,12 +18,15 @@ DYN_STAMP := $(TOOLS)/.installed-dynoxide-$(DYNOXIDE_VERSION)
 # schemathesis gets its own virtualenv: its hypothesis pins clash with the SAM CLI's.
 ST_VENV   := $(TOOLS)/st-venv
 ST_STAMP  := $(ST_VENV)/.installed-schemathesis-$(SCHEMATHESIS_VERSION)
+# The benchmark's Python peer (versions pinned in bench/peer/requirements.txt).
+BENCH_VENV  := $(TOOLS)/bench-venv
+BENCH_STAMP := $(BENCH_VENV)/.installed
 
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: help dev test smoke contract package tools lint fmt token clean-data
+.PHONY: help dev test smoke contract bench package tools lint fmt token clean-data
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -42,6 +45,10 @@ smoke: tools $(ST_STAMP) ## Start the local stack twice, call it over HTTP (walk
 
 contract: $(ST_STAMP) ## schemathesis against the running `make dev` stack (openapi.yaml vs real responses)
 	scripts/contract.sh
+
+bench: $(BENCH_STAMP) ## Release-build every function, measure init, warm latency, CPU, RSS, size, cost; write docs/benchmarks.md
+	cargo build --release --locked --workspace --exclude sessions-cli
+	target/release/bench --python $(BENCH_VENV)/bin/python --out docs/benchmarks.md
 
 package: $(PY_STAMP) ## sam build every function for Lambda (arm64, release) and report artifact sizes
 	scripts/package.sh $(FUNCTIONS)
@@ -67,6 +74,11 @@ $(PY_STAMP):
 $(ST_STAMP):
 	python3 -m venv $(ST_VENV)
 	$(ST_VENV)/bin/pip install --quiet --disable-pip-version-check schemathesis==$(SCHEMATHESIS_VERSION)
+	touch $@
+
+$(BENCH_STAMP): bench/peer/requirements.txt
+	python3 -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/peer/requirements.txt
 	touch $@
 
 $(DYN_STAMP):

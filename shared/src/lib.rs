@@ -25,6 +25,7 @@ pub mod refresh;
 pub mod store;
 pub mod tables;
 pub mod time;
+pub mod trips;
 
 pub use config::Config;
 pub use error::ApiError;

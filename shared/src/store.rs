@@ -911,6 +911,29 @@ fn txn_error(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
 }
 
 impl Store {
+    /// Ending a session as one item of a transaction (the same write as [`Store::end_session`]).
+    fn end_in_transaction(
+        &self,
+        user_id: u64,
+        session_id: &str,
+        ended_by: u64,
+        reason: &str,
+        now: i64,
+        policy: &SessionPolicy,
+    ) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
+        aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.tables.sessions)
+            .key("user_id", n(user_id))
+            .key("session_id", s(session_id))
+            .update_expression(END_SESSION)
+            .condition_expression(END_SESSION_IF)
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":by", n(ended_by))
+            .expression_attribute_values(":why", s(reason))
+            .expression_attribute_values(":ttl", n(Session::ttl_for(now, policy)))
+    }
+
     /// Sets or clears a session's label. `None` if the user has no such session.
     pub async fn set_session_label(
         &self,
@@ -1084,17 +1107,8 @@ impl Store {
             }
             SlotClaim::Free { previous: None, .. } => {}
             SlotClaim::Evict { victim, .. } => {
-                let end = aws_sdk_dynamodb::types::Update::builder()
-                    .table_name(&self.tables.sessions)
-                    .key("user_id", n(user_id))
-                    .key("session_id", s(victim))
-                    .update_expression(END_SESSION)
-                    .condition_expression(END_SESSION_IF)
-                    .expression_attribute_names("#ttl", "ttl")
-                    .expression_attribute_values(":now", n(now))
-                    .expression_attribute_values(":by", n(user_id))
-                    .expression_attribute_values(":why", s("evicted"))
-                    .expression_attribute_values(":ttl", n(Session::ttl_for(now, policy)))
+                let end = self
+                    .end_in_transaction(user_id, victim, user_id, "evicted", now, policy)
                     .build()
                     .map_err(txn_error)?;
                 items.push(TransactWriteItem::builder().update(end).build());
@@ -1134,6 +1148,89 @@ impl Store {
                     Err(classify("TransactWriteItems", e))
                 }
             }
+        }
+    }
+}
+
+impl Store {
+    /// An admin ends one session of another user in one round trip: a single transaction
+    /// checks that the admin's session is usable (and records its activity), that the users
+    /// table still says admin and enabled, and ends the target. `None` when the admin's side
+    /// does not hold: the caller then finds out why with the usual reads (401 or 403).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn admin_end_session(
+        &self,
+        admin_id: u64,
+        admin_session: &str,
+        user_id: u64,
+        session_id: &str,
+        now: i64,
+        policy: &SessionPolicy,
+    ) -> Result<Option<EndOutcome>, StoreError> {
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+        use aws_sdk_dynamodb::types::{ConditionCheck, Update};
+        let caller = Update::builder()
+            .table_name(&self.tables.sessions)
+            .key("user_id", n(admin_id))
+            .key("session_id", s(admin_session))
+            .update_expression("SET last_activity = :now")
+            .condition_expression(session_usable!())
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":idle_cutoff", n(now - policy.idle_timeout_seconds))
+            .build()
+            .map_err(txn_error)?;
+        let admin = ConditionCheck::builder()
+            .table_name(&self.tables.users)
+            .key("user_id", n(admin_id))
+            .condition_expression(
+                "#role = :admin AND (attribute_not_exists(disabled) OR disabled = :no)",
+            )
+            .expression_attribute_names("#role", "role")
+            .expression_attribute_values(":admin", s("admin"))
+            .expression_attribute_values(":no", AttributeValue::Bool(false))
+            .build()
+            .map_err(txn_error)?;
+        let end = self
+            .end_in_transaction(user_id, session_id, admin_id, "admin", now, policy)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(txn_error)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(caller).build())
+            .transact_items(TransactWriteItem::builder().condition_check(admin).build())
+            .transact_items(TransactWriteItem::builder().update(end).build())
+            .send()
+            .await;
+        let err = match result {
+            Ok(_) => return Ok(Some(EndOutcome::Ended)),
+            Err(e) => e,
+        };
+        let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+            err.as_service_error()
+        else {
+            return Err(classify("TransactWriteItems", err));
+        };
+        // Reasons come in the order of the items: the admin's session, the admin, the target.
+        let reasons = cancelled.cancellation_reasons();
+        let failed = |i: usize| {
+            reasons
+                .get(i)
+                .and_then(|r| r.code())
+                .is_some_and(|c| c == "ConditionalCheckFailed")
+        };
+        if failed(0) || failed(1) {
+            Ok(None)
+        } else if failed(2) {
+            let existed = reasons.get(2).and_then(|r| r.item()).is_some();
+            Ok(Some(if existed {
+                EndOutcome::AlreadyEnded
+            } else {
+                EndOutcome::NotFound
+            }))
+        } else {
+            Err(classify("TransactWriteItems", err))
         }
     }
 }

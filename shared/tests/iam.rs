@@ -40,7 +40,12 @@ const EXPECTED: &[(&str, &[(&str, &str)])] = &[
     ),
     (
         "admin-revoke-session",
-        &[(GET, SESSIONS), (GET, USERS), (UPDATE, SESSIONS)],
+        &[
+            (GET, SESSIONS),
+            (GET, USERS),
+            (UPDATE, SESSIONS),
+            (CHECK, USERS),
+        ],
     ),
     (
         "admin-revoke-user-sessions",

@@ -1,5 +1,6 @@
 //! `DELETE /sessions/user/{user_id}/{session_id}`: an admin ends one session of a user (204).
-//! Same order of answers as the admin listing: 401, 403, then 400 / 404.
+//! Same order of answers as the admin listing: 401, 403, then 400 / 404. With valid input it
+//! takes one round trip: see [`crate::store::Store::admin_end_session`].
 
 use crate::AppState;
 use crate::audit;
@@ -20,6 +21,30 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     let store = &state.store;
     let policy = &state.config.sessions;
     let now = now_epoch();
+
+    // The usual case, valid input: one transaction authorises the admin, records their
+    // activity and ends the session (one round trip).
+    let target = target_user_id(&req, bearer.user_id, "")
+        .ok()
+        .filter(|_| is_session_id(path_param(&req, "session_id")));
+    if let Some(user_id) = target {
+        let session_id = path_param(&req, "session_id");
+        let outcome = store
+            .admin_end_session(
+                bearer.user_id,
+                &bearer.session_id,
+                user_id,
+                session_id,
+                now,
+                policy,
+            )
+            .await?;
+        if let Some(outcome) = outcome {
+            return respond(&req, bearer.user_id, user_id, session_id, outcome);
+        }
+    }
+
+    // Otherwise the reads say why, in the route's order of answers.
     let admin = require_admin(store, &bearer, now, policy).await?;
     let user_id = target_user_id(
         &req,
@@ -30,7 +55,7 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     if !is_session_id(session_id) {
         return Err(session_not_found());
     }
-    match store
+    let outcome = store
         .end_session(
             user_id,
             session_id,
@@ -39,17 +64,28 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
             now,
             policy,
         )
-        .await?
-    {
+        .await?;
+    respond(&req, admin.user.user_id, user_id, session_id, outcome)
+}
+
+/// 204 for an ended (or already ended) session, 404 for none.
+fn respond(
+    req: &Request,
+    admin_id: u64,
+    user_id: u64,
+    session_id: &str,
+    outcome: EndOutcome,
+) -> Result<Response<Body>, ApiError> {
+    match outcome {
         EndOutcome::NotFound => Err(session_not_found()),
         EndOutcome::Ended | EndOutcome::AlreadyEnded => {
             audit::sessions_ended(
-                admin.user.user_id,
+                admin_id,
                 user_id,
                 Some(session_id),
                 1,
                 "admin",
-                &source_ip(&req),
+                &source_ip(req),
             );
             Ok(empty(StatusCode::NO_CONTENT))
         }

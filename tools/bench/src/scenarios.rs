@@ -1,0 +1,290 @@
+//! What each function is asked, 1,000 times: the success event of its `events/` directory,
+//! rendered with tokens. Routes that use something up (a refresh token, a session to end, an
+//! email to register) get fresh data for every invocation; routes that need a recent sign-in
+//! get a fresh session.
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+use shared::AppState;
+use shared::demo::{self, ADMIN_ID, PLAIN_USER_ID};
+use shared::ids::new_session_id;
+use shared::model::{Role, Session};
+use shared::refresh::RefreshToken;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+const UA: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Safari/605.1.15";
+
+/// One function's workload.
+pub struct Scenario {
+    /// The function (binary) name.
+    pub function: &'static str,
+    /// The route, for the report.
+    pub route: &'static str,
+    /// The status every invocation must answer.
+    pub status: u16,
+    /// Memory the template gives the function, in MB.
+    pub memory_mb: u32,
+    /// The event file used.
+    file: &'static str,
+    /// What changes per invocation.
+    fresh: Fresh,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fresh {
+    Nothing,
+    /// `{{target_session_id}}`: a session of user 75 to end.
+    TargetSession,
+    /// `{{user_other_session_id}}`: another session of the token's user to end.
+    OwnOtherSession,
+    /// `{{user_refresh_token}}`.
+    RefreshToken,
+    /// `{{logout_token}}`.
+    LogoutToken,
+    /// `{{user_token}}`: a fresh sign-in (routes that need a recent one).
+    UserToken,
+    /// `{{admin_token}}`: a fresh sign-in of the admin.
+    AdminToken,
+    /// A new email in the body.
+    NewEmail,
+    /// The password alternates between two values.
+    AlternatePassword,
+}
+
+/// Every function, in the order of the report.
+pub fn all() -> Vec<Scenario> {
+    use Fresh::*;
+    let s = |function, route, status, memory_mb, file, fresh| Scenario {
+        function,
+        route,
+        status,
+        memory_mb,
+        file,
+        fresh,
+    };
+    vec![
+        s(
+            "get-user-sessions",
+            "GET /sessions/user/{user_id}",
+            200,
+            128,
+            "200-admin-lists-user-74.json",
+            Nothing,
+        ),
+        s(
+            "list-my-sessions",
+            "GET /sessions",
+            200,
+            128,
+            "200-my-sessions.json",
+            Nothing,
+        ),
+        s(
+            "admin-revoke-session",
+            "DELETE /sessions/user/{user_id}/{session_id}",
+            204,
+            128,
+            "204-admin-ends-a-session.json",
+            TargetSession,
+        ),
+        s(
+            "admin-revoke-user-sessions",
+            "DELETE /sessions/user/{user_id}",
+            200,
+            128,
+            "200-admin-ends-all-of-a-users-sessions.json",
+            Nothing,
+        ),
+        s(
+            "update-user",
+            "PATCH /users/{user_id}",
+            200,
+            128,
+            "200-enable-a-user.json",
+            AdminToken,
+        ),
+        s(
+            "register",
+            "POST /auth/register",
+            201,
+            1024,
+            "201-new-user.json",
+            NewEmail,
+        ),
+        s(
+            "login",
+            "POST /auth/login",
+            200,
+            1024,
+            "200-jane-signs-in-from-an-iphone.json",
+            Nothing,
+        ),
+        s(
+            "refresh",
+            "POST /auth/refresh",
+            200,
+            128,
+            "200-rotates-the-refresh-token.json",
+            RefreshToken,
+        ),
+        s(
+            "logout",
+            "POST /auth/logout",
+            204,
+            128,
+            "204-sign-out.json",
+            LogoutToken,
+        ),
+        s(
+            "change-password",
+            "POST /auth/password",
+            200,
+            1024,
+            "200-password-changed-keeping-other-sessions.json",
+            AlternatePassword,
+        ),
+        s(
+            "reauthenticate",
+            "POST /auth/reauthenticate",
+            200,
+            1024,
+            "200-confirms-the-password.json",
+            Nothing,
+        ),
+        s(
+            "revoke-my-session",
+            "DELETE /sessions/{session_id}",
+            204,
+            128,
+            "204-ends-one-of-my-sessions.json",
+            OwnOtherSession,
+        ),
+        s(
+            "rename-session",
+            "PATCH /sessions/{session_id}",
+            200,
+            128,
+            "200-labels-one-of-my-sessions.json",
+            Nothing,
+        ),
+        s(
+            "revoke-other-sessions",
+            "DELETE /sessions?scope=others",
+            200,
+            128,
+            "200-ends-my-other-sessions.json",
+            UserToken,
+        ),
+        s(
+            "jwks",
+            "GET /.well-known/jwks.json",
+            200,
+            128,
+            "200-public-keys.json",
+            Nothing,
+        ),
+    ]
+}
+
+/// The passwords change-password alternates between (both pass the policy).
+const PASSWORDS: [&str; 2] = [demo::DEMO_PASSWORD, "another long secret 2"];
+
+impl Scenario {
+    /// `count` rendered events. `tokens` holds the placeholders that stay the same.
+    pub async fn events(
+        &self,
+        state: &AppState,
+        root: &Path,
+        tokens: &BTreeMap<&'static str, String>,
+        count: usize,
+    ) -> Result<Vec<String>> {
+        let path = root.join("events").join(self.function).join(self.file);
+        let template = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let store = &state.store;
+        let policy = &state.config.sessions;
+        let signer = state.signer()?;
+        let now = shared::time::now_epoch();
+        let mut out = Vec::with_capacity(count);
+        for i in 0..count {
+            let mut t = tokens.clone();
+            match self.fresh {
+                Fresh::Nothing => {}
+                Fresh::TargetSession | Fresh::OwnOtherSession => {
+                    let s =
+                        demo::start_session(store, PLAIN_USER_ID, UA, "192.0.2.20", now, policy)
+                            .await?;
+                    let key = if self.fresh == Fresh::TargetSession {
+                        "target_session_id"
+                    } else {
+                        "user_other_session_id"
+                    };
+                    t.insert(key, s.session_id);
+                }
+                Fresh::RefreshToken => {
+                    let id = new_session_id().map_err(|e| anyhow::anyhow!(e.to_string()))?;
+                    let refresh = RefreshToken::issue(PLAIN_USER_ID, &id)
+                        .map_err(|e| anyhow::anyhow!(e.to_string()))?;
+                    let mut s = Session::start(
+                        PLAIN_USER_ID,
+                        id,
+                        shared::device::describe(UA),
+                        "192.0.2.21",
+                        now,
+                        policy,
+                    );
+                    s.refresh_hash = Some(refresh.hash());
+                    store.put_new_session(&s).await?;
+                    t.insert("user_refresh_token", refresh.expose());
+                }
+                Fresh::LogoutToken | Fresh::UserToken | Fresh::AlternatePassword => {
+                    let s =
+                        demo::start_session(store, PLAIN_USER_ID, UA, "192.0.2.22", now, policy)
+                            .await?;
+                    let token = signer.issue(PLAIN_USER_ID, &s.session_id, Role::User, now)?;
+                    let key = if self.fresh == Fresh::LogoutToken {
+                        "logout_token"
+                    } else {
+                        "user_token"
+                    };
+                    t.insert(key, token);
+                }
+                Fresh::AdminToken => {
+                    let s =
+                        demo::start_session(store, ADMIN_ID, UA, "192.0.2.23", now, policy).await?;
+                    t.insert(
+                        "admin_token",
+                        signer.issue(ADMIN_ID, &s.session_id, Role::Admin, now)?,
+                    );
+                }
+                Fresh::NewEmail => {}
+            }
+            let mut event: Value = serde_json::from_str(&demo::render_event(&template, &t))?;
+            match self.fresh {
+                Fresh::NewEmail => {
+                    event["body"] = Value::String(
+                        serde_json::json!({
+                            "email": format!("bench-{i}-{now}@example.com"),
+                            "password": "a long enough secret",
+                        })
+                        .to_string(),
+                    );
+                }
+                Fresh::AlternatePassword => {
+                    event["body"] = Value::String(
+                        serde_json::json!({
+                            "current_password": PASSWORDS[i % 2],
+                            "new_password": PASSWORDS[(i + 1) % 2],
+                            "revoke_other_sessions": false,
+                        })
+                        .to_string(),
+                    );
+                }
+                _ => {}
+            }
+            out.push(event.to_string());
+        }
+        Ok(out)
+    }
+}
