@@ -49,6 +49,7 @@ contract: $(ST_STAMP) ## schemathesis against the running `make dev` stack (open
 bench: $(BENCH_STAMP) ## Release-build every function, measure init, warm latency, CPU, RSS, size, cost; write docs/benchmarks.md
 	cargo build --release --locked --workspace --exclude sessions-cli
 	target/release/bench --python $(BENCH_VENV)/bin/python --out docs/benchmarks.md
+	cat bench/notes.md >> docs/benchmarks.md
 
 package: $(PY_STAMP) ## sam build every function for Lambda (arm64, release) and report artifact sizes
 	scripts/package.sh $(FUNCTIONS)

@@ -546,7 +546,10 @@ async fn run(args: Args) -> Result<()> {
     }
 
     let peer = match &args.python {
-        Some(python) => Some(run_peer(&args, python, &endpoint, &state, &tokens).await?),
+        Some(python) => {
+            let python = std::path::absolute(python)?;
+            Some(run_peer(&args, &python, &endpoint, &state, &tokens).await?)
+        }
         None => None,
     };
     let report = report(&args, &rows, peer.as_ref());
@@ -573,7 +576,7 @@ async fn run_peer(
     let launch = Launch {
         program: python.to_path_buf(),
         args: vec!["-m".into(), "awslambdaric".into(), "handler.handler".into()],
-        dir: Some(args.root.join("bench/peer")),
+        dir: Some(std::path::absolute(args.root.join("bench/peer"))?),
         extra_env: vec![
             ("JWT_PUBLIC_KEYS".into(), jwks),
             ("AWS_EXECUTION_ENV".into(), "AWS_Lambda_python3.11".into()),
@@ -686,7 +689,7 @@ fn report(args: &Args, rows: &[Row], peer: Option<&Peer>) -> String {
         "Made by `make bench` (release build, then `target/release/bench`) on {}; {rustc}; \
          generated {}. Init: median of {} spawns per function (p25–p75 in brackets). Warm: {} \
          invocations per route through the Runtime API against Dynoxide in the bench process \
-         (the first one is reported apart). Numbers from one run; see the notes below for what \
+         (the first one is reported apart). Numbers from one run; see the notes at the end for what \
          they do and do not say.\n",
         machine(),
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),

@@ -42,9 +42,9 @@ enum Fresh {
     RefreshToken,
     /// `{{logout_token}}`.
     LogoutToken,
-    /// `{{user_token}}`: a fresh sign-in (routes that need a recent one).
+    /// `{{user_token}}`: one fresh sign-in for the whole run (routes that need a recent one).
     UserToken,
-    /// `{{admin_token}}`: a fresh sign-in of the admin.
+    /// `{{admin_token}}`: one fresh sign-in of the admin for the whole run.
     AdminToken,
     /// A new email in the body.
     NewEmail,
@@ -206,9 +206,29 @@ impl Scenario {
         let policy = &state.config.sessions;
         let signer = state.signer()?;
         let now = shared::time::now_epoch();
+        // Routes that need a recent sign-in get one, made now, shared by all invocations.
+        let mut base = tokens.clone();
+        match self.fresh {
+            Fresh::UserToken | Fresh::AlternatePassword => {
+                let s = demo::start_session(store, PLAIN_USER_ID, UA, "192.0.2.22", now, policy)
+                    .await?;
+                base.insert(
+                    "user_token",
+                    signer.issue(PLAIN_USER_ID, &s.session_id, Role::User, now)?,
+                );
+            }
+            Fresh::AdminToken => {
+                let s = demo::start_session(store, ADMIN_ID, UA, "192.0.2.23", now, policy).await?;
+                base.insert(
+                    "admin_token",
+                    signer.issue(ADMIN_ID, &s.session_id, Role::Admin, now)?,
+                );
+            }
+            _ => {}
+        }
         let mut out = Vec::with_capacity(count);
         for i in 0..count {
-            let mut t = tokens.clone();
+            let mut t = base.clone();
             match self.fresh {
                 Fresh::Nothing => {}
                 Fresh::TargetSession | Fresh::OwnOtherSession => {
@@ -238,27 +258,17 @@ impl Scenario {
                     store.put_new_session(&s).await?;
                     t.insert("user_refresh_token", refresh.expose());
                 }
-                Fresh::LogoutToken | Fresh::UserToken | Fresh::AlternatePassword => {
+                Fresh::LogoutToken => {
                     let s =
                         demo::start_session(store, PLAIN_USER_ID, UA, "192.0.2.22", now, policy)
                             .await?;
                     let token = signer.issue(PLAIN_USER_ID, &s.session_id, Role::User, now)?;
-                    let key = if self.fresh == Fresh::LogoutToken {
-                        "logout_token"
-                    } else {
-                        "user_token"
-                    };
-                    t.insert(key, token);
+                    t.insert("logout_token", token);
                 }
-                Fresh::AdminToken => {
-                    let s =
-                        demo::start_session(store, ADMIN_ID, UA, "192.0.2.23", now, policy).await?;
-                    t.insert(
-                        "admin_token",
-                        signer.issue(ADMIN_ID, &s.session_id, Role::Admin, now)?,
-                    );
-                }
-                Fresh::NewEmail => {}
+                Fresh::UserToken
+                | Fresh::AdminToken
+                | Fresh::AlternatePassword
+                | Fresh::NewEmail => {}
             }
             let mut event: Value = serde_json::from_str(&demo::render_event(&template, &t))?;
             match self.fresh {
