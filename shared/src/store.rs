@@ -202,6 +202,21 @@ const END_SESSION: &str =
     "SET revoked_at = :now, revoked_by = :by, revoked_reason = :why, #ttl = :ttl";
 const END_SESSION_IF: &str = "attribute_exists(session_id) AND attribute_not_exists(revoked_at)";
 
+/// The values [`END_SESSION`] writes.
+fn end_values(
+    ended_by: u64,
+    reason: &str,
+    now: i64,
+    policy: &SessionPolicy,
+) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        (":now".to_owned(), n(now)),
+        (":by".to_owned(), n(ended_by)),
+        (":why".to_owned(), s(reason)),
+        (":ttl".to_owned(), n(Session::ttl_for(now, policy))),
+    ])
+}
+
 /// A session that is usable at `:now` (not ended, not expired, not idle before `:idle_cutoff`),
 /// as a condition or filter expression.
 macro_rules! session_usable {
@@ -426,10 +441,7 @@ impl Store {
             .update_expression(END_SESSION)
             .condition_expression(END_SESSION_IF)
             .expression_attribute_names("#ttl", "ttl")
-            .expression_attribute_values(":now", n(now))
-            .expression_attribute_values(":by", n(ended_by))
-            .expression_attribute_values(":why", s(reason))
-            .expression_attribute_values(":ttl", n(Session::ttl_for(now, policy)))
+            .set_expression_attribute_values(Some(end_values(ended_by, reason, now, policy)))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
@@ -928,10 +940,7 @@ impl Store {
             .update_expression(END_SESSION)
             .condition_expression(END_SESSION_IF)
             .expression_attribute_names("#ttl", "ttl")
-            .expression_attribute_values(":now", n(now))
-            .expression_attribute_values(":by", n(ended_by))
-            .expression_attribute_values(":why", s(reason))
-            .expression_attribute_values(":ttl", n(Session::ttl_for(now, policy)))
+            .set_expression_attribute_values(Some(end_values(ended_by, reason, now, policy)))
     }
 
     /// Sets or clears a session's label. `None` if the user has no such session.
