@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::operation;
 use aws_smithy_types::config_bag::{Storable, StoreReplace};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -34,7 +34,18 @@ impl Storable for Started {
 
 /// Records every request its client makes.
 #[derive(Debug, Clone, Default)]
-pub struct Recorder(Arc<Mutex<Vec<Trip>>>);
+pub struct Recorder(Arc<Mutex<Recorded>>);
+
+#[derive(Debug, Default)]
+struct Recorded {
+    trips: Vec<Trip>,
+    /// A CPU clock (e.g. the thread's) read while requests are in flight, when measuring.
+    clock: Option<fn() -> Duration>,
+    in_flight: usize,
+    span_start: Duration,
+    /// Clock time spent with at least one request in flight.
+    inside: Duration,
+}
 
 /// The operation of a type-erased SDK input (`Input` has `downcast_ref`).
 macro_rules! operation_name {
@@ -91,6 +102,14 @@ impl Intercept for Recorder {
         let op = operation_name!(context.input());
         cfg.interceptor_state()
             .store_put(Started(op, Instant::now()));
+        if let Ok(mut rec) = self.0.lock()
+            && let Some(clock) = rec.clock
+        {
+            if rec.in_flight == 0 {
+                rec.span_start = clock();
+            }
+            rec.in_flight += 1;
+        }
         Ok(())
     }
 
@@ -106,8 +125,17 @@ impl Intercept for Recorder {
                 start: *start,
                 end: Instant::now(),
             };
-            if let Ok(mut trips) = self.0.lock() {
-                trips.push(trip);
+            if let Ok(mut rec) = self.0.lock() {
+                rec.trips.push(trip);
+            }
+        }
+        if let Ok(mut rec) = self.0.lock()
+            && let Some(clock) = rec.clock
+        {
+            rec.in_flight = rec.in_flight.saturating_sub(1);
+            if rec.in_flight == 0 {
+                let spent = clock().saturating_sub(rec.span_start);
+                rec.inside += spent;
             }
         }
         Ok(())
@@ -115,12 +143,31 @@ impl Intercept for Recorder {
 }
 
 impl Recorder {
+    /// A recorder that also reads `clock` (a CPU clock of the thread that drives the requests)
+    /// whenever the first request starts and the last one ends, so that the time spent inside
+    /// DynamoDB requests (the SDK's pipeline and the I/O) can be told from the caller's own.
+    pub fn with_clock(clock: fn() -> Duration) -> Self {
+        let rec = Recorded {
+            clock: Some(clock),
+            ..Recorded::default()
+        };
+        Self(Arc::new(Mutex::new(rec)))
+    }
+
+    /// Clock time spent with at least one request in flight since the last call.
+    pub fn take_inside(&self) -> Duration {
+        self.0
+            .lock()
+            .map(|mut r| std::mem::take(&mut r.inside))
+            .unwrap_or_default()
+    }
+
     /// The requests recorded since the last call, in order of start.
     pub fn take(&self) -> Vec<Trip> {
         let mut trips = self
             .0
             .lock()
-            .map(|mut t| std::mem::take(&mut *t))
+            .map(|mut r| std::mem::take(&mut r.trips))
             .unwrap_or_default();
         trips.sort_by_key(|t| t.start);
         trips
@@ -147,18 +194,23 @@ pub fn sequential(trips: &[Trip]) -> usize {
 /// A copy of `state` whose DynamoDB client records its requests.
 pub fn instrument(state: &AppState) -> (AppState, Recorder) {
     let recorder = Recorder::default();
+    (instrument_with(state, recorder.clone()), recorder)
+}
+
+/// A copy of `state` whose DynamoDB client reports to `recorder`.
+pub fn instrument_with(state: &AppState, recorder: Recorder) -> AppState {
     let client = aws_sdk_dynamodb::Client::from_conf(
         state
             .store
             .client()
             .config()
             .to_builder()
-            .interceptor(recorder.clone())
+            .interceptor(recorder)
             .build(),
     );
     let mut instrumented = state.clone();
     instrumented.store = Store::new(client, state.store.tables().clone());
-    (instrumented, recorder)
+    instrumented
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use serde_json::json;
 use shared::demo::{ADMIN_ID, DEMO_PASSWORD, PLAIN_USER_ID, USER_ID};
 use shared::handlers::*;
 use shared::model::Role;
-use shared::trips::{Recorder, Trip, instrument, sequential};
+use shared::trips::{Recorder, Trip, instrument_with, sequential};
 use shared::{AppState, Store};
 use std::time::Duration;
 
@@ -53,7 +53,13 @@ impl HttpConnector for LateConnector {
 
 /// The handlers' state with the recorder on a client whose responses come late.
 fn instrumented(env: &TestEnv) -> (AppState, Recorder) {
-    let (state, recorder) = instrument(&env.state);
+    let recorder = Recorder::default();
+    (late(env, recorder.clone()), recorder)
+}
+
+/// `env`'s state with `recorder` on a client whose responses come late.
+fn late(env: &TestEnv, recorder: Recorder) -> AppState {
+    let state = instrument_with(&env.state, recorder);
     let config = state.store.client().config();
     // Plain HTTP to the local DynamoDB: the default client without TLS.
     let inner = aws_smithy_http_client::Builder::new().build_http();
@@ -61,7 +67,7 @@ fn instrumented(env: &TestEnv) -> (AppState, Recorder) {
         aws_sdk_dynamodb::Client::from_conf(config.to_builder().http_client(Late(inner)).build());
     let mut late = state.clone();
     late.store = Store::new(client, state.store.tables().clone());
-    (late, recorder)
+    late
 }
 
 fn ops(trips: &[Trip]) -> Vec<&'static str> {
@@ -214,4 +220,49 @@ async fn sign_in_takes_at_most_three_round_trips_and_refresh_one() {
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(sequential(&trips), 1, "refresh: {:?}", ops(&trips));
     }
+}
+
+/// A clock that moves one second each time it is read.
+fn ticks() -> Duration {
+    static TICKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    Duration::from_secs(TICKS.fetch_add(1, std::sync::atomic::Ordering::SeqCst))
+}
+
+/// The benchmark tells a handler's own CPU from the SDK's by reading the thread's clock when
+/// the first request starts and the last one ends: requests awaited together are one span.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clock_is_read_around_each_round_trip() {
+    let env = TestEnv::seeded().await;
+    let recorder = Recorder::with_clock(ticks);
+    let state = late(&env, recorder.clone());
+    let (_, admin) = env.login(ADMIN_ID, Role::Admin).await;
+    let (_, user) = env.login(PLAIN_USER_ID, Role::User).await;
+
+    let ev = event(
+        "GET",
+        "/sessions/user/{user_id}",
+        &format!("/sessions/user/{USER_ID}"),
+        "",
+        &[("authorization", &bearer(&admin))],
+    );
+    recorder.take_inside();
+    let (r, trips) = measure(&recorder, || send(&state, &ev, get_user_sessions::handle)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(trips.len(), 4);
+    // Four requests in one round trip: one span, the clock read at its two ends.
+    assert_eq!(recorder.take_inside(), Duration::from_secs(1));
+
+    // Sign-out: the caller's session and user read together, then the session ended.
+    let ev = event(
+        "POST",
+        "/auth/logout",
+        "/auth/logout",
+        "",
+        &[("authorization", &bearer(&user))],
+    );
+    let (r, trips) = measure(&recorder, || send(&state, &ev, logout::handle)).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(sequential(&trips), 2, "{:?}", ops(&trips));
+    assert_eq!(recorder.take_inside(), Duration::from_secs(2));
+    assert_eq!(recorder.take_inside(), Duration::ZERO, "taken");
 }
