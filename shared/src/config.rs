@@ -42,6 +42,19 @@ pub struct DynamoConfig {
     pub operation_timeout: Duration,
     /// Attempts per operation (1 = no retry).
     pub max_attempts: u32,
+    /// Which root certificates the HTTPS client trusts.
+    pub tls_roots: TlsRoots,
+}
+
+/// The root certificates the AWS clients trust (`TLS_ROOTS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsRoots {
+    /// Amazon Trust Services' roots, compiled in: what every AWS endpoint chains to, and
+    /// nothing to read at cold start.
+    Amazon,
+    /// The system's store (`/etc/ssl/certs`, `SSL_CERT_FILE`), read at cold start: for a
+    /// network that inspects TLS with its own CA.
+    System,
 }
 
 /// Access-token verification settings.
@@ -168,6 +181,16 @@ impl Config {
             attempt_timeout: millis("DYNAMODB_ATTEMPT_TIMEOUT_MS", 700)?,
             operation_timeout: millis("DYNAMODB_OPERATION_TIMEOUT_MS", 1_600)?,
             max_attempts: number(&get, "DYNAMODB_MAX_ATTEMPTS", 2, 1, 10)? as u32,
+            tls_roots: match get("TLS_ROOTS").as_deref() {
+                None | Some("amazon") => TlsRoots::Amazon,
+                Some("system") => TlsRoots::System,
+                Some(_) => {
+                    return Err(StartupError::Invalid {
+                        name: "TLS_ROOTS",
+                        reason: "expected amazon or system".to_owned(),
+                    });
+                }
+            },
         };
 
         let public_keys = match (get("JWT_PUBLIC_KEYS"), app_env) {
@@ -427,6 +450,20 @@ mod tests {
         let config = Config::from_lookup(lookup(&env)).unwrap();
         assert_eq!(config.auth.session_limit, 10);
         assert_eq!(config.auth.session_limit_action, SessionLimitAction::Refuse);
+    }
+
+    #[test]
+    fn aws_clients_trust_amazon_roots_unless_told() {
+        let mut env = TABLES.to_vec();
+        env.push(("APP_ENV", "local"));
+        let config = Config::from_lookup(lookup(&env)).unwrap();
+        assert_eq!(config.dynamodb.tls_roots, TlsRoots::Amazon);
+        let mut system = env.clone();
+        system.push(("TLS_ROOTS", "system"));
+        let config = Config::from_lookup(lookup(&system)).unwrap();
+        assert_eq!(config.dynamodb.tls_roots, TlsRoots::System);
+        env.push(("TLS_ROOTS", "mozilla"));
+        assert!(Config::from_lookup(lookup(&env)).is_err());
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! DynamoDB access. Every read and write the service makes is a function here, so round trips
 //! are visible and countable in one place.
 
-use crate::config::{DynamoConfig, SessionPolicy, TableNames};
+use crate::config::{DynamoConfig, SessionPolicy, TableNames, TlsRoots};
 use crate::cursor::Position;
 use crate::model::Role;
 use crate::model::{Location, Session, User};
@@ -10,11 +10,13 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::SharedHttpClient;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
+use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -113,12 +115,38 @@ pub async fn aws_config(cfg: &DynamoConfig) -> aws_config::SdkConfig {
         .with_max_backoff(Duration::from_millis(200));
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(timeouts)
-        .retry_config(retries);
+        .retry_config(retries)
+        .http_client(https_client(cfg.tls_roots));
     if cfg.endpoint.is_some() && std::env::var_os("AWS_REGION").is_none() {
         // A local DynamoDB: any region will do.
         loader = loader.region(aws_config::Region::new("us-east-1"));
     }
     loader.load().await
+}
+
+/// The roots every AWS service endpoint chains to (Amazon Root CA 1–4, Starfield Services
+/// Root G2; see `shared/data/tls/README.md`).
+pub const AMAZON_TRUST_SERVICES_PEM: &[u8] =
+    include_bytes!("../data/tls/amazon-trust-services.pem");
+
+/// The HTTPS client of the AWS clients: rustls with aws-lc (the one TLS stack in the binary),
+/// trusting `roots`. With [`TlsRoots::Amazon`] a cold start parses five compiled-in
+/// certificates instead of reading and parsing the system's whole CA store (about 5 ms of init
+/// measured by `make bench`).
+pub fn https_client(roots: TlsRoots) -> SharedHttpClient {
+    let trust = match roots {
+        TlsRoots::Amazon => TrustStore::empty().with_pem_certificate(AMAZON_TRUST_SERVICES_PEM),
+        TlsRoots::System => TrustStore::default(),
+    };
+    let builder = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(
+        tls::rustls_provider::CryptoMode::AwsLc,
+    ));
+    match TlsContext::builder().with_trust_store(trust).build() {
+        Ok(context) => builder.tls_context(context).build_https(),
+        // Building a context does not fail today (certificates are checked on first use);
+        // should it, the SDK's default client still works.
+        Err(_) => builder.build_https(),
+    }
 }
 
 /// The DynamoDB client. With an endpoint override (local Dynoxide) it signs with static
@@ -1240,6 +1268,89 @@ impl Store {
             }))
         } else {
             Err(classify("TransactWriteItems", err))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+
+    /// SHA-256 of each DER certificate in a PEM bundle, in hex.
+    fn fingerprints(pem: &str) -> Vec<String> {
+        pem.split("-----BEGIN CERTIFICATE-----")
+            .skip(1)
+            .map(|block| {
+                let body: String = block
+                    .split("-----END CERTIFICATE-----")
+                    .next()
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .collect();
+                let der = base64::engine::general_purpose::STANDARD
+                    .decode(body)
+                    .expect("base64 body");
+                aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &der)
+                    .as_ref()
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn amazon_roots_are_the_published_ones() {
+        let pem = std::str::from_utf8(AMAZON_TRUST_SERVICES_PEM).expect("ASCII");
+        // https://www.amazontrust.com/repository/
+        assert_eq!(
+            fingerprints(pem),
+            [
+                "8ecde6884f3d87b1125ba31ac3fcb13d7016de7f57cc904fe1cb97c6ae98196e",
+                "1ba5b2aa8c65401a82960118f80bec4f62304d83cec4713a19c39c011ea46db4",
+                "18ce6cfe7bf14e60b2e347b8dfe868cb31d02ebb3ada271569f50343b46db3a4",
+                "e35d28419ed02025cfa69038cd623962458da5c695fbdea3c22b0bfb25897092",
+                "568d6905a2c88708a4b3025190edcfedb1974a606a13c6e5290fcb2ae63edab5",
+            ]
+        );
+    }
+
+    /// The client builds its TLS configuration from the compiled-in roots on first use (a bad
+    /// certificate there would panic the function): a request to an endpoint that is not an
+    /// AWS one fails as an ordinary, retryable error.
+    #[tokio::test]
+    async fn a_non_aws_https_endpoint_fails_cleanly() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(async move {
+            // Accepts and hangs up: no TLS server answers.
+            while let Ok((socket, _)) = listener.accept().await {
+                drop(socket);
+            }
+        });
+        for roots in [TlsRoots::Amazon, TlsRoots::System] {
+            let cfg = DynamoConfig {
+                endpoint: Some(format!("https://localhost:{port}")),
+                connect_timeout: Duration::from_secs(2),
+                attempt_timeout: Duration::from_secs(2),
+                operation_timeout: Duration::from_secs(4),
+                max_attempts: 1,
+                tls_roots: roots,
+            };
+            let sdk = aws_config(&cfg).await;
+            let client = dynamodb_client(&sdk, &cfg);
+            let err = client
+                .list_tables()
+                .send()
+                .await
+                .expect_err("not an AWS endpoint");
+            assert!(
+                matches!(err, SdkError::DispatchFailure(_)),
+                "{roots:?}: {err:?}"
+            );
         }
     }
 }
