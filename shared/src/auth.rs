@@ -17,6 +17,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use lambda_http::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::sync::Mutex;
 
 /// The explicit JWT type of access tokens (RFC 9068).
 pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
@@ -74,7 +75,16 @@ fn invalid_token() -> ApiError {
 pub struct TokenVerifier {
     keys: HashMap<String, DecodingKey>,
     validation: Validation,
+    /// Tokens this process has verified, with their expiry. A warm function that sees a token
+    /// again (an admin panel paging and refreshing, a client polling its sessions) skips the
+    /// signature check, the largest part of a request's own CPU. Sound because a token's
+    /// validity depends on nothing that changes in a process's life but the clock: the keys
+    /// are fixed at cold start and revocation is decided by the session item on every request.
+    verified: Mutex<HashMap<Box<str>, (Bearer, i64)>>,
 }
+
+/// Verified tokens remembered per process (a few hundred bytes each).
+const VERIFIED_CAPACITY: usize = 256;
 
 impl std::fmt::Debug for TokenVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -103,7 +113,11 @@ impl TokenVerifier {
         validation.validate_exp = true;
         validation.validate_nbf = true;
         validation.leeway = cfg.leeway_seconds;
-        Ok(Self { keys, validation })
+        Ok(Self {
+            keys,
+            validation,
+            verified: Mutex::new(HashMap::new()),
+        })
     }
 
     /// Verifies a compact JWT and returns its bearer.
@@ -111,6 +125,40 @@ impl TokenVerifier {
         if token.is_empty() || token.len() > MAX_TOKEN_LEN {
             return Err(invalid_token());
         }
+        let now = crate::time::now_epoch();
+        let earliest_exp = now.saturating_sub(self.validation.leeway as i64);
+        if let Some(bearer) = self.remembered(token, earliest_exp) {
+            return Ok(bearer);
+        }
+        let (bearer, exp) = self.verify_signed(token)?;
+        self.remember(token, &bearer, exp, earliest_exp);
+        Ok(bearer)
+    }
+
+    /// A token verified before that has not expired since (the same rule as `exp` below).
+    fn remembered(&self, token: &str, earliest_exp: i64) -> Option<Bearer> {
+        let verified = self.verified.lock().ok()?;
+        verified
+            .get(token)
+            .filter(|(_, exp)| *exp >= earliest_exp)
+            .map(|(bearer, _)| bearer.clone())
+    }
+
+    fn remember(&self, token: &str, bearer: &Bearer, exp: i64, earliest_exp: i64) {
+        let Ok(mut verified) = self.verified.lock() else {
+            return;
+        };
+        if verified.len() >= VERIFIED_CAPACITY {
+            verified.retain(|_, (_, exp)| *exp >= earliest_exp);
+            if verified.len() >= VERIFIED_CAPACITY {
+                verified.clear();
+            }
+        }
+        verified.insert(token.into(), (bearer.clone(), exp));
+    }
+
+    /// The full check: header, key, signature and claims.
+    fn verify_signed(&self, token: &str) -> Result<(Bearer, i64), ApiError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| invalid_token())?;
         if header.alg != Algorithm::EdDSA
             || header.typ.as_deref() != Some(ACCESS_TOKEN_TYPE)
@@ -140,11 +188,12 @@ impl TokenVerifier {
         if !is_session_id(&claims.sid) {
             return Err(invalid_token());
         }
-        Ok(Bearer {
+        let bearer = Bearer {
             user_id,
             session_id: claims.sid,
             role: claims.role,
-        })
+        };
+        Ok((bearer, claims.exp))
     }
 
     /// Finds and verifies the bearer token of a request (`Authorization: Bearer <jwt>`).
@@ -410,6 +459,39 @@ mod tests {
 
     fn b64(json: &str) -> String {
         URL_SAFE_NO_PAD.encode(json)
+    }
+
+    #[test]
+    fn remembers_verified_tokens_until_they_expire() {
+        let key = SigningKey::generate("k1").unwrap();
+        let cfg = config(&[&key]);
+        let signer = TokenSigner::new(&key, &cfg, 900);
+        let verifier = TokenVerifier::new(&cfg).unwrap();
+        let token = signer.issue(74, SID, Role::Admin, now()).unwrap();
+        let first = verifier.verify(&token).unwrap();
+        assert_eq!(verifier.verify(&token).unwrap(), first, "from memory");
+        assert_eq!(verifier.verified.lock().unwrap().len(), 1);
+
+        // What is remembered is used: a token only remembered (never signed) passes while its
+        // expiry holds, and once it has passed the full check runs again and refuses it.
+        let forged = format!("{token}x");
+        assert!(
+            verifier.verify(&forged).is_err(),
+            "a bad signature is not remembered"
+        );
+        verifier.remember(&forged, &first, now() + 60, now());
+        assert_eq!(verifier.verify(&forged).unwrap(), first);
+        verifier.remember(&forged, &first, now() - 1, now());
+        assert!(
+            verifier.verify(&forged).is_err(),
+            "expired: checked in full again"
+        );
+
+        // Bounded: expired entries go first, then everything.
+        for i in 0..(VERIFIED_CAPACITY * 2) {
+            verifier.remember(&format!("t{i}"), &first, now() + 60, now());
+            assert!(verifier.verified.lock().unwrap().len() <= VERIFIED_CAPACITY);
+        }
     }
 
     #[test]
