@@ -30,7 +30,7 @@ pub fn env_for(endpoint: &str) -> HashMap<String, String> {
         ("USER_EMAILS_TABLE".to_owned(), "user-emails".to_owned()),
         ("DYNAMODB_ENDPOINT".to_owned(), endpoint.to_owned()),
         // Real argon2id, at a cost that lets hundreds of sign-ins share two cores with the
-        // in-process DynamoDB; production uses 19 MiB and 2 passes.
+        // in-process DynamoDB; production uses 9 MiB and 4 passes.
         ("PASSWORD_HASH_MEMORY_KIB".to_owned(), "1024".to_owned()),
         ("PASSWORD_HASH_ITERATIONS".to_owned(), "1".to_owned()),
     ])
