@@ -27,22 +27,42 @@ pub struct DeviceInfo {
     pub user_agent: String,
 }
 
-static EXTRACTOR: LazyLock<Option<ua_parser::Extractor<'static>>> = LazyLock::new(|| {
+/// uap-core's browser and OS rules, compiled once. Its device rules (brands and models, about
+/// half of the file) are left out at build time: the device type comes from the OS and the
+/// User-Agent's own tokens, and compiling them doubled the memory and the time of the first
+/// parse.
+struct Parsers {
+    browser: ua_parser::user_agent::Extractor<'static>,
+    os: ua_parser::os::Extractor<'static>,
+}
+
+#[derive(serde::Deserialize)]
+struct Rules<'a> {
+    #[serde(borrow)]
+    user_agent_parsers: Vec<ua_parser::user_agent::Parser<'a>>,
+    #[serde(borrow)]
+    os_parsers: Vec<ua_parser::os::Parser<'a>>,
+}
+
+static PARSERS: LazyLock<Option<Parsers>> = LazyLock::new(|| {
     static RULES: &str = include_str!(concat!(env!("OUT_DIR"), "/uap-regexes.json"));
-    let regexes: ua_parser::Regexes<'static> = match serde_json::from_str(RULES) {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::error!(error = %e, "user-agent rules do not parse");
-            return None;
-        }
+    let build = || -> Result<Parsers, String> {
+        let rules: Rules<'static> = serde_json::from_str(RULES).map_err(|e| e.to_string())?;
+        let browser = ua_parser::user_agent::Builder::new()
+            .push_all(rules.user_agent_parsers)
+            .map_err(|e| e.to_string())?
+            .build()
+            .map_err(|e| e.to_string())?;
+        let os = ua_parser::os::Builder::new()
+            .push_all(rules.os_parsers)
+            .map_err(|e| e.to_string())?
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Parsers { browser, os })
     };
-    match ua_parser::Extractor::try_from(regexes) {
-        Ok(x) => Some(x),
-        Err(e) => {
-            tracing::error!(error = %e, "user-agent rules do not compile");
-            None
-        }
-    }
+    build()
+        .inspect_err(|e| tracing::error!(error = %e, "user-agent rules do not compile"))
+        .ok()
 });
 
 /// Removes control characters and truncates to [`MAX_USER_AGENT_LEN`] bytes on a character
@@ -61,9 +81,9 @@ pub fn sanitise(raw: &str) -> String {
 /// Labels the device behind a User-Agent.
 pub fn describe(raw_user_agent: &str) -> DeviceInfo {
     let user_agent = sanitise(raw_user_agent);
-    let (ua, os, dev) = match EXTRACTOR.as_ref() {
-        Some(x) => x.extract(&user_agent),
-        None => (None, None, None),
+    let (ua, os) = match PARSERS.as_ref() {
+        Some(p) => (p.browser.extract(&user_agent), p.os.extract(&user_agent)),
+        None => (None, None),
     };
 
     let browser = ua
@@ -79,12 +99,7 @@ pub fn describe(raw_user_agent: &str) -> DeviceInfo {
         .as_ref()
         .and_then(|o| o.minor.as_ref().map(|m| m.to_string()));
     let os_name = os_name(&os_family, os_major.as_deref(), os_minor.as_deref());
-    let device_family = dev
-        .as_ref()
-        .map(|d| d.device.to_string())
-        .unwrap_or_default();
-
-    let device_type = if is_mobile(&os_family, &device_family, &user_agent) {
+    let device_type = if is_mobile(&os_family, &user_agent) {
         DeviceType::Mobile
     } else {
         DeviceType::Web
@@ -136,15 +151,15 @@ fn os_name(family: &str, major: Option<&str>, minor: Option<&str>) -> String {
     }
 }
 
-/// Phones and tablets count as mobile.
-fn is_mobile(os_family: &str, device_family: &str, user_agent: &str) -> bool {
+/// Phones and tablets count as mobile: a mobile OS, or the tokens browsers put in their
+/// User-Agent on phones and tablets ("Tablet PC" in old desktop Internet Explorer is not one).
+fn is_mobile(os_family: &str, user_agent: &str) -> bool {
     matches!(
         os_family,
         "iOS" | "iPadOS" | "Android" | "Windows Phone" | "BlackBerry OS" | "KaiOS" | "HarmonyOS"
-    ) || matches!(
-        device_family,
-        "iPhone" | "iPad" | "iPod" | "Generic Smartphone" | "Generic Tablet"
-    ) || user_agent.contains("Mobile")
+    ) || ["Mobile", "iPhone", "iPad", "iPod", "(Tablet;"]
+        .iter()
+        .any(|token| user_agent.contains(token))
 }
 
 #[cfg(test)]
@@ -208,6 +223,27 @@ mod tests {
             "Chrome",
             "Chrome OS 14541",
             "Chrome on Chrome OS 14541",
+        ),
+        (
+            "Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+            DeviceType::Mobile,
+            "Chrome",
+            "Android 13",
+            "Chrome on Android 13",
+        ),
+        (
+            "Mozilla/5.0 (Tablet; rv:26.0) Gecko/26.0 Firefox/26.0",
+            DeviceType::Mobile,
+            "Firefox",
+            "Firefox OS",
+            "Firefox on Firefox OS",
+        ),
+        (
+            "Mozilla/5.0 (Windows NT 6.1; WOW64; Trident/7.0; SLCC2; .NET CLR 2.0.50727; Tablet PC 2.0; rv:11.0) like Gecko",
+            DeviceType::Web,
+            "IE",
+            "Windows 7",
+            "IE on Windows 7",
         ),
         ("curl/8.5.0", DeviceType::Web, "curl", "Unknown", "curl"),
         ("", DeviceType::Web, "Unknown", "Unknown", "Unknown device"),
