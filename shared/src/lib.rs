@@ -53,9 +53,18 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Builds the state from a loaded configuration: the DynamoDB client and the verifier.
+    /// Builds the state from a loaded configuration: the DynamoDB client and the verifier. The
+    /// AWS configuration comes from the SDK's default provider chains (the CLI and tools).
     pub async fn build(config: Config) -> Result<Self, error::StartupError> {
         let sdk = store::aws_config(&config.dynamodb).await;
+        Self::build_with(config, sdk)
+    }
+
+    /// Builds the state on a given AWS configuration.
+    pub fn build_with(
+        config: Config,
+        sdk: aws_config::SdkConfig,
+    ) -> Result<Self, error::StartupError> {
         let client = store::dynamodb_client(&sdk, &config.dynamodb);
         let store = Store::new(client, config.tables.clone());
         let verifier = auth::TokenVerifier::new(&config.tokens)?;
@@ -138,8 +147,11 @@ impl AppState {
     }
 
     /// Loads the configuration from the environment and builds the state: the one call each
-    /// function's `main` makes before serving.
+    /// function's `main` makes before serving. Region and credentials come from the
+    /// environment Lambda sets ([`store::lambda_aws_config`]).
     pub async fn from_env() -> Result<Self, error::StartupError> {
-        Self::build(Config::from_env()?).await
+        let config = Config::from_env()?;
+        let sdk = store::lambda_aws_config(&config.dynamodb, |name| std::env::var(name).ok())?;
+        Self::build_with(config, sdk)
     }
 }

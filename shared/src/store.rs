@@ -7,10 +7,11 @@ use crate::model::Role;
 use crate::model::{Location, Session, User};
 use crate::tables::BY_ACTIVITY_INDEX;
 use aws_config::BehaviorVersion;
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::SharedHttpClient;
+use aws_sdk_dynamodb::config::{SharedCredentialsProvider, SharedHttpClient};
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
@@ -100,10 +101,7 @@ where
     }
 }
 
-/// Loads the shared AWS configuration once per cold start, with timeouts and retries suited to
-/// Lambda: a dependency that is down or slow fails the request in well under two seconds (a 503
-/// the client can retry) instead of holding it for the SDK's defaults.
-pub async fn aws_config(cfg: &DynamoConfig) -> aws_config::SdkConfig {
+fn timeouts_and_retries(cfg: &DynamoConfig) -> (TimeoutConfig, RetryConfig) {
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(cfg.connect_timeout)
         .operation_attempt_timeout(cfg.attempt_timeout)
@@ -113,6 +111,15 @@ pub async fn aws_config(cfg: &DynamoConfig) -> aws_config::SdkConfig {
         .with_max_attempts(cfg.max_attempts)
         .with_initial_backoff(Duration::from_millis(25))
         .with_max_backoff(Duration::from_millis(200));
+    (timeouts, retries)
+}
+
+/// Loads the shared AWS configuration with the SDK's default provider chains (profiles, SSO,
+/// web identity, instance metadata): for the admin CLI and the tools, run wherever. Timeouts and
+/// retries suit Lambda: a dependency that is down or slow fails the request in well under two
+/// seconds (a 503 the client can retry) instead of holding it for the SDK's defaults.
+pub async fn aws_config(cfg: &DynamoConfig) -> aws_config::SdkConfig {
+    let (timeouts, retries) = timeouts_and_retries(cfg);
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .timeout_config(timeouts)
         .retry_config(retries)
@@ -122,6 +129,37 @@ pub async fn aws_config(cfg: &DynamoConfig) -> aws_config::SdkConfig {
         loader = loader.region(aws_config::Region::new("us-east-1"));
     }
     loader.load().await
+}
+
+/// The AWS configuration of a Lambda function, built without the default provider chains:
+/// Lambda always gives a function its region and its role's credentials in the environment
+/// (`AWS_REGION`, `AWS_ACCESS_KEY_ID`, ...), so the profile, SSO, web-identity (STS) and
+/// instance-metadata providers would never run, and leaving them out keeps them out of the
+/// binary. `env` looks up the region (the process environment in the functions).
+pub fn lambda_aws_config(
+    cfg: &DynamoConfig,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<aws_config::SdkConfig, crate::error::StartupError> {
+    let region = env("AWS_REGION")
+        .or_else(|| env("AWS_DEFAULT_REGION"))
+        .filter(|r| !r.trim().is_empty());
+    let region = match (region, &cfg.endpoint) {
+        (Some(region), _) => region,
+        // A local DynamoDB: any region will do.
+        (None, Some(_)) => "us-east-1".to_owned(),
+        (None, None) => return Err(crate::error::StartupError::Missing("AWS_REGION")),
+    };
+    // Read from the process environment when the client first needs them (then cached).
+    let credentials = EnvironmentVariableCredentialsProvider::new();
+    let (timeouts, retries) = timeouts_and_retries(cfg);
+    Ok(aws_config::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(aws_config::Region::new(region))
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .http_client(https_client(cfg.tls_roots))
+        .timeout_config(timeouts)
+        .retry_config(retries)
+        .build())
 }
 
 /// The roots every AWS service endpoint chains to (Amazon Root CA 1–4, Starfield Services
@@ -1316,6 +1354,48 @@ mod tests {
         );
     }
 
+    fn dynamo(endpoint: Option<&str>) -> DynamoConfig {
+        DynamoConfig {
+            endpoint: endpoint.map(str::to_owned),
+            connect_timeout: Duration::from_millis(300),
+            attempt_timeout: Duration::from_millis(700),
+            operation_timeout: Duration::from_millis(1600),
+            max_attempts: 2,
+            tls_roots: TlsRoots::Amazon,
+        }
+    }
+
+    #[test]
+    fn a_function_takes_its_region_from_lambdas_environment() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| (*v).to_owned())
+            }
+        };
+        let on_aws = dynamo(None);
+        let sdk = lambda_aws_config(&on_aws, env(&[("AWS_REGION", "eu-west-1")])).unwrap();
+        assert_eq!(sdk.region().map(|r| r.as_ref()), Some("eu-west-1"));
+        assert!(sdk.credentials_provider().is_some());
+        assert!(sdk.http_client().is_some());
+        assert_eq!(
+            sdk.retry_config().map(|r| r.max_attempts()),
+            Some(2),
+            "the configured retries"
+        );
+        let sdk = lambda_aws_config(&on_aws, env(&[("AWS_DEFAULT_REGION", "us-west-2")])).unwrap();
+        assert_eq!(sdk.region().map(|r| r.as_ref()), Some("us-west-2"));
+        assert!(
+            lambda_aws_config(&on_aws, env(&[])).is_err(),
+            "no region on AWS"
+        );
+        let local = dynamo(Some("http://127.0.0.1:8000"));
+        let sdk = lambda_aws_config(&local, env(&[])).unwrap();
+        assert_eq!(sdk.region().map(|r| r.as_ref()), Some("us-east-1"));
+    }
+
     /// The client builds its TLS configuration from the compiled-in roots on first use (a bad
     /// certificate there would panic the function): a request to an endpoint that is not an
     /// AWS one fails as an ordinary, retryable error.
@@ -1334,13 +1414,11 @@ mod tests {
         for roots in [TlsRoots::Amazon, TlsRoots::System] {
             let cfg = DynamoConfig {
                 endpoint: Some(format!("https://localhost:{port}")),
-                connect_timeout: Duration::from_secs(2),
-                attempt_timeout: Duration::from_secs(2),
-                operation_timeout: Duration::from_secs(4),
                 max_attempts: 1,
                 tls_roots: roots,
+                ..dynamo(None)
             };
-            let sdk = aws_config(&cfg).await;
+            let sdk = lambda_aws_config(&cfg, |_| None).expect("local region");
             let client = dynamodb_client(&sdk, &cfg);
             let err = client
                 .list_tables()
