@@ -38,7 +38,7 @@ async fn a_full_run_logs_audit_events_and_no_secret() {
         .json()
         .flatten_event(true)
         .with_current_span(true)
-        .with_env_filter("debug")
+        .with_max_level(tracing::Level::DEBUG)
         .with_writer(capture.clone())
         .init();
 

@@ -52,7 +52,7 @@ impl TestEnv {
     pub async fn start_with(extra: &[(&str, &str)]) -> Self {
         let _ = tracing_subscriber::fmt()
             .with_test_writer()
-            .with_env_filter("info")
+            .with_max_level(tracing::Level::INFO)
             .try_init();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
