@@ -97,6 +97,7 @@ impl std::fmt::Debug for TokenVerifier {
 impl TokenVerifier {
     /// A verifier for the configured keys, issuer and audience.
     pub fn new(cfg: &TokenConfig) -> Result<Self, StartupError> {
+        crate::jwt_crypto::install();
         let mut keys = HashMap::new();
         for jwk in &cfg.public_keys.keys {
             let key =
@@ -237,6 +238,7 @@ impl TokenSigner {
 
     /// A signer for `key` with the verifier's issuer and audience.
     pub fn new(key: &SigningKey, cfg: &TokenConfig, ttl_seconds: i64) -> Self {
+        crate::jwt_crypto::install();
         Self {
             key: EncodingKey::from_ed_der(key.pkcs8()),
             kid: key.kid().to_owned(),
@@ -589,12 +591,17 @@ mod tests {
             cases.push(("alg none", format!("{header}.{payload}.")));
         }
         // HS256 "signed" with the public key as the HMAC secret (key confusion).
-        let mut hs = Header::new(Algorithm::HS256);
-        hs.kid = Some("k1".into());
-        hs.typ = Some(ACCESS_TOKEN_TYPE.into());
+        // Built by hand: the provider refuses to make HMAC signatures at all.
         let public = URL_SAFE_NO_PAD.decode(&key.public_jwk().x).unwrap();
-        let confused =
-            jsonwebtoken::encode(&hs, &good, &EncodingKey::from_secret(&public)).unwrap();
+        let body = format!(
+            "{}.{payload}",
+            b64(r#"{"alg":"HS256","typ":"at+jwt","kid":"k1"}"#)
+        );
+        let mac = ring::hmac::sign(
+            &ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &public),
+            body.as_bytes(),
+        );
+        let confused = format!("{body}.{}", URL_SAFE_NO_PAD.encode(mac.as_ref()));
         cases.push(("HS256 with the public key", confused));
         // Tampered payload: same signature, other subject.
         let token = sign(&good);

@@ -5,9 +5,9 @@
 //! followed by an HMAC-SHA256 tag, so a client can neither forge a position nor carry a cursor
 //! to another user, route or filter: any of those is a 400.
 
-use aws_lc_rs::hmac;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ring::hmac;
 use serde::{Deserialize, Serialize};
 
 /// Longest cursor accepted before any decoding work.

@@ -179,7 +179,7 @@ fn through_cloudfront(req: &Request, secret: Option<&str>) -> bool {
     let (Some(secret), Some(sent)) = (secret, single_header(req, "x-origin-verify")) else {
         return false;
     };
-    aws_lc_rs::constant_time::verify_slices_are_equal(sent.as_bytes(), secret.as_bytes()).is_ok()
+    subtle::ConstantTimeEq::ct_eq(sent.as_bytes(), secret.as_bytes()).into()
 }
 
 /// The address and location of the client. `CloudFront-Viewer-*` headers are believed only

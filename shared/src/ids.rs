@@ -1,8 +1,9 @@
 //! Identifiers: random session ids and secrets, strict user-id parsing, hashed ids for logs.
 
-use aws_lc_rs::digest;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ring::digest;
+use ring::rand::SecureRandom;
 
 /// User ids are positive integers below 2^53 so that every JSON client reads them exactly.
 pub const MAX_USER_ID: u64 = (1 << 53) - 1;
@@ -10,15 +11,15 @@ pub const MAX_USER_ID: u64 = (1 << 53) - 1;
 /// Bytes of randomness in a session id: 160 bits, above the 128 OWASP asks for.
 const SESSION_ID_BYTES: usize = 20;
 
-/// Fills a buffer from the operating system's CSPRNG (via aws-lc).
-pub fn random_bytes<const N: usize>() -> Result<[u8; N], aws_lc_rs::error::Unspecified> {
+/// Fills a buffer from the operating system's CSPRNG (`getrandom`, via ring).
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], ring::error::Unspecified> {
     let mut buf = [0u8; N];
-    aws_lc_rs::rand::fill(&mut buf)?;
+    ring::rand::SystemRandom::new().fill(&mut buf)?;
     Ok(buf)
 }
 
 /// A new opaque session id: 160 random bits, base64url without padding (27 characters).
-pub fn new_session_id() -> Result<String, aws_lc_rs::error::Unspecified> {
+pub fn new_session_id() -> Result<String, ring::error::Unspecified> {
     Ok(URL_SAFE_NO_PAD.encode(random_bytes::<SESSION_ID_BYTES>()?))
 }
 

@@ -1,9 +1,9 @@
 //! Ed25519 signing and verifying keys, their JWK form, and the dev-only key.
 
 use crate::error::StartupError;
-use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use ring::signature::{Ed25519KeyPair, KeyPair};
 use serde::{Deserialize, Serialize};
 
 /// Key id of the dev-only key. Tokens signed with it are accepted only where `APP_ENV=local`.
@@ -117,9 +117,13 @@ impl std::fmt::Debug for SigningKey {
 impl SigningKey {
     /// A key from PKCS#8 DER bytes.
     pub fn from_pkcs8(kid: impl Into<String>, pkcs8: &[u8]) -> Result<Self, StartupError> {
-        let pair = Ed25519KeyPair::from_pkcs8(pkcs8).map_err(|e| StartupError::Invalid {
-            name: "signing key",
-            reason: format!("not an Ed25519 PKCS#8 key: {e}"),
+        // PKCS#8 v1 (private key only, as `openssl genpkey` writes it) or v2 (with the public
+        // key, as `generate` writes it).
+        let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8).map_err(|e| {
+            StartupError::Invalid {
+                name: "signing key",
+                reason: format!("not an Ed25519 PKCS#8 key: {e}"),
+            }
         })?;
         Ok(Self {
             kid: kid.into(),
@@ -142,7 +146,7 @@ impl SigningKey {
     /// A new random key (for `sessions-cli keygen` and tests).
     pub fn generate(kid: impl Into<String>) -> Result<Self, StartupError> {
         let doc =
-            Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new()).map_err(|e| {
+            Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new()).map_err(|e| {
                 StartupError::Invalid {
                     name: "signing key",
                     reason: format!("key generation failed: {e}"),

@@ -16,6 +16,7 @@ pub mod error;
 pub mod handlers;
 pub mod http;
 pub mod ids;
+pub mod jwt_crypto;
 pub mod keys;
 pub mod limits;
 pub mod logging;

@@ -7,9 +7,9 @@
 //! session is ended as compromised.
 
 use crate::ids::{is_session_id, parse_user_id, random_bytes};
-use aws_lc_rs::digest;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ring::digest;
 
 const PREFIX: &str = "rt1";
 
@@ -39,7 +39,7 @@ pub fn hash_secret(secret: &str) -> String {
 
 impl RefreshToken {
     /// A new token for a session.
-    pub fn issue(user_id: u64, session_id: &str) -> Result<Self, aws_lc_rs::error::Unspecified> {
+    pub fn issue(user_id: u64, session_id: &str) -> Result<Self, ring::error::Unspecified> {
         Ok(Self {
             user_id,
             session_id: session_id.to_owned(),

@@ -167,7 +167,8 @@ pub fn lambda_aws_config(
 pub const AMAZON_TRUST_SERVICES_PEM: &[u8] =
     include_bytes!("../data/tls/amazon-trust-services.pem");
 
-/// The HTTPS client of the AWS clients: rustls with aws-lc (the one TLS stack in the binary),
+/// The HTTPS client of the AWS clients: rustls on ring (the one TLS stack and the one crypto
+/// library in the binary),
 /// trusting `roots`. With [`TlsRoots::Amazon`] a cold start parses five compiled-in
 /// certificates instead of reading and parsing the system's whole CA store (about 5 ms of init
 /// measured by `make bench`).
@@ -177,7 +178,7 @@ pub fn https_client(roots: TlsRoots) -> SharedHttpClient {
         TlsRoots::System => TrustStore::default(),
     };
     let builder = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(
-        tls::rustls_provider::CryptoMode::AwsLc,
+        tls::rustls_provider::CryptoMode::Ring,
     ));
     match TlsContext::builder().with_trust_store(trust).build() {
         Ok(context) => builder.tls_context(context).build_https(),
@@ -1329,7 +1330,7 @@ mod tests {
                 let der = base64::engine::general_purpose::STANDARD
                     .decode(body)
                     .expect("base64 body");
-                aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &der)
+                ring::digest::digest(&ring::digest::SHA256, &der)
                     .as_ref()
                     .iter()
                     .map(|b| format!("{b:02x}"))

@@ -11,7 +11,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use clap::{Parser, Subcommand};
 use shared::accounts::{NewUser, create_user};
 use shared::auth::TokenSigner;
-use shared::config::Config;
+use shared::config::{Config, TlsRoots};
 use shared::keys::{JwkSet, SigningKey, signing_secret_json};
 use shared::model::{Role, UserResponse};
 use shared::time::now_epoch;
@@ -105,7 +105,10 @@ async fn main() -> Result<()> {
         };
         match secret_name {
             Some(name) => {
-                let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+                let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .http_client(shared::store::https_client(TlsRoots::System))
+                    .load()
+                    .await;
                 let out = aws_sdk_secretsmanager::Client::new(&sdk)
                     .create_secret()
                     .name(name)
