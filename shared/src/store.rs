@@ -1397,22 +1397,52 @@ mod tests {
         assert_eq!(sdk.region().map(|r| r.as_ref()), Some("us-east-1"));
     }
 
-    /// The client builds its TLS configuration from the compiled-in roots on first use (a bad
-    /// certificate there would panic the function): a request to an endpoint that is not an
-    /// AWS one fails as an ordinary, retryable error.
-    #[tokio::test]
-    async fn a_non_aws_https_endpoint_fails_cleanly() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+    /// A TLS server on localhost with a fresh self-signed certificate: a stand-in for an
+    /// endpoint that is not AWS. Returns its port and what each handshake ended with.
+    fn self_signed_tls_server(connections: usize) -> (u16, std::sync::mpsc::Receiver<String>) {
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("cert");
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
+        let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.cert.der().clone()], key)
+        .expect("server config");
+        let config = std::sync::Arc::new(config);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
-        tokio::spawn(async move {
-            // Accepts and hangs up: no TLS server answers.
-            while let Ok((socket, _)) = listener.accept().await {
-                drop(socket);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for _ in 0..connections {
+                let Ok((mut socket, _)) = listener.accept() else {
+                    return;
+                };
+                let mut conn = rustls::ServerConnection::new(config.clone()).expect("conn");
+                let ended = loop {
+                    match conn.complete_io(&mut socket) {
+                        Ok((0, 0)) => break "closed".to_owned(),
+                        Ok(_) if !conn.is_handshaking() => break "handshake done".to_owned(),
+                        Ok(_) => continue,
+                        Err(e) => break e.to_string(),
+                    }
+                };
+                let _ = tx.send(ended);
             }
         });
-        for roots in [TlsRoots::Amazon, TlsRoots::System] {
+        (port, rx)
+    }
+
+    /// The client speaks TLS (rustls on ring) and checks the server's chain against the trust
+    /// store: a certificate no AWS root vouches for is refused during the handshake, and the
+    /// request fails as an ordinary, retryable dispatch error (a bad trust store or a missing
+    /// crypto provider would panic the function instead).
+    #[tokio::test]
+    async fn a_non_aws_https_endpoint_is_refused_in_the_handshake() {
+        let roots = [TlsRoots::Amazon, TlsRoots::System];
+        let (port, handshakes) = self_signed_tls_server(roots.len());
+        for roots in roots {
             let cfg = DynamoConfig {
                 endpoint: Some(format!("https://localhost:{port}")),
                 max_attempts: 1,
@@ -1426,9 +1456,19 @@ mod tests {
                 .send()
                 .await
                 .expect_err("not an AWS endpoint");
+            let chain = aws_smithy_types::error::display::DisplayErrorContext(&err).to_string();
             assert!(
                 matches!(err, SdkError::DispatchFailure(_)),
-                "{roots:?}: {err:?}"
+                "{roots:?}: {chain}"
+            );
+            assert!(chain.contains("UnknownIssuer"), "{roots:?}: {chain}");
+            let server = handshakes
+                .recv_timeout(Duration::from_secs(10))
+                .expect("the client connected");
+            // The client got as far as checking the certificate, then told the server why not.
+            assert!(
+                server.contains("received fatal alert"),
+                "{roots:?}: {server}"
             );
         }
     }
