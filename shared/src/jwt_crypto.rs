@@ -2,9 +2,10 @@
 //!
 //! `jsonwebtoken` is built without a crypto backend; [`install`] gives it this provider, which
 //! signs and verifies EdDSA only. Every other algorithm fails with `InvalidAlgorithm` at the
-//! crypto layer too (RFC 8725 §3.1: accept only the algorithms in use), and the code for RSA,
-//! ECDSA and HMAC signatures is not linked into the functions. [`crate::auth`] installs it
-//! before it builds a signer or a verifier, so no token is ever handled without it.
+//! crypto layer too (RFC 8725 §3.1: accept only the algorithms in use), and the functions carry
+//! one crypto library (ring, also under rustls) instead of `jsonwebtoken`'s own backend.
+//! [`crate::auth`] installs it before it builds a signer or a verifier, so no token is ever
+//! handled without it.
 
 use jsonwebtoken::crypto::{CryptoProvider, JwtSigner, JwtVerifier, KeyUtils};
 use jsonwebtoken::errors::{Error, ErrorKind};
