@@ -2,7 +2,6 @@
 //! email rules, password policy, hashing and id allocation.
 
 use crate::error::ApiError;
-use crate::http::sanitise_label;
 use crate::model::{Role, User};
 use crate::passwords::{PasswordHashing, check_password_policy, normalise_email};
 use crate::store::{Store, StoreError};
@@ -36,7 +35,7 @@ pub async fn create_user(
 ) -> Result<User, ApiError> {
     let email = normalise_email(new.email)?;
     check_password_policy(new.password)?;
-    let display_name = sanitise_label(new.display_name, MAX_DISPLAY_NAME_CHARS)
+    let display_name = crate::text::clean(new.display_name, MAX_DISPLAY_NAME_CHARS)
         .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
     let password_hash = passwords.hash(new.password)?;
     // Ids taken by users created with explicit ids are skipped. A transaction cancelled by a
@@ -56,6 +55,8 @@ pub async fn create_user(
             password_hash: Some(password_hash.clone()),
             disabled: false,
             created_at: now,
+            credential_epoch: 0,
+            known_networks: Vec::new(),
         };
         match store.create_user(&user).await {
             Ok(()) => return Ok(user),

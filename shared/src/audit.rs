@@ -3,6 +3,7 @@
 //! secrets and passwords never.
 
 use crate::ids::hash_for_log;
+use crate::model::EndReason;
 
 /// An admin listed a user's sessions.
 pub fn admin_listing(
@@ -62,14 +63,51 @@ pub fn session_refreshed(user_id: u64, session_id: &str, ip: &str) {
     );
 }
 
-/// A rotated-out refresh token was used after the grace window: the session was ended.
-pub fn refresh_reuse_detected(user_id: u64, session_id: &str, ip: &str) {
+/// A rotated-out refresh token (generation `presented`, the session being at `current`) was
+/// used after the grace window: the session was ended.
+pub fn refresh_reuse_detected(
+    user_id: u64,
+    session_id: &str,
+    presented: u64,
+    current: u64,
+    ip: &str,
+) {
     tracing::warn!(
         audit = "refresh_token_reuse_detected",
         target_user_id = user_id,
         session = %hash_for_log(session_id),
+        presented_generation = presented,
+        current_generation = current,
         ip,
         "refresh token reuse detected; session ended"
+    );
+}
+
+/// A refresh token was refused without ending anything: `forged` (its MAC does not verify, or
+/// names no session), `rotated` (the predecessor within the grace window: 409),
+/// `session_ended` or `account_disabled`.
+pub fn refresh_refused(user_id: u64, session_id: &str, generation: u64, ip: &str, reason: &str) {
+    tracing::warn!(
+        audit = "refresh_refused",
+        target_user_id = user_id,
+        session = %hash_for_log(session_id),
+        presented_generation = generation,
+        reason,
+        ip,
+        "refresh token refused"
+    );
+}
+
+/// A password change failed: `invalid_current_password` or a throttle.
+pub fn password_change_failed(user_id: u64, session_id: &str, ip: &str, reason: &str) {
+    tracing::warn!(
+        audit = "password_change_failed",
+        actor_user_id = user_id,
+        target_user_id = user_id,
+        session = %hash_for_log(session_id),
+        reason,
+        ip,
+        "password change failed"
     );
 }
 
@@ -79,7 +117,7 @@ pub fn sessions_ended(
     target_user_id: u64,
     session_id: Option<&str>,
     count: usize,
-    reason: &str,
+    reason: EndReason,
     ip: &str,
 ) {
     tracing::info!(
@@ -88,7 +126,7 @@ pub fn sessions_ended(
         target_user_id,
         session = session_id.map(hash_for_log).unwrap_or_default(),
         count,
-        reason,
+        reason = reason.as_str(),
         ip,
         "sessions ended"
     );

@@ -10,7 +10,7 @@ use crate::config::{SessionPolicy, TokenConfig};
 use crate::error::{ApiError, StartupError};
 use crate::ids::{is_session_id, parse_user_id};
 use crate::keys::SigningKey;
-use crate::model::{Role, Session, SessionStatus, User};
+use crate::model::{Cutoffs, Role, Session, User};
 use crate::store::Store;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -50,6 +50,17 @@ pub struct AccessClaims {
     /// server checks the session item's copy, which re-authentication moves forward at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
+    /// The user's credential epoch the token was issued in (see
+    /// [`crate::model::User::credential_epoch`]).
+    #[serde(default)]
+    pub cep: u64,
+    /// The global epoch the session was started in (see [`crate::model::Cutoffs`]).
+    #[serde(default)]
+    pub gep: u64,
+    /// The session's refresh-token generation when the token was issued: orders tokens against
+    /// re-authentications exactly, where `iat` has whole seconds only.
+    #[serde(default)]
+    pub rgen: u64,
 }
 
 /// What a verified token says about its bearer.
@@ -61,6 +72,15 @@ pub struct Bearer {
     pub session_id: String,
     /// The role claim (informational; admin checks read the users table).
     pub role: Role,
+    /// When the token was issued (`iat`).
+    pub issued_at: i64,
+    /// The session's refresh-token generation at issue (`rgen`): only tokens issued at or after
+    /// the session's latest sign-in count as a recent sign-in.
+    pub generation: u64,
+    /// The credential epoch the token was issued in (`cep`).
+    pub credential_epoch: u64,
+    /// The global epoch of the token's session (`gep`).
+    pub global_epoch: u64,
 }
 
 fn unauthorized(detail: &'static str, code: &'static str) -> ApiError {
@@ -75,6 +95,8 @@ fn invalid_token() -> ApiError {
 pub struct TokenVerifier {
     keys: HashMap<String, DecodingKey>,
     validation: Validation,
+    /// Longest `exp - iat` accepted: the configured lifetime plus the leeway.
+    max_lifetime_seconds: i64,
     /// Tokens this process has verified, with their expiry. A warm function that sees a token
     /// again (an admin panel paging and refreshing, a client polling its sessions) skips the
     /// signature check, the largest part of a request's own CPU. Sound because a token's
@@ -117,6 +139,7 @@ impl TokenVerifier {
         Ok(Self {
             keys,
             validation,
+            max_lifetime_seconds: cfg.max_lifetime_seconds + cfg.leeway_seconds as i64,
             verified: Mutex::new(HashMap::new()),
         })
     }
@@ -186,13 +209,21 @@ impl TokenVerifier {
         )?;
         let claims = data.claims;
         let user_id = parse_user_id(&claims.sub).ok_or_else(invalid_token)?;
-        if !is_session_id(&claims.sid) {
+        // A token that lives longer than this service issues them was not made by it (or by a
+        // signer configured differently): refused, however valid its signature.
+        if !is_session_id(&claims.sid)
+            || claims.exp.saturating_sub(claims.iat) > self.max_lifetime_seconds
+        {
             return Err(invalid_token());
         }
         let bearer = Bearer {
             user_id,
             session_id: claims.sid,
             role: claims.role,
+            issued_at: claims.iat,
+            credential_epoch: claims.cep,
+            global_epoch: claims.gep,
+            generation: claims.rgen,
         };
         Ok((bearer, claims.exp))
     }
@@ -268,6 +299,9 @@ impl TokenSigner {
             exp: now + self.ttl_seconds,
             jti,
             auth_time: Some(now),
+            cep: 0,
+            gep: 0,
+            rgen: 0,
         }
     }
 
@@ -279,18 +313,14 @@ impl TokenSigner {
         jsonwebtoken::encode(&header, claims, &self.key).map_err(ApiError::internal)
     }
 
-    /// Issues an access token for a session whose user proved their password at `auth_time`
-    /// (refresh and re-authentication keep the session's own value).
-    pub fn issue_with_auth_time(
-        &self,
-        user_id: u64,
-        session_id: &str,
-        role: Role,
-        now: i64,
-        auth_time: i64,
-    ) -> Result<String, ApiError> {
-        let mut claims = self.claims(user_id, session_id, role, now);
-        claims.auth_time = Some(auth_time);
+    /// Issues an access token for a session at `now`: its `auth_time` is the session's latest
+    /// sign-in, its `cep` the session's credential epoch.
+    pub fn issue_for(&self, session: &Session, role: Role, now: i64) -> Result<String, ApiError> {
+        let mut claims = self.claims(session.user_id, &session.session_id, role, now);
+        claims.auth_time = Some(session.auth_time());
+        claims.cep = session.credential_epoch;
+        claims.gep = session.global_epoch;
+        claims.rgen = session.refresh_generation;
         self.sign_claims(&claims)
     }
 
@@ -310,26 +340,6 @@ fn session_ended() -> ApiError {
     unauthorized("The session has ended; sign in again.", "session_ended")
 }
 
-/// Checks that the bearer's session exists and is active at `now`.
-fn check_session(
-    bearer: &Bearer,
-    session: Option<Session>,
-    now: i64,
-    policy: &SessionPolicy,
-) -> Result<Session, ApiError> {
-    match session {
-        Some(s) if s.status(now, policy) == SessionStatus::Active => Ok(s),
-        _ => {
-            tracing::info!(
-                user_id = bearer.user_id,
-                session = %crate::ids::hash_for_log(&bearer.session_id),
-                "token of an ended or unknown session refused"
-            );
-            Err(session_ended())
-        }
-    }
-}
-
 /// Moves the session's `last_activity` forward when it is stale. A failure here is logged and
 /// does not fail the request: activity tracking is never worth a refused request.
 async fn record_activity(store: &Store, session: &Session, now: i64, policy: &SessionPolicy) {
@@ -344,35 +354,58 @@ async fn record_activity(store: &Store, session: &Session, now: i64, policy: &Se
     }
 }
 
-/// The signed-in user behind a request: an active session of an enabled user.
+/// The signed-in user behind a request: a usable session of an existing user.
 #[derive(Debug, Clone)]
 pub struct Caller {
+    /// What the token says.
+    pub bearer: Bearer,
     /// The user item, as of this request.
     pub user: User,
     /// The session the token belongs to.
     pub session: Session,
+    /// The user's credential epoch and the global epoch, as of this request.
+    pub cutoffs: Cutoffs,
+    /// The other user an admin route asked for, read in the same request.
+    pub other: Option<User>,
 }
 
-/// Reads the bearer's session and user concurrently and checks the session: 401 unless it is
-/// active and the user still exists.
+/// Reads the bearer's session and user (and `other`) in one consistent batch and checks the
+/// session: 401 unless it is active at `now`, belongs to the user's current credential epoch
+/// and the current global epoch, and the user still exists.
 async fn load_caller(
     store: &Store,
     bearer: &Bearer,
+    other: Option<u64>,
     now: i64,
     policy: &SessionPolicy,
 ) -> Result<Caller, ApiError> {
-    let (session, user) = tokio::try_join!(
-        store.get_session(bearer.user_id, &bearer.session_id),
-        store.get_user(bearer.user_id),
-    )?;
-    let session = check_session(bearer, session, now, policy)?;
-    let Some(user) = user else {
+    let items = store
+        .load_caller(bearer.user_id, &bearer.session_id, other)
+        .await?;
+    let found = items.session.zip(items.user).and_then(|(session, user)| {
+        let cutoffs = Cutoffs::of(&user, items.global_epoch);
+        session
+            .is_usable(now, policy, &cutoffs)
+            .then_some((session, user, cutoffs))
+    });
+    let Some((session, user, cutoffs)) = found else {
+        tracing::info!(
+            user_id = bearer.user_id,
+            session = %crate::ids::hash_for_log(&bearer.session_id),
+            "token of an ended or unknown session refused"
+        );
         return Err(session_ended());
     };
-    Ok(Caller { user, session })
+    Ok(Caller {
+        bearer: bearer.clone(),
+        user,
+        session,
+        cutoffs,
+        other: items.other,
+    })
 }
 
-/// Authenticates a user request: the bearer's session must be active and the user enabled
+/// Authenticates a user request: the bearer's session must be usable and the user enabled
 /// (else 401). Records activity at most once a minute.
 pub async fn require_user(
     store: &Store,
@@ -380,7 +413,7 @@ pub async fn require_user(
     now: i64,
     policy: &SessionPolicy,
 ) -> Result<Caller, ApiError> {
-    let caller = load_caller(store, bearer, now, policy).await?;
+    let caller = load_caller(store, bearer, None, now, policy).await?;
     if caller.user.disabled {
         return Err(unauthorized(
             "This account is disabled.",
@@ -391,16 +424,17 @@ pub async fn require_user(
     Ok(caller)
 }
 
-/// Authorises an admin request: the bearer's session must be active (else 401) and the users
-/// table must say the user is an admin and not disabled (else 403). Both items are read
-/// concurrently.
+/// Authorises an admin request: the bearer's session must be usable (else 401) and the users
+/// table must say the user is an admin and not disabled (else 403). `target`, the user the
+/// route is about, is read in the same batch ([`Caller::other`]).
 pub async fn require_admin(
     store: &Store,
     bearer: &Bearer,
+    target: Option<u64>,
     now: i64,
     policy: &SessionPolicy,
 ) -> Result<Caller, ApiError> {
-    let caller = load_caller(store, bearer, now, policy).await?;
+    let caller = load_caller(store, bearer, target, now, policy).await?;
     if caller.user.disabled {
         return Err(ApiError::Forbidden {
             detail: "This account is disabled.",
@@ -417,21 +451,31 @@ pub async fn require_admin(
     Ok(caller)
 }
 
-/// Sensitive actions (ending all other sessions, changing the password, admin user updates)
-/// need a password proved in this session within `max_age_seconds` (OWASP ASVS 5.0 V7.5.3):
-/// else 401 `reauthentication_required`, answered by `POST /auth/reauthenticate`.
+/// The 401 for a sign-in that is not recent enough (RFC 9470).
+pub fn reauthentication_required() -> ApiError {
+    unauthorized(
+        "Confirm your password to do this (POST /auth/reauthenticate).",
+        "reauthentication_required",
+    )
+}
+
+/// Sensitive actions (ending any session but the current one, changing the password, admin
+/// user updates) need a password proved in this session within `max_age_seconds` (OWASP ASVS
+/// 5.0 V7.5.3), and a token issued at or after that proof (its refresh generation is at least
+/// the one the proof started): a token issued before the latest sign-in (one stolen earlier,
+/// say) never counts as recent. Else 401 `reauthentication_required`, answered by
+/// `POST /auth/reauthenticate`.
 pub fn require_recent_auth(
-    session: &Session,
+    caller: &Caller,
     now: i64,
     max_age_seconds: i64,
 ) -> Result<(), ApiError> {
-    if now - session.auth_time() <= max_age_seconds {
+    let auth_time = caller.session.auth_time();
+    let issued_after = caller.bearer.generation >= caller.session.auth_generation;
+    if issued_after && now - auth_time <= max_age_seconds {
         Ok(())
     } else {
-        Err(unauthorized(
-            "Confirm your password to do this (POST /auth/reauthenticate).",
-            "reauthentication_required",
-        ))
+        Err(reauthentication_required())
     }
 }
 
@@ -452,6 +496,7 @@ mod tests {
                 keys: keys.iter().map(|k| k.public_jwk()).collect(),
             },
             leeway_seconds: 0,
+            max_lifetime_seconds: 900,
         }
     }
 
@@ -571,6 +616,12 @@ mod tests {
         let mut c = good.clone();
         c.sid = "not-a-session".into();
         cases.push(("sid malformed", sign(&c)));
+        // Signed with the right key, but living longer than this service issues tokens: an
+        // hour where the configured lifetime is 15 minutes (a leaked signer, a misconfigured
+        // issuer).
+        let mut c = good.clone();
+        c.exp = c.iat + 3600;
+        cases.push(("exp - iat above the lifetime", sign(&c)));
         // Signed by another key under a known kid.
         let forged = TokenSigner::new(&other, &cfg, 900)
             .sign_claims(&good)

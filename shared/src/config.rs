@@ -68,6 +68,9 @@ pub struct TokenConfig {
     pub public_keys: JwkSet,
     /// Clock skew allowed on `exp`/`nbf`, in seconds.
     pub leeway_seconds: u64,
+    /// Longest access-token lifetime issued (`ACCESS_TOKEN_TTL_SECONDS`): a token whose
+    /// `exp - iat` exceeds it (plus the leeway) is refused.
+    pub max_lifetime_seconds: i64,
 }
 
 /// Session lifetimes.
@@ -121,8 +124,11 @@ pub struct AuthPolicy {
     /// A rotated-out refresh token reused within this many seconds is refused (409) without
     /// ending the session: two tabs refreshing at once. After it, reuse ends the session.
     pub refresh_reuse_grace_seconds: i64,
-    /// Failed sign-ins allowed per email within the window before 429.
+    /// Password attempts per email and client network within the window before 429.
     pub login_max_failures: u32,
+    /// Password attempts per email, all clients together, within the window before clients on
+    /// networks the account has never signed in from get 429 too.
+    pub login_max_failures_per_account: u32,
     /// The failed sign-in window in seconds.
     pub login_failure_window_seconds: i64,
     /// argon2id memory in KiB.
@@ -135,6 +141,17 @@ pub struct AuthPolicy {
     pub session_limit: u32,
     /// What a sign-in at the limit does.
     pub session_limit_action: SessionLimitAction,
+}
+
+impl AuthPolicy {
+    /// The password throttle's settings.
+    pub fn throttle(&self) -> crate::throttle::ThrottlePolicy {
+        crate::throttle::ThrottlePolicy {
+            per_client: self.login_max_failures,
+            per_account: self.login_max_failures_per_account,
+            window_seconds: self.login_failure_window_seconds,
+        }
+    }
 }
 
 /// What a sign-in does when the user already has `SESSION_LIMIT` active sessions.
@@ -206,11 +223,14 @@ impl Config {
         if app_env == AppEnv::Deployed && public_keys.contains_dev_key() {
             return Err(StartupError::DevKeyOutsideLocal);
         }
+        let access_token_ttl_seconds =
+            number(&get, "ACCESS_TOKEN_TTL_SECONDS", 900, 60, 3600)? as i64;
         let tokens = TokenConfig {
             issuer: get("TOKEN_ISSUER").unwrap_or_else(|| "device-sessions-api".to_owned()),
             audience: get("TOKEN_AUDIENCE").unwrap_or_else(|| "device-sessions-api".to_owned()),
             public_keys,
             leeway_seconds: number(&get, "TOKEN_LEEWAY_SECONDS", 30, 0, 300)?,
+            max_lifetime_seconds: access_token_ttl_seconds,
         };
 
         let day = 86_400;
@@ -274,11 +294,17 @@ impl Config {
                     });
                 }
             },
-            access_token_ttl_seconds: number(&get, "ACCESS_TOKEN_TTL_SECONDS", 900, 60, 3600)?
-                as i64,
+            access_token_ttl_seconds,
             refresh_reuse_grace_seconds: number(&get, "REFRESH_REUSE_GRACE_SECONDS", 10, 0, 300)?
                 as i64,
             login_max_failures: number(&get, "LOGIN_MAX_FAILURES", 5, 1, 100)? as u32,
+            login_max_failures_per_account: number(
+                &get,
+                "LOGIN_MAX_FAILURES_PER_ACCOUNT",
+                50,
+                1,
+                100_000,
+            )? as u32,
             login_failure_window_seconds: number(
                 &get,
                 "LOGIN_FAILURE_WINDOW_SECONDS",

@@ -9,8 +9,8 @@ use crate::device::describe;
 use crate::error::ApiError;
 use crate::handlers::login;
 use crate::ids::new_session_id;
-use crate::model::{Role, Session};
-use crate::refresh::RefreshToken;
+use crate::model::{EndReason, Role, Session};
+use crate::refresh::{RefreshKey, new_family};
 use crate::store::{Store, StoreError};
 use std::collections::BTreeMap;
 
@@ -63,7 +63,9 @@ const DEVICES: &[(&str, &str, i64, i64, bool)] = &[
     ),
 ];
 
-/// Starts and stores a new session for `user_id` from a User-Agent and IP.
+/// Starts and stores a new session for `user_id` from a User-Agent and IP, in the user's
+/// current credential epoch and the current global epoch (no password involved: for demo data,
+/// tests and `sessions-cli token`).
 pub async fn start_session(
     store: &Store,
     user_id: u64,
@@ -76,7 +78,10 @@ pub async fn start_session(
         operation: "random",
         source: Box::new(std::io::Error::other(e.to_string())),
     })?;
-    let session = Session::start(user_id, id, describe(user_agent), ip, now, policy);
+    let mut session = Session::start(user_id, id, describe(user_agent), ip, now, policy);
+    let (user, global_epoch) = tokio::try_join!(store.get_user(user_id), store.global_epoch())?;
+    session.credential_epoch = user.map(|u| u.credential_epoch).unwrap_or(0);
+    session.global_epoch = global_epoch;
     store.put_new_session(&session).await?;
     Ok(session)
 }
@@ -158,7 +163,7 @@ pub async fn seed(state: &AppState, now: i64) -> Result<bool, ApiError> {
                     USER_ID,
                     session_id,
                     ADMIN_ID,
-                    "admin",
+                    EndReason::Admin,
                     session.last_activity,
                     policy,
                 )
@@ -178,6 +183,7 @@ pub async fn seed(state: &AppState, now: i64) -> Result<bool, ApiError> {
 pub async fn event_tokens(
     store: &Store,
     signer: &TokenSigner,
+    refresh_key: &RefreshKey,
     now: i64,
     policy: &SessionPolicy,
 ) -> Result<BTreeMap<&'static str, String>, Box<dyn std::error::Error + Send + Sync>> {
@@ -186,13 +192,21 @@ pub async fn event_tokens(
     let user = start_session(store, PLAIN_USER_ID, UA, "192.0.2.11", now, policy).await?;
     let ended = start_session(store, ADMIN_ID, UA, "192.0.2.10", now, policy).await?;
     store
-        .end_session(ADMIN_ID, &ended.session_id, ADMIN_ID, "logout", now, policy)
+        .end_session(
+            ADMIN_ID,
+            &ended.session_id,
+            ADMIN_ID,
+            EndReason::Logout,
+            now,
+            policy,
+        )
         .await?;
     let logout = start_session(store, PLAIN_USER_ID, UA, "192.0.2.11", now, policy).await?;
     let other = start_session(store, PLAIN_USER_ID, UA, "192.0.2.12", now, policy).await?;
     let target = start_session(store, PLAIN_USER_ID, UA, "192.0.2.13", now, policy).await?;
     let refresh_id = new_session_id().map_err(|e| e.to_string())?;
-    let refresh = RefreshToken::issue(PLAIN_USER_ID, &refresh_id).map_err(|e| e.to_string())?;
+    let family = new_family().map_err(|e| e.to_string())?;
+    let refresh = refresh_key.issue(PLAIN_USER_ID, &refresh_id, &family, 0);
     let mut refreshable = Session::start(
         PLAIN_USER_ID,
         refresh_id,
@@ -201,25 +215,20 @@ pub async fn event_tokens(
         now,
         policy,
     );
-    refreshable.refresh_hash = Some(refresh.hash());
+    refreshable.refresh_family = Some(family);
+    let (account, global_epoch) =
+        tokio::try_join!(store.get_user(PLAIN_USER_ID), store.global_epoch())?;
+    refreshable.credential_epoch = account.map(|u| u.credential_epoch).unwrap_or(0);
+    refreshable.global_epoch = global_epoch;
     store.put_new_session(&refreshable).await?;
     Ok(BTreeMap::from([
-        (
-            "admin_token",
-            signer.issue(ADMIN_ID, &admin.session_id, Role::Admin, now)?,
-        ),
-        (
-            "user_token",
-            signer.issue(PLAIN_USER_ID, &user.session_id, Role::User, now)?,
-        ),
+        ("admin_token", signer.issue_for(&admin, Role::Admin, now)?),
+        ("user_token", signer.issue_for(&user, Role::User, now)?),
         (
             "ended_session_token",
-            signer.issue(ADMIN_ID, &ended.session_id, Role::Admin, now)?,
+            signer.issue_for(&ended, Role::Admin, now)?,
         ),
-        (
-            "logout_token",
-            signer.issue(PLAIN_USER_ID, &logout.session_id, Role::User, now)?,
-        ),
+        ("logout_token", signer.issue_for(&logout, Role::User, now)?),
         ("user_refresh_token", refresh.expose()),
         ("user_other_session_id", other.session_id),
         ("target_session_id", target.session_id),

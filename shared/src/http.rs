@@ -120,18 +120,6 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
     })
 }
 
-/// Sanitises a client-supplied label (a device name): control characters removed, trimmed,
-/// at most `max_chars` characters. `None` when nothing is left.
-pub fn sanitise_label(raw: Option<&str>, max_chars: usize) -> Option<String> {
-    let cleaned: String = raw?
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(max_chars)
-        .collect();
-    let cleaned = cleaned.trim().to_owned();
-    (!cleaned.is_empty()).then_some(cleaned)
-}
-
 /// The User-Agent header, or empty.
 pub fn user_agent(req: &Request) -> &str {
     req.headers()
@@ -154,6 +142,13 @@ pub fn source_ip(req: &Request) -> String {
         _ => None,
     }
     .unwrap_or_default()
+}
+
+/// The client's address, for sessions and audit events: behind the configured CloudFront
+/// distribution the viewer's (see [`viewer`]), otherwise API Gateway's source IP, never a
+/// header a client can set.
+pub fn client_ip(req: &Request, config: &crate::Config) -> String {
+    viewer(req, config.origin_verify_secret.as_deref()).ip
 }
 
 /// Where a request came from: the address and, behind CloudFront, the location.
@@ -206,7 +201,7 @@ pub fn viewer(req: &Request, origin_verify_secret: Option<&str>) -> Viewer {
         region: single_header(req, "cloudfront-viewer-country-region")
             .filter(|r| (1..=3).contains(&r.len()) && r.bytes().all(|b| b.is_ascii_alphanumeric()))
             .map(str::to_owned),
-        city: sanitise_label(single_header(req, "cloudfront-viewer-city"), MAX_CITY_CHARS),
+        city: crate::text::clean(single_header(req, "cloudfront-viewer-city"), MAX_CITY_CHARS),
     });
     Viewer { ip, location }
 }

@@ -84,8 +84,13 @@ impl JwkSet {
         if set.keys.is_empty() {
             return Err("the key set is empty".to_owned());
         }
+        let mut kids = std::collections::HashSet::new();
         for key in &set.keys {
             key.validate()?;
+            // Two keys under one kid: which one verifies would depend on the order.
+            if !kids.insert(key.kid.as_str()) {
+                return Err(format!("two keys share the kid {:?}", key.kid));
+            }
         }
         Ok(set)
     }
@@ -207,25 +212,37 @@ pub fn signing_secret_json(key: &SigningKey) -> String {
     serde_json::json!({"kid": key.kid(), "private_key": key.pkcs8_base64()}).to_string()
 }
 
-/// Reads the signing key from Secrets Manager, once per cold start.
-pub async fn fetch_signing_key(
+/// Reads the string value of the secret `secret_id` (named by the setting `setting`) from
+/// Secrets Manager: once per cold start, never into configuration.
+pub async fn fetch_secret_string(
     client: &aws_sdk_secretsmanager::Client,
     secret_id: &str,
-) -> Result<SigningKey, StartupError> {
+    setting: &'static str,
+) -> Result<String, StartupError> {
     let out = client
         .get_secret_value()
         .secret_id(secret_id)
         .send()
         .await
         .map_err(|e| StartupError::Invalid {
-            name: "SIGNING_KEY_SECRET_ARN",
+            name: setting,
             reason: format!("cannot read the secret: {}", crate::error::cause_chain(&e)),
         })?;
-    let json = out.secret_string().ok_or_else(|| StartupError::Invalid {
-        name: "SIGNING_KEY_SECRET_ARN",
-        reason: "the secret has no string value".to_owned(),
-    })?;
-    parse_signing_secret(json)
+    out.secret_string()
+        .map(str::to_owned)
+        .ok_or(StartupError::Invalid {
+            name: setting,
+            reason: "the secret has no string value".to_owned(),
+        })
+}
+
+/// Reads the signing key from Secrets Manager, once per cold start.
+pub async fn fetch_signing_key(
+    client: &aws_sdk_secretsmanager::Client,
+    secret_id: &str,
+) -> Result<SigningKey, StartupError> {
+    let json = fetch_secret_string(client, secret_id, "SIGNING_KEY_SECRET_ARN").await?;
+    parse_signing_secret(&json)
 }
 
 /// The dev-only signing key. Never accepted where `APP_ENV` is not `local`.
@@ -316,5 +333,15 @@ mod tests {
         })
         .unwrap();
         assert_eq!(JwkSet::parse(&good).unwrap().keys[0].kid, "a");
+        // Two keys under one kid are refused at start-up, whichever order they come in.
+        let twice = serde_json::to_string(&JwkSet {
+            keys: vec![
+                SigningKey::generate("a").unwrap().public_jwk(),
+                SigningKey::generate("a").unwrap().public_jwk(),
+            ],
+        })
+        .unwrap();
+        let err = JwkSet::parse(&twice).unwrap_err();
+        assert!(err.contains("share the kid"), "{err}");
     }
 }

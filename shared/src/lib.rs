@@ -12,6 +12,7 @@ pub mod config;
 pub mod cursor;
 pub mod demo;
 pub mod device;
+pub mod end_all;
 pub mod error;
 pub mod handlers;
 pub mod http;
@@ -21,10 +22,13 @@ pub mod keys;
 pub mod limits;
 pub mod logging;
 pub mod model;
+pub mod password_check;
 pub mod passwords;
 pub mod refresh;
 pub mod store;
 pub mod tables;
+pub mod text;
+pub mod throttle;
 pub mod time;
 pub mod trips;
 
@@ -49,6 +53,8 @@ pub struct AppState {
     pub passwords: passwords::PasswordHashing,
     /// Access-token signing: only in the functions that issue tokens.
     pub signer: Option<Arc<auth::TokenSigner>>,
+    /// Refresh-token MACs: only in the functions that issue refresh tokens.
+    pub refresh_key: Option<Arc<refresh::RefreshKey>>,
     /// The shared AWS configuration (region, credentials, timeouts).
     pub sdk: aws_config::SdkConfig,
 }
@@ -85,8 +91,63 @@ impl AppState {
             cursors: Arc::new(cursors),
             passwords,
             signer: None,
+            refresh_key: None,
             sdk,
         })
+    }
+
+    /// Adds the refresh-token key, for the functions that issue refresh tokens: the string
+    /// value of the Secrets Manager secret named by `REFRESH_TOKEN_KEY_SECRET_ARN` (read once,
+    /// here, at cold start), or `REFRESH_TOKEN_KEY`, or, only where `APP_ENV=local`, the
+    /// dev-only key.
+    pub async fn with_refresh_key_from_env(self) -> Result<Self, error::StartupError> {
+        let get = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let refresh = match (
+            get("REFRESH_TOKEN_KEY_SECRET_ARN"),
+            get("REFRESH_TOKEN_KEY"),
+        ) {
+            (Some(arn), _) => {
+                let client = aws_sdk_secretsmanager::Client::new(&self.sdk);
+                keys::fetch_secret_string(&client, &arn, "REFRESH_TOKEN_KEY_SECRET_ARN").await?
+            }
+            (None, Some(key)) => key,
+            (None, None) if self.config.app_env == config::AppEnv::Local => String::new(),
+            (None, None) => {
+                return Err(error::StartupError::Missing("REFRESH_TOKEN_KEY_SECRET_ARN"));
+            }
+        };
+        if refresh.is_empty() {
+            Ok(self.with_refresh_key(refresh::RefreshKey::dev()))
+        } else {
+            self.with_refresh_key_bytes(refresh.as_bytes())
+        }
+    }
+
+    /// Adds the refresh-token key from its bytes: at least 32, and never the dev-only key in a
+    /// deployed stack.
+    pub fn with_refresh_key_bytes(self, bytes: &[u8]) -> Result<Self, error::StartupError> {
+        let invalid = |reason: &str| error::StartupError::Invalid {
+            name: "REFRESH_TOKEN_KEY",
+            reason: reason.to_owned(),
+        };
+        if self.config.app_env == config::AppEnv::Deployed && refresh::RefreshKey::is_dev(bytes) {
+            return Err(invalid("the dev-only key is refused outside APP_ENV=local"));
+        }
+        let key = refresh::RefreshKey::new(bytes).ok_or_else(|| invalid("at least 32 bytes"))?;
+        Ok(self.with_refresh_key(key))
+    }
+
+    /// Adds a refresh-token key.
+    pub fn with_refresh_key(mut self, key: refresh::RefreshKey) -> Self {
+        self.refresh_key = Some(Arc::new(key));
+        self
+    }
+
+    /// The refresh-token key, or a 500 in a function built without one.
+    pub fn refresh_key(&self) -> Result<&refresh::RefreshKey, ApiError> {
+        self.refresh_key
+            .as_deref()
+            .ok_or_else(|| ApiError::internal("this function has no refresh-token key"))
     }
 
     /// Adds the token signer, for the functions that issue tokens. The key comes from the

@@ -11,7 +11,7 @@
 use crate::audit;
 use crate::config::{AuthPolicy, SessionLimitAction, SessionPolicy};
 use crate::error::ApiError;
-use crate::model::Session;
+use crate::model::{EndReason, Session};
 use crate::store::{ActiveSession, SlotClaim, Store, StoreError};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -23,6 +23,8 @@ const MAX_ATTEMPTS: usize = 12;
 /// What a sign-in read about the user's slots and active sessions.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
+    /// The user's credential epoch as read with the slots.
+    pub credential_epoch: u64,
     /// Slot number → the session id holding it.
     pub slots: HashMap<u32, String>,
     /// The user's active sessions.
@@ -118,14 +120,19 @@ pub async fn snapshot(
         store.get_user_with_slots(user_id),
         store.active_sessions(user_id, now, policy)
     )?;
+    let (credential_epoch, slots) = user
+        .map(|(user, slots)| (user.credential_epoch, slots))
+        .unwrap_or_default();
     Ok(Snapshot {
-        slots: user.map(|(_, slots)| slots).unwrap_or_default(),
+        credential_epoch,
+        slots,
         active,
     })
 }
 
 /// Stores `session` within the user's session limit, starting from `first` (read by the
-/// caller) and re-reading after each lost race. Returns the sessions it ended.
+/// caller) and re-reading after each lost race. Returns the sessions it ended, or `None` when
+/// the user's credential epoch has moved past the session's (the caller decides again).
 pub async fn put_within_limit(
     store: &Store,
     session: &Session,
@@ -134,12 +141,15 @@ pub async fn put_within_limit(
     ip: &str,
     now: i64,
     policy: &SessionPolicy,
-) -> Result<Vec<String>, ApiError> {
+) -> Result<Option<Vec<String>>, ApiError> {
     let spread = session.session_id.bytes().fold(0usize, |acc, b| {
         acc.wrapping_mul(31).wrapping_add(b as usize)
     });
     let mut snap = first;
     for attempt in 0..MAX_ATTEMPTS {
+        if snap.credential_epoch != session.credential_epoch {
+            return Ok(None);
+        }
         let plan = plan(
             &snap,
             auth.session_limit,
@@ -157,14 +167,21 @@ pub async fn put_within_limit(
             for id in &plan.also_end {
                 let by = session.user_id;
                 store
-                    .end_session(by, id, by, "evicted", now, policy)
+                    .end_session(by, id, by, EndReason::Evicted, now, policy)
                     .await?;
                 ended.push(id.clone());
             }
             for id in &ended {
-                audit::sessions_ended(session.user_id, session.user_id, Some(id), 1, "evicted", ip);
+                audit::sessions_ended(
+                    session.user_id,
+                    session.user_id,
+                    Some(id),
+                    1,
+                    EndReason::Evicted,
+                    ip,
+                );
             }
-            return Ok(ended);
+            return Ok(Some(ended));
         }
         // Another sign-in of this user committed first: back off a little, read again.
         let jitter = (spread.wrapping_add(attempt * 7) % 20) as u64;
@@ -197,6 +214,7 @@ mod tests {
     #[test]
     fn below_the_limit_takes_an_empty_or_ended_slot() {
         let snap = Snapshot {
+            credential_epoch: 0,
             slots: slots(&[(0, "a"), (1, "gone")]),
             active: active(&[("a", 10)]),
         };
@@ -222,6 +240,7 @@ mod tests {
     #[test]
     fn at_the_limit_refuse_says_409_and_evict_ends_the_least_recently_active() {
         let snap = Snapshot {
+            credential_epoch: 0,
             slots: slots(&[(0, "a"), (1, "b")]),
             active: active(&[("a", 20), ("b", 10)]),
         };
@@ -242,6 +261,7 @@ mod tests {
     fn sessions_without_a_slot_count_and_are_ended_first_when_least_recent() {
         // The limit was switched on with four sessions already active.
         let snap = Snapshot {
+            credential_epoch: 0,
             slots: HashMap::new(),
             active: active(&[("a", 40), ("b", 30), ("c", 20), ("d", 10)]),
         };
@@ -263,6 +283,7 @@ mod tests {
     #[test]
     fn a_full_set_of_slots_with_an_older_unslotted_session_evicts_a_holder() {
         let snap = Snapshot {
+            credential_epoch: 0,
             slots: slots(&[(0, "a"), (1, "b")]),
             active: active(&[("a", 40), ("b", 30), ("old", 5)]),
         };

@@ -14,6 +14,82 @@ pub enum DeviceType {
     Mobile,
 }
 
+/// Where a session's `device_name` came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceNameSource {
+    /// Parsed from the User-Agent by the service.
+    #[default]
+    UserAgent,
+    /// Sent by the client at sign-in (native apps): its own claim, shown as such.
+    Client,
+}
+
+/// Why a session ended. Stored on the session, returned as `ended_reason` and written to the
+/// audit log under the same name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndReason {
+    /// Its user signed out of it (from that session).
+    Logout,
+    /// Its user ended it from another session (one session, or "all others").
+    User,
+    /// An administrator ended it (one session, or all of the user's).
+    Admin,
+    /// Its user changed the password.
+    PasswordChanged,
+    /// An administrator disabled its user.
+    UserDisabled,
+    /// A rotated-out refresh token was presented: the token family is treated as stolen.
+    #[serde(rename = "refresh_token_reuse")]
+    RefreshTokenReuse,
+    /// A sign-in at the session limit made room.
+    Evicted,
+    /// Shown, never stored: the user's credentials changed (password change, disable, "end all
+    /// sessions") after the session started, and the sweep has not marked it yet.
+    CredentialsChanged,
+    /// Shown, never stored: an operator ended every session of every user.
+    AllSessionsEnded,
+}
+
+impl EndReason {
+    /// The name stored and logged.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Logout => "logout",
+            Self::User => "user",
+            Self::Admin => "admin",
+            Self::PasswordChanged => "password_changed",
+            Self::UserDisabled => "user_disabled",
+            Self::RefreshTokenReuse => "refresh_token_reuse",
+            Self::Evicted => "evicted",
+            Self::CredentialsChanged => "credentials_changed",
+            Self::AllSessionsEnded => "all_sessions_ended",
+        }
+    }
+}
+
+/// What ends sessions without touching their items, read with every session check: the
+/// user's credential epoch (strongly consistent) and the operator's global epoch (see
+/// [`crate::store::GLOBAL_EPOCH_MAX_AGE`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cutoffs {
+    /// The user's current credential epoch: a session stamped with another one is over.
+    pub credential_epoch: u64,
+    /// The current global epoch: a session started under another one is over.
+    pub global_epoch: u64,
+}
+
+impl Cutoffs {
+    /// The cut-offs for `user` under the global epoch `global_epoch`.
+    pub fn of(user: &User, global_epoch: u64) -> Self {
+        Self {
+            credential_epoch: user.credential_epoch,
+            global_epoch,
+        }
+    }
+}
+
 /// A user's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -58,6 +134,15 @@ pub struct User {
     pub disabled: bool,
     /// Unix seconds.
     pub created_at: i64,
+    /// Moves forward whenever every session of the user must end at once (password change,
+    /// disable, "end all sessions"). Each session records the epoch it was created in; one of
+    /// an earlier epoch is over, whether or not its item says so yet.
+    #[serde(default)]
+    pub credential_epoch: u64,
+    /// Networks (hashed) this user has signed in from: the sign-in throttle's per-account
+    /// ceiling does not lock these out (see [`crate::throttle`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub known_networks: Vec<String>,
 }
 
 impl User {
@@ -79,6 +164,9 @@ pub struct Session {
     pub device_type: DeviceType,
     /// e.g. "Chrome on Windows 10".
     pub device_name: String,
+    /// Whether `device_name` was parsed from the User-Agent or sent by the client.
+    #[serde(default)]
+    pub device_name_source: DeviceNameSource,
     /// e.g. "Chrome".
     pub browser: String,
     /// e.g. "Windows 10".
@@ -99,24 +187,35 @@ pub struct Session {
     /// Who ended it (a user id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_by: Option<u64>,
-    /// Why it ended: `logout`, `admin`, `refresh_token_reuse`, ...
+    /// Why it ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub revoked_reason: Option<String>,
-    /// SHA-256 of the current refresh secret, base64url.
+    pub revoked_reason: Option<EndReason>,
+    /// The refresh-token family's secret nonce (base64url, 256 bits): every generation's token
+    /// is a MAC over it (see [`crate::refresh`]). Never leaves the service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refresh_hash: Option<String>,
-    /// SHA-256 of the refresh secret the last rotation replaced (reuse detection).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refresh_prev_hash: Option<String>,
-    /// When the refresh token was last rotated (Unix seconds).
+    pub refresh_family: Option<String>,
+    /// The generation of the current refresh token; every earlier one is rotated out.
+    #[serde(default)]
+    pub refresh_generation: u64,
+    /// When the current generation was issued by a rotation (Unix seconds).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_rotated_at: Option<i64>,
+    /// The user's credential epoch when the session started (see [`User::credential_epoch`]).
+    #[serde(default)]
+    pub credential_epoch: u64,
+    /// The global epoch when the session started (see [`Cutoffs`]).
+    #[serde(default)]
+    pub global_epoch: u64,
     /// DynamoDB TTL (Unix seconds): when the item may be deleted. Never trusted on reads.
     pub ttl: i64,
     /// When the user last proved their password in this session (sign-in or
     /// re-authentication), Unix seconds. Absent on sessions older than the field: `created_at`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
+    /// The refresh generation that the latest re-authentication started: tokens of earlier
+    /// generations do not count as a recent sign-in.
+    #[serde(default)]
+    pub auth_generation: u64,
     /// The user's own name for the session ("work laptop").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<String>,
@@ -155,6 +254,7 @@ impl Session {
             session_id,
             device_type: device.device_type,
             device_name: device.device_name,
+            device_name_source: DeviceNameSource::UserAgent,
             browser: device.browser,
             os: device.os,
             user_agent: device.user_agent,
@@ -165,11 +265,14 @@ impl Session {
             revoked_at: None,
             revoked_by: None,
             revoked_reason: None,
-            refresh_hash: None,
-            refresh_prev_hash: None,
+            refresh_family: None,
+            refresh_generation: 0,
             refresh_rotated_at: None,
+            credential_epoch: 0,
+            global_epoch: 0,
             ttl: Self::ttl_for(expires_at, policy),
             auth_time: Some(now),
+            auth_generation: 0,
             label: None,
             location: None,
         }
@@ -194,21 +297,55 @@ impl Session {
         }
     }
 
+    /// Whether the user's credentials or the operator's cut-off ended this session without its
+    /// item saying so (yet), and why.
+    pub fn superseded(&self, cut: &Cutoffs) -> Option<EndReason> {
+        if self.global_epoch != cut.global_epoch {
+            Some(EndReason::AllSessionsEnded)
+        } else if self.credential_epoch != cut.credential_epoch {
+            Some(EndReason::CredentialsChanged)
+        } else {
+            None
+        }
+    }
+
+    /// The session's status at `now`, its item and the cut-offs together: what every check
+    /// of a session decides on.
+    pub fn status_under(&self, now: i64, policy: &SessionPolicy, cut: &Cutoffs) -> SessionStatus {
+        match self.status(now, policy) {
+            SessionStatus::Active if self.superseded(cut).is_some() => SessionStatus::Revoked,
+            status => status,
+        }
+    }
+
+    /// Whether the session can be used at `now`.
+    pub fn is_usable(&self, now: i64, policy: &SessionPolicy, cut: &Cutoffs) -> bool {
+        self.status_under(now, policy, cut) == SessionStatus::Active
+    }
+
     /// The TTL for a session that ends (or expires) at `end`: the end plus the retention.
     pub fn ttl_for(end: i64, policy: &SessionPolicy) -> i64 {
         end + policy.retention_seconds
     }
 
-    /// The wire shape of this session at `now`. `current_session` marks the caller's own.
+    /// The wire shape of this session at `now` under the cut-offs. `current_session` marks the
+    /// caller's own.
     pub fn to_response(
         &self,
         now: i64,
         policy: &SessionPolicy,
+        cut: &Cutoffs,
         current_session: Option<&str>,
     ) -> SessionResponse {
-        let status = self.status(now, policy);
+        let status = self.status_under(now, policy, cut);
+        let superseded = match self.status(now, policy) {
+            SessionStatus::Active => self.superseded(cut),
+            _ => None,
+        };
         let ended_at = match status {
             SessionStatus::Active => None,
+            // When the epoch moved is not on the session: unknown until the sweep marks it.
+            SessionStatus::Revoked if superseded.is_some() => None,
             SessionStatus::Revoked => self.revoked_at,
             SessionStatus::Expired => Some(self.expires_at),
             SessionStatus::Idle => Some(self.last_activity + policy.idle_timeout_seconds),
@@ -217,6 +354,7 @@ impl Session {
             id: self.session_id.clone(),
             user_id: self.user_id,
             device_name: self.device_name.clone(),
+            device_name_source: self.device_name_source,
             device_type: self.device_type,
             browser: self.browser.clone(),
             os: self.os.clone(),
@@ -229,7 +367,7 @@ impl Session {
             is_current: current_session == Some(self.session_id.as_str()),
             status,
             ended_at: ended_at.map(rfc3339),
-            ended_reason: self.revoked_reason.clone(),
+            ended_reason: superseded.or(self.revoked_reason),
             label: self.label.clone(),
             location: self.location.clone(),
         }
@@ -260,6 +398,9 @@ pub struct SessionResponse {
     pub is_active: bool,
     /// e.g. "Windows 10".
     pub os: String,
+    /// `user_agent` when the service parsed `device_name` from the User-Agent, `client` when
+    /// the client sent it at sign-in (its own claim).
+    pub device_name_source: DeviceNameSource,
     /// The raw (sanitised) User-Agent.
     pub user_agent: String,
     /// RFC 3339: the absolute end of the session.
@@ -271,7 +412,7 @@ pub struct SessionResponse {
     /// When the session ended, for inactive ones.
     pub ended_at: Option<String>,
     /// Why it was ended, when someone ended it.
-    pub ended_reason: Option<String>,
+    pub ended_reason: Option<EndReason>,
     /// The user's own name for the session, if they gave one.
     pub label: Option<String>,
     /// Where the latest sign-in or refresh came from (CloudFront viewer headers), if known.
@@ -297,6 +438,7 @@ mod tests {
             session_id: "s".repeat(27),
             device_type: DeviceType::Web,
             device_name: "Chrome on Windows 10".into(),
+            device_name_source: DeviceNameSource::UserAgent,
             browser: "Chrome".into(),
             os: "Windows 10".into(),
             user_agent: "Mozilla/5.0".into(),
@@ -307,11 +449,14 @@ mod tests {
             revoked_at: None,
             revoked_by: None,
             revoked_reason: None,
-            refresh_hash: None,
-            refresh_prev_hash: None,
+            refresh_family: None,
+            refresh_generation: 0,
             refresh_rotated_at: None,
+            credential_epoch: 0,
+            global_epoch: 0,
             ttl: 1_739_030_500,
             auth_time: None,
+            auth_generation: 0,
             label: None,
             location: None,
         }
@@ -332,9 +477,48 @@ mod tests {
     }
 
     #[test]
+    fn the_users_epoch_and_the_global_cut_off_end_sessions_without_their_items() {
+        let p = policy();
+        let s = session();
+        let now = 1_739_029_600;
+        let same = Cutoffs::default();
+        assert!(s.is_usable(now, &p, &same));
+        let changed = Cutoffs {
+            credential_epoch: 1,
+            global_epoch: 0,
+        };
+        assert_eq!(s.status_under(now, &p, &changed), SessionStatus::Revoked);
+        let r = s.to_response(now, &p, &changed, None);
+        assert!(!r.is_active);
+        assert_eq!(r.ended_reason, Some(EndReason::CredentialsChanged));
+        let global = Cutoffs {
+            credential_epoch: 0,
+            global_epoch: 1,
+        };
+        let r = s.to_response(now, &p, &global, None);
+        assert_eq!(r.ended_reason, Some(EndReason::AllSessionsEnded));
+        assert_eq!(r.ended_at, None);
+        let mut later = s.clone();
+        later.global_epoch = 1;
+        assert!(later.is_usable(now, &p, &global));
+        // An item that says why wins over the cut-offs.
+        let mut ended = s.clone();
+        ended.revoked_at = Some(now - 10);
+        ended.revoked_reason = Some(EndReason::Logout);
+        let r = ended.to_response(now, &p, &changed, None);
+        assert_eq!(r.ended_reason, Some(EndReason::Logout));
+    }
+
+    #[test]
     fn response_has_the_admin_panel_contract() {
         let s = session();
-        let json = serde_json::to_value(s.to_response(1_739_029_600, &policy(), None)).unwrap();
+        let json = serde_json::to_value(s.to_response(
+            1_739_029_600,
+            &policy(),
+            &Cutoffs::default(),
+            None,
+        ))
+        .unwrap();
         assert_eq!(json["id"], "s".repeat(27));
         assert_eq!(json["user_id"], 74);
         assert!(json["user_id"].is_u64());

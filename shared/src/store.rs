@@ -3,8 +3,7 @@
 
 use crate::config::{DynamoConfig, SessionPolicy, TableNames, TlsRoots};
 use crate::cursor::Position;
-use crate::model::Role;
-use crate::model::{Location, Session, User};
+use crate::model::{EndReason, Location, Session, User};
 use crate::tables::BY_ACTIVITY_INDEX;
 use aws_config::BehaviorVersion;
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
@@ -230,22 +229,15 @@ pub enum EndOutcome {
     NotFound,
 }
 
-/// Failed sign-ins recorded for one email.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-pub struct LoginThrottle {
-    /// Failures in the current window.
-    pub failures: u32,
-    /// When the window started (Unix seconds).
-    pub window_start: i64,
-}
-
-impl LoginThrottle {
-    /// Until when (Unix seconds) password attempts for this email are refused with 429, if
-    /// they are at `now`.
-    pub fn blocked_until(&self, max_failures: u32, window_seconds: i64, now: i64) -> Option<i64> {
-        let end = self.window_start + window_seconds;
-        (self.failures >= max_failures && end > now).then_some(end)
-    }
+/// What setting a session's label did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LabelOutcome {
+    /// The session as it is now.
+    Labelled(Box<Session>),
+    /// The session has ended (or expired, or is idle): its label stays as it was.
+    NotActive,
+    /// The user has no such session.
+    NotFound,
 }
 
 /// The outcome of a refresh-token rotation.
@@ -257,12 +249,6 @@ pub enum Rotation {
     Refused(Option<Session>),
 }
 
-/// Key of the sign-in throttle item of an email in the emails table. Emails never contain a
-/// space, so these keys cannot collide with an email's own item.
-fn throttle_key(email: &str) -> String {
-    format!("throttle {email}")
-}
-
 /// What ending a session writes (with `:now`, `:by`, `:why`, `:ttl` and `#ttl`), and the
 /// condition that makes a session end once, by its first ender.
 const END_SESSION: &str =
@@ -272,14 +258,14 @@ const END_SESSION_IF: &str = "attribute_exists(session_id) AND attribute_not_exi
 /// The values [`END_SESSION`] writes.
 fn end_values(
     ended_by: u64,
-    reason: &str,
+    reason: EndReason,
     now: i64,
     policy: &SessionPolicy,
 ) -> HashMap<String, AttributeValue> {
     HashMap::from([
         (":now".to_owned(), n(now)),
         (":by".to_owned(), n(ended_by)),
-        (":why".to_owned(), s(reason)),
+        (":why".to_owned(), s(reason.as_str())),
         (":ttl".to_owned(), n(Session::ttl_for(now, policy))),
     ])
 }
@@ -291,6 +277,9 @@ macro_rules! session_usable {
         "attribute_not_exists(revoked_at) AND expires_at > :now AND last_activity > :idle_cutoff"
     };
 }
+
+/// [`session_usable!`] as a constant, for expressions built at run time.
+const SESSION_USABLE: &str = session_usable!();
 
 /// The item an update returned, or `None` when its condition did not hold.
 fn updated_item<E, R, T>(
@@ -316,6 +305,7 @@ const USER_ID_COUNTER: u64 = 0;
 pub struct Store {
     client: Client,
     tables: TableNames,
+    global: std::sync::Arc<caller::GlobalCache>,
 }
 
 fn n(v: impl ToString) -> AttributeValue {
@@ -329,7 +319,11 @@ fn s(v: impl Into<String>) -> AttributeValue {
 impl Store {
     /// A store over an existing client.
     pub fn new(client: Client, tables: TableNames) -> Self {
-        Self { client, tables }
+        Self {
+            client,
+            tables,
+            global: Default::default(),
+        }
     }
 
     /// The underlying client (for table management in the CLI and tests).
@@ -495,7 +489,7 @@ impl Store {
         user_id: u64,
         session_id: &str,
         ended_by: u64,
-        reason: &str,
+        reason: EndReason,
         now: i64,
         policy: &SessionPolicy,
     ) -> Result<EndOutcome, StoreError> {
@@ -645,71 +639,6 @@ impl Store {
             .and_then(|v| v.parse().ok()))
     }
 
-    /// The failed sign-ins recorded for an email, if any.
-    pub async fn login_throttle(&self, email: &str) -> Result<Option<LoginThrottle>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.tables.user_emails)
-            .key("email", s(throttle_key(email)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| classify("GetItem", e))?;
-        Ok(out.item.map(serde_dynamo::from_item).transpose()?)
-    }
-
-    /// Counts a failed sign-in for an email: within the current window the count grows,
-    /// otherwise a new window starts. The item expires by TTL after its window.
-    pub async fn record_login_failure(
-        &self,
-        email: &str,
-        now: i64,
-        window_seconds: i64,
-    ) -> Result<(), StoreError> {
-        let key = throttle_key(email);
-        let counted = self
-            .client
-            .update_item()
-            .table_name(&self.tables.user_emails)
-            .key("email", s(&key))
-            .update_expression("ADD failures :one")
-            .condition_expression("window_start > :cutoff")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":cutoff", n(now - window_seconds))
-            .send()
-            .await;
-        match counted {
-            Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => {
-                self.client
-                    .put_item()
-                    .table_name(&self.tables.user_emails)
-                    .item("email", s(key))
-                    .item("failures", n(1))
-                    .item("window_start", n(now))
-                    .item("ttl", n(now + window_seconds))
-                    .send()
-                    .await
-                    .map_err(|e| classify("PutItem", e))?;
-                Ok(())
-            }
-            Err(e) => Err(classify("UpdateItem", e)),
-        }
-    }
-
-    /// Forgets the failed sign-ins of an email (after a successful one).
-    pub async fn clear_login_failures(&self, email: &str) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&self.tables.user_emails)
-            .key("email", s(throttle_key(email)))
-            .send()
-            .await
-            .map_err(|e| classify("DeleteItem", e))?;
-        Ok(())
-    }
-
     /// Takes the next user id from the counter: unique and never reused, even when the
     /// registration that took it fails.
     pub async fn allocate_user_id(&self) -> Result<u64, StoreError> {
@@ -754,78 +683,17 @@ impl Store {
         }
     }
 
-    /// Replaces a user's password hash if it is still `old_hash` (no lost update between two
-    /// concurrent changes). Returns `false` if it changed in between.
-    pub async fn set_password_hash(
-        &self,
-        user_id: u64,
-        old_hash: &str,
-        new_hash: &str,
-    ) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.tables.users)
-            .key("user_id", n(user_id))
-            .update_expression("SET password_hash = :new")
-            .condition_expression("password_hash = :old")
-            .expression_attribute_values(":new", s(new_hash))
-            .expression_attribute_values(":old", s(old_hash))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(classify("UpdateItem", e)),
-        }
-    }
-
-    /// Sets a user's role and/or disabled flag; `None` if there is no such user.
-    pub async fn update_user_flags(
-        &self,
-        user_id: u64,
-        role: Option<Role>,
-        disabled: Option<bool>,
-    ) -> Result<Option<User>, StoreError> {
-        let mut sets = Vec::new();
-        let mut request = self
-            .client
-            .update_item()
-            .table_name(&self.tables.users)
-            .key("user_id", n(user_id))
-            .condition_expression("attribute_exists(user_id) AND attribute_exists(email)")
-            .return_values(ReturnValue::AllNew);
-        if let Some(role) = role {
-            sets.push("#role = :role");
-            request = request
-                .expression_attribute_names("#role", "role")
-                .expression_attribute_values(":role", serde_dynamo::to_attribute_value(role)?);
-        }
-        if let Some(disabled) = disabled {
-            sets.push("disabled = :disabled");
-            request =
-                request.expression_attribute_values(":disabled", AttributeValue::Bool(disabled));
-        }
-        if sets.is_empty() {
-            return self.get_user(user_id).await;
-        }
-        let result = request
-            .update_expression(format!("SET {}", sets.join(", ")))
-            .send()
-            .await;
-        updated_item(result)
-    }
-
-    /// Rotates a session's refresh token: succeeds only if `old_hash` is the current one and
-    /// the session is still usable, and records the activity and IP of the refresh. One
-    /// conditional write, so of many concurrent refreshes with one token exactly one wins.
+    /// Rotates a session's refresh token from generation `from` to `from + 1`: succeeds only
+    /// if `from` is still the current generation and the session is still usable, and records
+    /// the activity, address and location of the refresh. One conditional write, so of many
+    /// concurrent rotations of one generation exactly one wins: every generation has at most
+    /// one successor.
     #[allow(clippy::too_many_arguments)]
     pub async fn rotate_refresh(
         &self,
         user_id: u64,
         session_id: &str,
-        old_hash: &str,
-        new_hash: &str,
+        from: u64,
         ip: &str,
         location: Option<&Location>,
         now: i64,
@@ -848,19 +716,22 @@ impl Store {
             .update_expression(match location {
                 // The location follows the address: unknown for this one means none.
                 Some(_) => {
-                    "SET refresh_hash = :new, refresh_prev_hash = :old, refresh_rotated_at = :now, \
+                    "SET refresh_generation = :next, refresh_rotated_at = :now, \
                      last_activity = :now, ip_address = :ip, #loc = :loc"
                 }
                 None => {
-                    "SET refresh_hash = :new, refresh_prev_hash = :old, refresh_rotated_at = :now, \
+                    "SET refresh_generation = :next, refresh_rotated_at = :now, \
                      last_activity = :now, ip_address = :ip REMOVE #loc"
                 }
             })
             .expression_attribute_names("#loc", "location")
             .set_expression_attribute_values(location_value)
-            .condition_expression(concat!("refresh_hash = :old AND ", session_usable!()))
-            .expression_attribute_values(":new", s(new_hash))
-            .expression_attribute_values(":old", s(old_hash))
+            .condition_expression(concat!(
+                "refresh_generation = :from AND ",
+                session_usable!()
+            ))
+            .expression_attribute_values(":from", n(from))
+            .expression_attribute_values(":next", n(from + 1))
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":ip", s(ip))
             .expression_attribute_values(":idle_cutoff", n(now - policy.idle_timeout_seconds))
@@ -883,66 +754,6 @@ impl Store {
                 _ => Err(classify("UpdateItem", e)),
             },
         }
-    }
-
-    /// Ends every active session of a user, except `keep`. Returns how many this call ended
-    /// (sessions ended concurrently by someone else are not counted twice).
-    #[allow(clippy::too_many_arguments)]
-    pub async fn end_all_sessions(
-        &self,
-        user_id: u64,
-        keep: Option<&str>,
-        ended_by: u64,
-        reason: &str,
-        now: i64,
-        policy: &SessionPolicy,
-    ) -> Result<usize, StoreError> {
-        let active = Some(ActiveAt {
-            now,
-            idle_timeout_seconds: policy.idle_timeout_seconds,
-        });
-        let mut targets = Vec::new();
-        let mut after: Option<Position> = None;
-        loop {
-            let page = self
-                .list_sessions(user_id, active, 100, after.as_ref())
-                .await?;
-            targets.extend(
-                page.sessions
-                    .into_iter()
-                    .map(|s| s.session_id)
-                    .filter(|id| Some(id.as_str()) != keep),
-            );
-            match page.next {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
-        let mut tasks = tokio::task::JoinSet::new();
-        let mut ended = 0;
-        for chunk in targets.chunks(16) {
-            for id in chunk {
-                let store = self.clone();
-                let id = id.clone();
-                let reason = reason.to_owned();
-                let policy = *policy;
-                tasks.spawn(async move {
-                    store
-                        .end_session(user_id, &id, ended_by, &reason, now, &policy)
-                        .await
-                });
-            }
-            while let Some(joined) = tasks.join_next().await {
-                let outcome = joined.map_err(|e| StoreError::Failed {
-                    operation: "UpdateItem",
-                    source: Box::new(e),
-                })??;
-                if outcome == EndOutcome::Ended {
-                    ended += 1;
-                }
-            }
-        }
-        Ok(ended)
     }
 }
 
@@ -990,56 +801,67 @@ fn txn_error(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
 }
 
 impl Store {
-    /// Ending a session as one item of a transaction (the same write as [`Store::end_session`]).
-    fn end_in_transaction(
-        &self,
-        user_id: u64,
-        session_id: &str,
-        ended_by: u64,
-        reason: &str,
-        now: i64,
-        policy: &SessionPolicy,
-    ) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
-        aws_sdk_dynamodb::types::Update::builder()
-            .table_name(&self.tables.sessions)
-            .key("user_id", n(user_id))
-            .key("session_id", s(session_id))
-            .update_expression(END_SESSION)
-            .condition_expression(END_SESSION_IF)
-            .expression_attribute_names("#ttl", "ttl")
-            .set_expression_attribute_values(Some(end_values(ended_by, reason, now, policy)))
-    }
-
-    /// Sets or clears a session's label. `None` if the user has no such session.
+    /// Sets or clears the label of a session that is still usable at `now`.
     pub async fn set_session_label(
         &self,
         user_id: u64,
         session_id: &str,
         label: Option<&str>,
-    ) -> Result<Option<Session>, StoreError> {
+        now: i64,
+        policy: &SessionPolicy,
+    ) -> Result<LabelOutcome, StoreError> {
         let update = self
             .client
             .update_item()
             .table_name(&self.tables.sessions)
             .key("user_id", n(user_id))
             .key("session_id", s(session_id))
-            .condition_expression("attribute_exists(session_id)")
-            .return_values(ReturnValue::AllNew);
+            .condition_expression(concat!(
+                "attribute_exists(session_id) AND ",
+                session_usable!()
+            ))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":idle_cutoff", n(now - policy.idle_timeout_seconds))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         let update = match label {
             Some(label) => update
                 .update_expression("SET label = :label")
                 .expression_attribute_values(":label", s(label)),
             None => update.update_expression("REMOVE label"),
         };
-        updated_item(update.send().await)
+        match update.send().await {
+            Ok(out) => {
+                let item = out.attributes.ok_or_else(|| StoreError::Failed {
+                    operation: "UpdateItem",
+                    source: "the label update returned no item".into(),
+                })?;
+                Ok(LabelOutcome::Labelled(Box::new(serde_dynamo::from_item(
+                    item,
+                )?)))
+            }
+            Err(e) => match e.as_service_error() {
+                Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
+                    Ok(if c.item().is_some() {
+                        LabelOutcome::NotActive
+                    } else {
+                        LabelOutcome::NotFound
+                    })
+                }
+                _ => Err(classify("UpdateItem", e)),
+            },
+        }
     }
 
-    /// Records that the user proved their password in this session at `now`. `None` unless the
-    /// session is still active.
+    /// Records that the user proved their password in this session at `now` and moves its
+    /// refresh token from generation `from` to the next: the re-authenticated client gets a new
+    /// refresh token, and every earlier one is rotated out. `None` unless the session is still
+    /// usable and `from` still current.
     pub async fn reauthenticate_session(
         &self,
         user_id: u64,
         session_id: &str,
+        from: u64,
         now: i64,
         policy: &SessionPolicy,
     ) -> Result<Option<Session>, StoreError> {
@@ -1049,12 +871,17 @@ impl Store {
             .table_name(&self.tables.sessions)
             .key("user_id", n(user_id))
             .key("session_id", s(session_id))
-            .update_expression("SET auth_time = :now")
+            .update_expression(
+                "SET auth_time = :now, auth_generation = :next, refresh_generation = :next, \
+                 refresh_rotated_at = :now",
+            )
             .condition_expression(concat!(
-                "attribute_exists(session_id) AND ",
+                "attribute_exists(session_id) AND refresh_generation = :from AND ",
                 session_usable!()
             ))
             .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":from", n(from))
+            .expression_attribute_values(":next", n(from + 1))
             .expression_attribute_values(":idle_cutoff", n(now - policy.idle_timeout_seconds))
             .return_values(ReturnValue::AllNew)
             .send()
@@ -1140,18 +967,25 @@ impl Store {
             SlotClaim::Evict { slot, victim } => (*slot, Some(victim.as_str())),
         };
         let user_id = session.user_id;
+        // The slot is taken only in the credential epoch the session was stamped with (see
+        // `credentials.rs`): a sign-in that raced a password change stores nothing.
+        let epoch = credentials::epoch_is(session.credential_epoch);
         let mut take = aws_sdk_dynamodb::types::Update::builder()
             .table_name(&self.tables.users)
             .key("user_id", n(user_id))
             .update_expression("SET #slot = :sid")
             .expression_attribute_names("#slot", slot_attribute(slot))
-            .expression_attribute_values(":sid", s(&session.session_id));
+            .expression_attribute_values(":sid", s(&session.session_id))
+            .expression_attribute_values(":cep", n(session.credential_epoch));
         take = match holder {
             Some(h) => take
-                .condition_expression("attribute_exists(user_id) AND #slot = :holder")
+                .condition_expression(format!(
+                    "attribute_exists(user_id) AND #slot = :holder AND {epoch}"
+                ))
                 .expression_attribute_values(":holder", s(h)),
-            None => take
-                .condition_expression("attribute_exists(user_id) AND attribute_not_exists(#slot)"),
+            None => take.condition_expression(format!(
+                "attribute_exists(user_id) AND attribute_not_exists(#slot) AND {epoch}"
+            )),
         };
         let mut items = vec![
             TransactWriteItem::builder()
@@ -1184,7 +1018,7 @@ impl Store {
             SlotClaim::Free { previous: None, .. } => {}
             SlotClaim::Evict { victim, .. } => {
                 let end = self
-                    .end_in_transaction(user_id, victim, user_id, "evicted", now, policy)
+                    .end_in_transaction(user_id, victim, user_id, EndReason::Evicted, now, policy)
                     .build()
                     .map_err(txn_error)?;
                 items.push(TransactWriteItem::builder().update(end).build());
@@ -1228,16 +1062,34 @@ impl Store {
     }
 }
 
+/// An administrator's token, as the one-round-trip end of a session checks it.
+#[derive(Debug, Clone, Copy)]
+pub struct AdminToken<'a> {
+    /// The administrator.
+    pub user_id: u64,
+    /// Their session.
+    pub session_id: &'a str,
+    /// The credential epoch the token was issued in.
+    pub credential_epoch: u64,
+    /// The global epoch of the token's session.
+    pub global_epoch: u64,
+    /// The session's refresh generation when the token was issued.
+    pub generation: u64,
+}
+
 impl Store {
     /// An admin ends one session of another user in one round trip: a single transaction
-    /// checks that the admin's session is usable (and records its activity), that the users
-    /// table still says admin and enabled, and ends the target. `None` when the admin's side
-    /// does not hold: the caller then finds out why with the usual reads (401 or 403).
+    /// checks that the admin's session is usable in the token's credential and global epochs,
+    /// that its sign-in is recent (at or after `recent_since`) and not newer than the token (by
+    /// refresh generation),
+    /// records its activity, checks that the users table still says admin and enabled in that
+    /// credential epoch and that the global epoch is still the token's, and ends the target. `None` when the admin's side does not
+    /// hold: the caller then finds out why with the usual reads (401 or 403).
     #[allow(clippy::too_many_arguments)]
     pub async fn admin_end_session(
         &self,
-        admin_id: u64,
-        admin_session: &str,
+        admin: AdminToken<'_>,
+        recent_since: i64,
         user_id: u64,
         session_id: &str,
         now: i64,
@@ -1245,29 +1097,54 @@ impl Store {
     ) -> Result<Option<EndOutcome>, StoreError> {
         use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
         use aws_sdk_dynamodb::types::{ConditionCheck, Update};
+        let global = admin.global_epoch;
+        let global_is = if global == 0 {
+            "(attribute_not_exists(global_epoch) OR global_epoch = :gep)"
+        } else {
+            "global_epoch = :gep"
+        };
+        let (admin_id, admin_session) = (admin.user_id, admin.session_id);
         let caller = Update::builder()
             .table_name(&self.tables.sessions)
             .key("user_id", n(admin_id))
             .key("session_id", s(admin_session))
             .update_expression("SET last_activity = :now")
-            .condition_expression(session_usable!())
+            .condition_expression(format!(
+                "{SESSION_USABLE} AND {} AND {global_is} AND auth_time >= :recent AND \
+                 (attribute_not_exists(auth_generation) OR auth_generation <= :tgen)",
+                credentials::epoch_is(admin.credential_epoch)
+            ))
             .expression_attribute_values(":now", n(now))
             .expression_attribute_values(":idle_cutoff", n(now - policy.idle_timeout_seconds))
+            .expression_attribute_values(":cep", n(admin.credential_epoch))
+            .expression_attribute_values(":gep", n(global))
+            .expression_attribute_values(":recent", n(recent_since))
+            .expression_attribute_values(":tgen", n(admin.generation))
             .build()
             .map_err(txn_error)?;
         let admin = ConditionCheck::builder()
             .table_name(&self.tables.users)
             .key("user_id", n(admin_id))
-            .condition_expression(
-                "#role = :admin AND (attribute_not_exists(disabled) OR disabled = :no)",
-            )
+            .condition_expression(format!(
+                "#role = :admin AND (attribute_not_exists(disabled) OR disabled = :no) AND {}",
+                credentials::epoch_is(admin.credential_epoch)
+            ))
             .expression_attribute_names("#role", "role")
             .expression_attribute_values(":admin", s("admin"))
             .expression_attribute_values(":no", AttributeValue::Bool(false))
+            .expression_attribute_values(":cep", n(admin.credential_epoch))
+            .build()
+            .map_err(txn_error)?;
+        let global_item = ConditionCheck::builder()
+            .table_name(&self.tables.sessions)
+            .key("user_id", n(caller::GLOBAL_USER))
+            .key("session_id", s(caller::GLOBAL_SESSION))
+            .condition_expression(global_is)
+            .expression_attribute_values(":gep", n(global))
             .build()
             .map_err(txn_error)?;
         let end = self
-            .end_in_transaction(user_id, session_id, admin_id, "admin", now, policy)
+            .end_in_transaction(user_id, session_id, admin_id, EndReason::Admin, now, policy)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(txn_error)?;
@@ -1276,6 +1153,11 @@ impl Store {
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().update(caller).build())
             .transact_items(TransactWriteItem::builder().condition_check(admin).build())
+            .transact_items(
+                TransactWriteItem::builder()
+                    .condition_check(global_item)
+                    .build(),
+            )
             .transact_items(TransactWriteItem::builder().update(end).build())
             .send()
             .await;
@@ -1288,7 +1170,8 @@ impl Store {
         else {
             return Err(classify("TransactWriteItems", err));
         };
-        // Reasons come in the order of the items: the admin's session, the admin, the target.
+        // Reasons come in the order of the items: the admin's session, the admin, the global
+        // epoch, the target.
         let reasons = cancelled.cancellation_reasons();
         let failed = |i: usize| {
             reasons
@@ -1296,10 +1179,10 @@ impl Store {
                 .and_then(|r| r.code())
                 .is_some_and(|c| c == "ConditionalCheckFailed")
         };
-        if failed(0) || failed(1) {
+        if failed(0) || failed(1) || failed(2) {
             Ok(None)
-        } else if failed(2) {
-            let existed = reasons.get(2).and_then(|r| r.item()).is_some();
+        } else if failed(3) {
+            let existed = reasons.get(3).and_then(|r| r.item()).is_some();
             Ok(Some(if existed {
                 EndOutcome::AlreadyEnded
             } else {
@@ -1473,3 +1356,10 @@ mod tests {
         }
     }
 }
+
+mod caller;
+mod credentials;
+mod throttle;
+
+pub use caller::{CallerItems, GLOBAL_EPOCH_MAX_AGE};
+pub use credentials::{AdminUpdate, EpochChange, EpochRefusal};

@@ -81,6 +81,11 @@ macro_rules! operation_name {
             .is_some()
         {
             "TransactWriteItems"
+        } else if input
+            .downcast_ref::<operation::batch_get_item::BatchGetItemInput>()
+            .is_some()
+        {
+            "BatchGetItem"
         } else {
             "other"
         }

@@ -59,17 +59,19 @@ fn every_function_has_event_files_and_every_event_dir_a_function() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_event_file_replays_with_its_expected_status() {
     let env = TestEnv::seeded().await;
-    let tokens = demo::event_tokens(
-        &env.state.store,
-        &env.signer,
-        now(),
-        &env.state.config.sessions,
-    )
-    .await
-    .unwrap();
     let root = repo_root().join("events");
     let mut replayed = 0;
     for function in dirs(&root) {
+        // Fresh sessions for each function's events: a password change ends the user's others.
+        let tokens = demo::event_tokens(
+            &env.state.store,
+            &env.signer,
+            env.state.refresh_key().unwrap(),
+            now(),
+            &env.state.config.sessions,
+        )
+        .await
+        .unwrap();
         let mut files: Vec<PathBuf> = std::fs::read_dir(root.join(&function))
             .unwrap()
             .map(|e| e.unwrap().path())

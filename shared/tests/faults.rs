@@ -140,7 +140,8 @@ async fn behind_proxy(env: &TestEnv) -> (Proxy, shared::AppState) {
     let state = common::state_for(&common::env_for(&proxy.endpoint))
         .await
         .with_signer(shared::keys::dev_signing_key())
-        .unwrap();
+        .unwrap()
+        .with_refresh_key(shared::refresh::RefreshKey::dev());
     (proxy, state)
 }
 

@@ -173,7 +173,7 @@ async fn a_token_of_an_ended_session_is_refused_at_once() {
     let (mut session, token) = env.login(ADMIN_ID, Role::Admin).await;
     assert_eq!(get(&env, "74", "", Some(&token)).await.status, 200);
     session.revoked_at = Some(now());
-    session.revoked_reason = Some("logout".into());
+    session.revoked_reason = Some(shared::model::EndReason::Logout);
     env.put_session(&session).await;
     get(&env, "74", "", Some(&token))
         .await

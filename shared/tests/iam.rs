@@ -10,7 +10,10 @@ const EMAILS: &str = "UserEmailsTable";
 const BY_ACTIVITY: &str = "SessionsTable/index/by_activity";
 const SIGNING_KEY: &str = "SigningKeySecretArn";
 
+const REFRESH_KEY: &str = "RefreshTokenKeySecret";
+
 const GET: &str = "dynamodb:GetItem";
+const BATCH: &str = "dynamodb:BatchGetItem";
 const PUT: &str = "dynamodb:PutItem";
 const UPDATE: &str = "dynamodb:UpdateItem";
 const DELETE: &str = "dynamodb:DeleteItem";
@@ -23,8 +26,8 @@ const EXPECTED: &[(&str, &[(&str, &str)])] = &[
     (
         "get-user-sessions",
         &[
-            (GET, SESSIONS),
-            (GET, USERS),
+            (BATCH, SESSIONS),
+            (BATCH, USERS),
             (QUERY, BY_ACTIVITY),
             (UPDATE, SESSIONS),
         ],
@@ -32,8 +35,8 @@ const EXPECTED: &[(&str, &[(&str, &str)])] = &[
     (
         "list-my-sessions",
         &[
-            (GET, SESSIONS),
-            (GET, USERS),
+            (BATCH, SESSIONS),
+            (BATCH, USERS),
             (QUERY, BY_ACTIVITY),
             (UPDATE, SESSIONS),
         ],
@@ -41,28 +44,34 @@ const EXPECTED: &[(&str, &[(&str, &str)])] = &[
     (
         "admin-revoke-session",
         &[
-            (GET, SESSIONS),
-            (GET, USERS),
+            (BATCH, SESSIONS),
+            (BATCH, USERS),
             (UPDATE, SESSIONS),
             (CHECK, USERS),
+            (CHECK, SESSIONS),
         ],
     ),
     (
         "admin-revoke-user-sessions",
         &[
-            (GET, SESSIONS),
+            (BATCH, SESSIONS),
+            (BATCH, USERS),
             (GET, USERS),
-            (QUERY, BY_ACTIVITY),
+            (UPDATE, USERS),
+            (CHECK, USERS),
+            (QUERY, SESSIONS),
             (UPDATE, SESSIONS),
         ],
     ),
     (
         "update-user",
         &[
-            (GET, SESSIONS),
+            (BATCH, SESSIONS),
+            (BATCH, USERS),
             (GET, USERS),
             (UPDATE, USERS),
-            (QUERY, BY_ACTIVITY),
+            (CHECK, USERS),
+            (QUERY, SESSIONS),
             (UPDATE, SESSIONS),
         ],
     ),
@@ -71,64 +80,74 @@ const EXPECTED: &[(&str, &[(&str, &str)])] = &[
         "login",
         &[
             (GET, EMAILS),
-            (PUT, EMAILS),
             (UPDATE, EMAILS),
             (DELETE, EMAILS),
             (GET, USERS),
             (UPDATE, USERS),
+            (CHECK, USERS),
+            (GET, SESSIONS),
             (PUT, SESSIONS),
             (QUERY, SESSIONS),
             (CHECK, SESSIONS),
             (UPDATE, SESSIONS),
             (SECRET, SIGNING_KEY),
+            (SECRET, REFRESH_KEY),
         ],
     ),
     (
         "refresh",
-        &[(GET, USERS), (UPDATE, SESSIONS), (SECRET, SIGNING_KEY)],
+        &[
+            (BATCH, SESSIONS),
+            (BATCH, USERS),
+            (UPDATE, SESSIONS),
+            (SECRET, SIGNING_KEY),
+            (SECRET, REFRESH_KEY),
+        ],
     ),
     (
         "logout",
-        &[(GET, SESSIONS), (GET, USERS), (UPDATE, SESSIONS)],
+        &[(BATCH, SESSIONS), (BATCH, USERS), (UPDATE, SESSIONS)],
     ),
     (
         "change-password",
         &[
-            (GET, SESSIONS),
-            (GET, USERS),
+            (BATCH, SESSIONS),
+            (BATCH, USERS),
+            (UPDATE, EMAILS),
+            (DELETE, EMAILS),
             (UPDATE, USERS),
-            (QUERY, BY_ACTIVITY),
+            (QUERY, SESSIONS),
             (UPDATE, SESSIONS),
         ],
     ),
     (
         "revoke-my-session",
-        &[(GET, SESSIONS), (GET, USERS), (UPDATE, SESSIONS)],
+        &[(BATCH, SESSIONS), (BATCH, USERS), (UPDATE, SESSIONS)],
     ),
     (
         "revoke-other-sessions",
         &[
-            (GET, SESSIONS),
-            (GET, USERS),
-            (QUERY, BY_ACTIVITY),
+            (BATCH, SESSIONS),
+            (BATCH, USERS),
+            (UPDATE, USERS),
+            (QUERY, SESSIONS),
             (UPDATE, SESSIONS),
         ],
     ),
     (
         "rename-session",
-        &[(GET, SESSIONS), (GET, USERS), (UPDATE, SESSIONS)],
+        &[(BATCH, SESSIONS), (BATCH, USERS), (UPDATE, SESSIONS)],
     ),
     (
         "reauthenticate",
         &[
-            (GET, SESSIONS),
-            (GET, USERS),
-            (GET, EMAILS),
-            (PUT, EMAILS),
+            (BATCH, SESSIONS),
+            (BATCH, USERS),
             (UPDATE, EMAILS),
             (DELETE, EMAILS),
             (UPDATE, SESSIONS),
             (SECRET, SIGNING_KEY),
+            (SECRET, REFRESH_KEY),
         ],
     ),
     ("jwks", &[]),
@@ -241,8 +260,8 @@ fn only_the_signing_functions_know_where_the_signing_key_is() {
     let t = template();
     let globals = format!("{:?}", t["Globals"]);
     assert!(
-        !globals.contains("SIGNING_KEY"),
-        "the signing key must not be global"
+        !globals.contains("SIGNING_KEY") && !globals.contains("REFRESH_TOKEN_KEY"),
+        "the token keys must not be global"
     );
     for (_, resource) in t["Resources"].as_mapping().unwrap() {
         if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
@@ -254,6 +273,11 @@ fn only_the_signing_functions_know_where_the_signing_key_is() {
         let env = format!("{:?}", resource["Properties"]["Environment"]);
         let signs = ["login", "refresh", "reauthenticate"].contains(&name);
         assert_eq!(env.contains("SIGNING_KEY_SECRET_ARN"), signs, "{name}");
+        assert_eq!(
+            env.contains("REFRESH_TOKEN_KEY_SECRET_ARN"),
+            signs,
+            "{name}"
+        );
         assert!(
             !env.contains("resolve:secretsmanager"),
             "{name}: no secret values in configuration"
@@ -262,4 +286,221 @@ fn only_the_signing_functions_know_where_the_signing_key_is() {
     // The outputs never expose a secret.
     let outputs = format!("{:?}", t["Outputs"]);
     assert!(!outputs.contains("Secret"), "{outputs}");
+}
+
+/// Every statement of `function` that grants `action` on `resource`.
+fn grants(t: &Value, function: &str, action: &str, resource: &str) -> Vec<Value> {
+    let mut found = Vec::new();
+    for (_, r) in t["Resources"].as_mapping().unwrap() {
+        if r["Metadata"]["BuildProperties"]["Binary"].as_str() != Some(function) {
+            continue;
+        }
+        for policy in list(&r["Properties"]["Policies"]) {
+            for statement in list(&policy["Statement"]) {
+                let acts = list(&statement["Action"]);
+                let res: Vec<String> = list(&statement["Resource"])
+                    .iter()
+                    .map(resource_name)
+                    .collect();
+                if acts.iter().any(|a| a.as_str() == Some(action))
+                    && res.iter().any(|r| r == resource)
+                {
+                    found.push(statement);
+                }
+            }
+        }
+    }
+    assert!(!found.is_empty(), "{function}: no {action} on {resource}");
+    found
+}
+
+/// The values a statement's condition gives `key` under `operator`.
+fn condition(statement: &Value, operator: &str, key: &str) -> Option<BTreeSet<String>> {
+    let values = statement.get("Condition")?.get(operator)?.get(key)?;
+    Some(
+        list(values)
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect(),
+    )
+}
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|n| n.to_string()).collect()
+}
+
+/// The attribute names of a session item with every optional field set.
+fn session_attributes() -> BTreeSet<String> {
+    use shared::model::{EndReason, Location, Session};
+    let policy = shared::config::SessionPolicy {
+        idle_timeout_seconds: 60,
+        absolute_lifetime_seconds: 60,
+        retention_seconds: 60,
+        activity_write_interval_seconds: 60,
+    };
+    let mut s = Session::start(
+        74,
+        "a".repeat(27),
+        shared::device::describe("curl/8"),
+        "192.0.2.1",
+        0,
+        &policy,
+    );
+    s.revoked_at = Some(1);
+    s.revoked_by = Some(1);
+    s.revoked_reason = Some(EndReason::Admin);
+    s.refresh_family = Some("f".into());
+    s.refresh_rotated_at = Some(1);
+    s.label = Some("l".into());
+    s.location = Some(Location {
+        country: "DE".into(),
+        region: None,
+        city: None,
+    });
+    let item: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> =
+        serde_dynamo::to_item(&s).unwrap();
+    item.into_keys().collect()
+}
+
+/// The attribute names of a user item with every optional field set.
+fn user_attributes() -> BTreeSet<String> {
+    let user = shared::model::User {
+        user_id: 74,
+        email: "a@example.com".into(),
+        display_name: "A".into(),
+        role: shared::model::Role::User,
+        password_hash: Some("h".into()),
+        disabled: false,
+        created_at: 0,
+        credential_epoch: 0,
+        known_networks: vec!["n".into()],
+    };
+    let item: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> =
+        serde_dynamo::to_item(&user).unwrap();
+    item.into_keys().collect()
+}
+
+/// Sign-in, re-authentication, sign-up and labels write only the keys and attributes they
+/// touch: IAM refuses anything else, even to a function whose code was subverted.
+#[test]
+fn the_writes_of_sign_in_sign_up_reauthentication_and_labels_are_narrowed() {
+    let t = template();
+    let all_values = "ForAllValues:StringEquals";
+    let attributes = |s: &Value| {
+        condition(s, all_values, "dynamodb:Attributes")
+            .or_else(|| condition(s, "ForAllValues:StringLike", "dynamodb:Attributes"))
+    };
+    // Every write of these functions names the attributes it may touch.
+    for function in ["login", "reauthenticate", "register", "rename-session"] {
+        for action in [PUT, UPDATE, DELETE] {
+            for table in [SESSIONS, USERS, EMAILS] {
+                let Some((_, granted)) = EXPECTED.iter().find(|(f, _)| *f == function) else {
+                    panic!("{function}");
+                };
+                if !granted.contains(&(action, table)) {
+                    continue;
+                }
+                for statement in grants(&t, function, action, table) {
+                    assert!(
+                        attributes(&statement).is_some(),
+                        "{function}: {action} on {table} without an attribute condition"
+                    );
+                }
+            }
+        }
+    }
+    // A new session's attributes, exactly those of the item the code writes.
+    let put = &grants(&t, "login", PUT, SESSIONS)[0];
+    assert_eq!(attributes(put), Some(session_attributes()));
+    let put = &grants(&t, "register", PUT, USERS)[0];
+    assert_eq!(attributes(put), Some(user_attributes()));
+    // No sign-in, re-authentication or label write reaches the global epoch (partition 0).
+    for (function, action) in [
+        ("login", PUT),
+        ("login", UPDATE),
+        ("reauthenticate", UPDATE),
+        ("rename-session", UPDATE),
+    ] {
+        for statement in grants(&t, function, action, SESSIONS) {
+            assert_eq!(
+                condition(
+                    &statement,
+                    "ForAllValues:StringNotEquals",
+                    "dynamodb:LeadingKeys"
+                ),
+                Some(set(&["0"])),
+                "{function} {action}"
+            );
+        }
+    }
+    // The emails table: the throttle's counters only, or never them.
+    for function in ["login", "reauthenticate"] {
+        for action in [UPDATE, DELETE] {
+            for statement in grants(&t, function, action, EMAILS) {
+                assert_eq!(
+                    condition(
+                        &statement,
+                        "ForAllValues:StringLike",
+                        "dynamodb:LeadingKeys"
+                    ),
+                    Some(set(&["throttle *"])),
+                    "{function} {action}"
+                );
+                assert_eq!(
+                    attributes(&statement),
+                    Some(set(&["email", "window_start", "attempts", "ttl"]))
+                );
+            }
+        }
+    }
+    let claim = &grants(&t, "register", PUT, EMAILS)[0];
+    assert_eq!(
+        condition(claim, "ForAllValues:StringNotLike", "dynamodb:LeadingKeys"),
+        Some(set(&["throttle *"]))
+    );
+    assert_eq!(attributes(claim), Some(set(&["email", "user_id"])));
+    // The user-id counter is item 0 of the users table; a new user never is.
+    let counter = &grants(&t, "register", UPDATE, USERS)[0];
+    assert_eq!(
+        condition(counter, all_values, "dynamodb:LeadingKeys"),
+        Some(set(&["0"]))
+    );
+    assert_eq!(attributes(counter), Some(set(&["user_id", "next_user_id"])));
+    let new_user = &grants(&t, "register", PUT, USERS)[0];
+    assert_eq!(
+        condition(
+            new_user,
+            "ForAllValues:StringNotEquals",
+            "dynamodb:LeadingKeys"
+        ),
+        Some(set(&["0"]))
+    );
+    // Re-authentication and labels: the session attributes their updates name.
+    let reauth = &grants(&t, "reauthenticate", UPDATE, SESSIONS)[0];
+    assert_eq!(
+        attributes(reauth),
+        Some(set(&[
+            "user_id",
+            "session_id",
+            "auth_time",
+            "auth_generation",
+            "refresh_generation",
+            "refresh_rotated_at",
+            "last_activity",
+            "revoked_at",
+            "expires_at",
+        ]))
+    );
+    let label = &grants(&t, "rename-session", UPDATE, SESSIONS)[0];
+    assert_eq!(
+        attributes(label),
+        Some(set(&[
+            "user_id",
+            "session_id",
+            "label",
+            "last_activity",
+            "revoked_at",
+            "expires_at",
+        ]))
+    );
 }

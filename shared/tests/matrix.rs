@@ -13,8 +13,9 @@ use shared::auth::AccessClaims;
 use shared::demo::{ADMIN_ID, DEMO_PASSWORD, PLAIN_USER_ID, USER_ID};
 use shared::handlers::*;
 use shared::keys::{SigningKey, dev_signing_key};
+use shared::model::EndReason;
 use shared::model::Role;
-use shared::refresh::RefreshToken;
+use shared::refresh::RefreshKey;
 
 /// The columns, in order.
 const ROUTES: [&str; 11] = [
@@ -173,8 +174,8 @@ async fn credential(env: &TestEnv, kind: &str) -> (Option<String>, String) {
             ))
         }
         "refresh token as bearer" => Some(
-            RefreshToken::issue(PLAIN_USER_ID, &own.session_id)
-                .unwrap()
+            RefreshKey::dev()
+                .issue(PLAIN_USER_ID, &own.session_id, "family", 0)
                 .expose(),
         ),
         "token of an ended session" => {
@@ -185,7 +186,7 @@ async fn credential(env: &TestEnv, kind: &str) -> (Option<String>, String) {
                     PLAIN_USER_ID,
                     &own.session_id,
                     PLAIN_USER_ID,
-                    "logout",
+                    EndReason::Logout,
                     now(),
                     &policy,
                 )
@@ -285,7 +286,8 @@ async fn call(env: &TestEnv, route: &str, token: Option<&str>, own_target: &str)
             .await
         }
         "POST /auth/password" => {
-            let body = json!({"current_password": DEMO_PASSWORD, "new_password": "a brand new secret", "revoke_other_sessions": false});
+            let body =
+                json!({"current_password": DEMO_PASSWORD, "new_password": "a brand new secret"});
             send(
                 s,
                 &with_body(

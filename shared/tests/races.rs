@@ -10,15 +10,17 @@ use std::collections::HashSet;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_concurrent_sign_ins_list_exactly_two_hundred_sessions() {
-    // Correctness under load, not latency (the test harness's timeouts are generous).
-    let env = TestEnv::seeded().await;
+    // Correctness under load, not latency (the test harness's timeouts are generous). Each
+    // from its own device and address, as such a burst would come: one client reserves at
+    // most LOGIN_MAX_FAILURES password attempts at a time.
+    let env = TestEnv::seeded_with(&[("LOGIN_MAX_FAILURES_PER_ACCOUNT", "100000")]).await;
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..200 {
         let state = env.state.clone();
         tasks.spawn(async move {
             let ua =
                 format!("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.{i}");
-            let ev = with_body(
+            let mut ev = with_body(
                 event(
                     "POST",
                     "/auth/login",
@@ -28,6 +30,8 @@ async fn two_hundred_concurrent_sign_ins_list_exactly_two_hundred_sessions() {
                 ),
                 &json!({"email": "sam@example.com", "password": DEMO_PASSWORD}),
             );
+            ev["requestContext"]["http"]["sourceIp"] =
+                json!(format!("10.0.{}.{}", i / 100, i % 100));
             let r = send(&state, &ev, login::handle).await;
             assert_eq!(r.status, 200, "{}", r.body);
             (

@@ -165,9 +165,12 @@ async fn at_the_limit_a_sign_in_can_be_refused_instead() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_sign_ins_never_leave_more_than_the_limit_active() {
     for (action, limit, attempts) in [("evict", 3, 12), ("refuse", 3, 10)] {
+        // One client signing in a dozen times at once: above the password throttle's
+        // per-client limit, which is not what this test is about.
         let env = TestEnv::seeded_with(&[
             ("SESSION_LIMIT", &limit.to_string()),
             ("SESSION_LIMIT_ACTION", action),
+            ("LOGIN_MAX_FAILURES", "100"),
         ])
         .await;
         let state = std::sync::Arc::new(env.state.clone());
@@ -213,7 +216,8 @@ async fn sessions_from_before_the_limit_count_and_go_first() {
     let limited = state_for(&vars)
         .await
         .with_signer(shared::keys::dev_signing_key())
-        .unwrap();
+        .unwrap()
+        .with_refresh_key(shared::refresh::RefreshKey::dev());
     let (token, _, new) = sign_in(&limited, SAM).await;
     assert_eq!(active_count(&env, PLAIN_USER_ID).await, 2);
     let sessions = my_sessions(&limited, &token).await;
@@ -427,25 +431,34 @@ async fn sensitive_actions_need_a_recent_sign_in() {
     let r = reauthenticate(&env.state, &token, DEMO_PASSWORD).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["token_type"], "Bearer");
-    assert!(r.body.get("refresh_token").is_none());
+    assert!(
+        r.body["refresh_token"]
+            .as_str()
+            .unwrap()
+            .starts_with("rt2.")
+    );
     let fresh = r.body["access_token"].as_str().unwrap();
     assert!(claims(fresh)["auth_time"].as_i64().unwrap() >= now() - 5);
     assert_eq!(claims(fresh)["sid"], id.as_str(), "the same session");
     assert_eq!(active_count(&env, PLAIN_USER_ID).await, 1, "no new session");
-    // The session item decides, so even the older token may act now.
-    assert_eq!(end_others(&env.state, &token).await.status, 200);
+    // Only tokens issued at or after the re-authentication count: the older one (stolen
+    // before, say) still may not act; the fresh one may.
+    end_others(&env.state, &token)
+        .await
+        .assert_error(401, "reauthentication_required");
+    assert_eq!(end_others(&env.state, fresh).await.status, 200);
     assert_eq!(change_password(&env.state, fresh).await.status, 200);
     // The admin's own session still needs it.
     patch_user(&env.state, &admin)
         .await
         .assert_error(401, "reauthentication_required");
-    assert_eq!(
-        reauthenticate(&env.state, &admin, DEMO_PASSWORD)
-            .await
-            .status,
-        200
-    );
-    assert_eq!(patch_user(&env.state, &admin).await.status, 200);
+    let r = reauthenticate(&env.state, &admin, DEMO_PASSWORD).await;
+    assert_eq!(r.status, 200);
+    let admin_fresh = r.body["access_token"].as_str().unwrap();
+    patch_user(&env.state, &admin)
+        .await
+        .assert_error(401, "reauthentication_required");
+    assert_eq!(patch_user(&env.state, admin_fresh).await.status, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

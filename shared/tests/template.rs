@@ -234,7 +234,8 @@ fn openapi_covers_every_route_and_the_session_shape() {
         0,
         &policy,
     );
-    let json = serde_json::to_value(session.to_response(0, &policy, None)).unwrap();
+    let json =
+        serde_json::to_value(session.to_response(0, &policy, &Default::default(), None)).unwrap();
     let produced: BTreeSet<String> = json.as_object().unwrap().keys().cloned().collect();
     let schema = &spec["components"]["schemas"]["SessionResponse"];
     let required: BTreeSet<String> = schema["required"]

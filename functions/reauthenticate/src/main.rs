@@ -1,6 +1,6 @@
 //! `reauthenticate`: POST /auth/reauthenticate: confirm the password in the current session and
 //! get an access token with a fresh `auth_time`. Builds the state once per cold start and hands
-//! each request to the shared handler. It holds the private signing key.
+//! each request to the shared handler. It holds the private signing key and the refresh-token key.
 
 use lambda_http::{Error, service_fn};
 use shared::handlers::reauthenticate::handle;
@@ -9,7 +9,12 @@ use shared::{AppState, http, logging};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     logging::init();
-    let state = AppState::from_env().await?.with_signer_from_env().await?;
+    let state = AppState::from_env()
+        .await?
+        .with_signer_from_env()
+        .await?
+        .with_refresh_key_from_env()
+        .await?;
     let state = &state;
     lambda_http::run(service_fn(move |req| http::serve(state, req, handle))).await
 }

@@ -1,5 +1,5 @@
 //! `refresh`: POST /auth/refresh: rotate the refresh token, get a new access token. Builds the state once per cold start and hands each request to the
-//! shared handler. It holds the private signing key.
+//! shared handler. It holds the private signing key and the refresh-token key.
 
 use lambda_http::{Error, service_fn};
 use shared::handlers::refresh::handle;
@@ -8,7 +8,12 @@ use shared::{AppState, http, logging};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     logging::init();
-    let state = AppState::from_env().await?.with_signer_from_env().await?;
+    let state = AppState::from_env()
+        .await?
+        .with_signer_from_env()
+        .await?
+        .with_refresh_key_from_env()
+        .await?;
     let state = &state;
     lambda_http::run(service_fn(move |req| http::serve(state, req, handle))).await
 }

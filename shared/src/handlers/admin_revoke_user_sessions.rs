@@ -1,15 +1,27 @@
 //! `DELETE /sessions/user/{user_id}`: an admin ends every session of a user and gets the count
-//! (`{"revoked": n}`). Same order of answers as the admin listing.
+//! (`{"revoked": n}`). Same order of answers as the admin listing, and a recent sign-in needed
+//! after the admin check. The user's credential epoch moves forward, with the caller's admin
+//! rights a condition of that write: every session of the user, idle ones and sign-ins in
+//! flight included, is over once it commits; they are then marked ended for the listings.
 
 use crate::AppState;
 use crate::audit;
-use crate::auth::require_admin;
+use crate::auth::{require_admin, require_recent_auth};
 use crate::error::ApiError;
 use crate::handlers::{Revoked, expect_method, target_user_id};
-use crate::http::{json, source_ip};
+use crate::http::{client_ip, json};
+use crate::model::EndReason;
+use crate::store::{EpochChange, EpochRefusal};
 use crate::time::now_epoch;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
+
+fn user_not_found() -> ApiError {
+    ApiError::NotFound {
+        detail: "User not found.",
+        code: "user_not_found",
+    }
+}
 
 /// Handles one request.
 pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
@@ -18,38 +30,59 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     let store = &state.store;
     let policy = &state.config.sessions;
     let now = now_epoch();
-    let user_id = match target_user_id(
+    let target = target_user_id(
         &req,
         bearer.user_id,
         "Use DELETE /sessions?scope=others for your own sessions.",
-    ) {
-        Ok(id) => id,
-        Err(bad_input) => {
-            require_admin(store, &bearer, now, policy).await?;
-            return Err(bad_input);
-        }
-    };
-    let (admin, target) = tokio::join!(
-        require_admin(store, &bearer, now, policy),
-        store.get_user(user_id)
     );
-    let admin = admin?;
-    if target?.is_none() {
-        return Err(ApiError::NotFound {
-            detail: "User not found.",
-            code: "user_not_found",
-        });
+    let admin = require_admin(store, &bearer, target.as_ref().ok().copied(), now, policy).await?;
+    require_recent_auth(&admin, now, state.config.auth.reauth_max_age_seconds)?;
+    let user_id = target?;
+    let mut from = admin
+        .other
+        .as_ref()
+        .ok_or_else(user_not_found)?
+        .credential_epoch;
+    let mut epoch = None;
+    for _ in 0..3 {
+        let change = EpochChange {
+            admin: Some(admin.user.user_id),
+            ..EpochChange::default()
+        };
+        match store
+            .advance_epoch(user_id, from, change, now, policy)
+            .await?
+        {
+            Ok(next) => {
+                epoch = Some(next);
+                break;
+            }
+            Err(EpochRefusal::CallerNotAdmin) => return Err(super::no_longer_admin()),
+            // Changed meanwhile (or gone): read again and try once more.
+            Err(_) => {
+                let user = store.get_user(user_id).await?.ok_or_else(user_not_found)?;
+                from = user.credential_epoch;
+            }
+        }
     }
+    let epoch = epoch.ok_or_else(|| ApiError::internal("the credential epoch kept moving"))?;
     let revoked = store
-        .end_all_sessions(user_id, None, admin.user.user_id, "admin", now, policy)
+        .end_superseded_sessions(
+            user_id,
+            epoch,
+            admin.user.user_id,
+            EndReason::Admin,
+            now,
+            policy,
+        )
         .await?;
     audit::sessions_ended(
         admin.user.user_id,
         user_id,
         None,
         revoked,
-        "admin",
-        &source_ip(&req),
+        EndReason::Admin,
+        &client_ip(&req, &state.config),
     );
     json(StatusCode::OK, &Revoked { revoked })
 }

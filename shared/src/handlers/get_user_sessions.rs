@@ -2,15 +2,18 @@
 //!
 //! Order of answers, as the admin panel expects: 401 (no, bad or expired token, or an ended
 //! session) before 403 (not an admin now) before 400 (bad `user_id`, the admin's own id, bad
-//! query) and 404 (no such user). The admin's session and user items, the target user and the
-//! first page of sessions are read concurrently: one round trip of latency.
+//! query) and 404 (no such user). The admin's session and user and the target user are read in
+//! one consistent batch, concurrently with the first page of sessions: one round trip of
+//! latency. A session is listed as active only if its item, the target's credential epoch and
+//! the global epoch all say so.
 
 use crate::AppState;
 use crate::audit;
 use crate::auth::require_admin;
 use crate::error::ApiError;
 use crate::handlers::listing::ListQuery;
-use crate::http::source_ip;
+use crate::http::client_ip;
+use crate::model::Cutoffs;
 use crate::store::ActiveAt;
 use crate::time::now_epoch;
 use lambda_http::http::Method;
@@ -44,7 +47,7 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     let (user_id, query) = match validate(state, &req, bearer.user_id) {
         Ok(valid) => valid,
         Err(bad_input) => {
-            require_admin(store, &bearer, now, policy).await?;
+            require_admin(store, &bearer, None, now, policy).await?;
             return Err(bad_input);
         }
     };
@@ -54,24 +57,24 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
         now,
         idle_timeout_seconds: policy.idle_timeout_seconds,
     });
-    let (admin, target, page) = tokio::join!(
-        require_admin(store, &bearer, now, policy),
-        store.get_user(user_id),
+    let (admin, page) = tokio::join!(
+        require_admin(store, &bearer, Some(user_id), now, policy),
         store.list_sessions(user_id, active, query.limit, query.after.as_ref()),
     );
     let admin = admin?;
-    if target?.is_none() {
+    let Some(target) = &admin.other else {
         return Err(ApiError::NotFound {
             detail: "User not found.",
             code: "user_not_found",
         });
-    }
+    };
     let page = page?;
-
+    let cutoffs = Cutoffs::of(target, admin.cutoffs.global_epoch);
     let sessions: Vec<_> = page
         .sessions
         .iter()
-        .map(|s| s.to_response(now, policy, None))
+        .map(|s| s.to_response(now, policy, &cutoffs, None))
+        .filter(|s| query.include_inactive || s.is_active)
         .collect();
     audit::admin_listing(
         admin.user.user_id,
@@ -79,7 +82,7 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
         user_id,
         sessions.len(),
         query.include_inactive,
-        &source_ip(&req),
+        &client_ip(&req, &state.config),
     );
     query.respond(&req, &sessions, &page, &state.cursors)
 }

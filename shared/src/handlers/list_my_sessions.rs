@@ -38,10 +38,12 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     );
     let caller = caller?;
     let page = page?;
+    let current = Some(caller.session.session_id.as_str());
     let sessions: Vec<_> = page
         .sessions
         .iter()
-        .map(|s| s.to_response(now, policy, Some(&caller.session.session_id)))
+        .map(|s| s.to_response(now, policy, &caller.cutoffs, current))
+        .filter(|s| query.include_inactive || s.is_active)
         .collect();
     query.respond(&req, &sessions, &page, &state.cursors)
 }

@@ -3,8 +3,10 @@
 //!
 //! The session records the device from the User-Agent and the source IP from API Gateway's
 //! request context (never from a client header). A wrong password and an unknown email give
-//! the same 401 after the same argon2 work; repeated failures for one email get 429 with
-//! `Retry-After`. A disabled user gets 403, and only after the right password.
+//! the same 401 after the same argon2 work; every attempt is first reserved on the password
+//! throttle ([`crate::throttle`]), which answers 429 with `Retry-After`. A disabled user gets
+//! 403, and only after the right password. The session is stamped with the user's credential
+//! epoch and stored only if that epoch still holds ([`crate::store::Store::put_session_in_epoch`]).
 //!
 //! Under `SESSION_LIMIT` a sign-in at the limit either ends the least recently active session
 //! (reason `evicted`) or is refused with 409 (`SESSION_LIMIT_ACTION`); see [`crate::limits`].
@@ -16,12 +18,13 @@ use crate::audit;
 use crate::device::describe;
 use crate::error::ApiError;
 use crate::handlers::expect_method;
-use crate::http::{json, json_body, sanitise_label, user_agent, viewer};
+use crate::http::{json, json_body, user_agent, viewer};
 use crate::ids::new_session_id;
 use crate::limits;
-use crate::model::{DeviceType, Session, SessionResponse};
+use crate::model::{Cutoffs, DeviceNameSource, DeviceType, Session, SessionResponse, User};
+use crate::password_check::{CheckFailed, PasswordCheck};
 use crate::passwords::normalise_email;
-use crate::refresh::RefreshToken;
+use crate::refresh::new_family;
 use crate::time::now_epoch;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -77,53 +80,32 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
         state.passwords.verify_dummy(&body.password);
         return Err(invalid_credentials());
     };
-    let (user_id, throttle) =
-        tokio::try_join!(store.user_id_by_email(&email), store.login_throttle(&email))?;
-    let window_end = throttle.and_then(|t| {
-        t.blocked_until(
-            auth.login_max_failures,
-            auth.login_failure_window_seconds,
-            now,
-        )
-    });
-    if let Some(end) = window_end {
-        audit::login_failed(&email, &ip, "throttled");
-        return Err(ApiError::TooManyRequests {
-            retry_after_seconds: (end - now) as u64,
-        });
+    // The attempt is counted before anything else can happen (see `crate::throttle`).
+    let (user_id, check) = tokio::try_join!(
+        store.user_id_by_email(&email),
+        PasswordCheck::reserve(state, &email, &ip, now)
+    )?;
+    let (account, global_epoch) = tokio::try_join!(read_account(state, user_id, now), async {
+        Ok(store.global_epoch().await?)
+    })?;
+    let (user, snapshot) = account.unzip();
+    let snapshot = snapshot.flatten();
+    let known = user
+        .as_ref()
+        .is_some_and(|u| u.known_networks.contains(&check.network_tag()));
+    let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
+    match check.verify(known, &body.password, hash) {
+        Ok(()) => {}
+        Err(CheckFailed::Throttled(why, e)) => {
+            audit::login_failed(&email, &ip, why.as_str());
+            return Err(e);
+        }
+        Err(CheckFailed::Wrong) => {
+            audit::login_failed(&email, &ip, "invalid_credentials");
+            return Err(invalid_credentials());
+        }
     }
-
-    // Under a session limit the user's slots and active sessions are read with the user.
-    let limited = auth.session_limit > 0;
-    let (user, snapshot) = match user_id {
-        Some(id) if limited => {
-            let (user, active) = tokio::try_join!(
-                store.get_user_with_slots(id),
-                store.active_sessions(id, now, policy)
-            )?;
-            match user {
-                Some((user, slots)) => (Some(user), Some(limits::Snapshot { slots, active })),
-                None => (None, None),
-            }
-        }
-        Some(id) => (store.get_user(id).await?, None),
-        None => (None, None),
-    };
-    let verified = match &user {
-        Some(u) => u
-            .password_hash
-            .as_deref()
-            .is_some_and(|h| state.passwords.verify(&body.password, h)),
-        None => {
-            state.passwords.verify_dummy(&body.password);
-            false
-        }
-    };
-    let Some(user) = user.filter(|_| verified) else {
-        store
-            .record_login_failure(&email, now, auth.login_failure_window_seconds)
-            .await?;
-        audit::login_failed(&email, &ip, "invalid_credentials");
+    let Some(user) = user else {
         return Err(invalid_credentials());
     };
     if user.disabled {
@@ -134,41 +116,31 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
         });
     }
 
-    let mut device = describe(user_agent(&req));
-    if let Some(name) = sanitise_label(body.device_name.as_deref(), MAX_DEVICE_NAME_CHARS) {
-        device.device_name = name;
-    }
-    if let Some(device_type) = body.device_type {
-        device.device_type = device_type;
-    }
-    let session_id = new_session_id().map_err(|e| ApiError::internal(e.to_string()))?;
-    let refresh = RefreshToken::issue(user.user_id, &session_id)
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    let mut session = Session::start(user.user_id, session_id, device, &ip, now, policy);
-    session.refresh_hash = Some(refresh.hash());
+    let user_id = user.user_id;
+    let mut session = new_session(&req, &body, &user, &ip, now, state)?;
     session.location = viewer.location;
-    let forget_failures = async {
-        match throttle {
-            Some(_) => store.clear_login_failures(&email).await,
+    session.global_epoch = global_epoch;
+    let family = session.refresh_family.clone().unwrap_or_default();
+    // The password was right: the client's throttle counter starts again and its network is
+    // remembered, while the session is stored.
+    let remembered = crate::throttle::remember(&user.known_networks, &check.network_tag());
+    let remember = async {
+        match remembered {
+            Some(known) => Ok(store.set_known_networks(user_id, &known).await?),
             None => Ok(()),
         }
     };
-    let put = async {
-        match snapshot {
-            Some(first) => {
-                limits::put_within_limit(store, &session, first, auth, &ip, now, policy).await
-            }
-            None => {
-                store.put_new_session(&session).await?;
-                Ok(Vec::new())
-            }
-        }
-    };
-    tokio::try_join!(put, async { Ok(forget_failures.await?) })?;
+    let forget = async { Ok(check.succeeded().await?) };
+    let ((user, session), (), ()) = tokio::try_join!(
+        store_session(state, session, user, snapshot, &email, &ip, now),
+        forget,
+        remember
+    )?;
 
-    let access_token = state
-        .signer()?
-        .issue(user.user_id, &session.session_id, user.role, now)?;
+    let access_token = state.signer()?.issue_for(&session, user.role, now)?;
+    let refresh = state
+        .refresh_key()?
+        .issue(user.user_id, &session.session_id, &family, 0);
     audit::session_created(
         user.user_id,
         &session.session_id,
@@ -183,7 +155,112 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
             token_type: "Bearer",
             expires_in: auth.access_token_ttl_seconds,
             refresh_token: refresh.expose(),
-            session: Some(session.to_response(now, policy, Some(&session.session_id))),
+            session: Some(session.to_response(
+                now,
+                policy,
+                &Cutoffs::of(&user, global_epoch),
+                Some(&session.session_id),
+            )),
         },
     )
+}
+
+/// Stores the new session in the credential epoch it was stamped with. A password change,
+/// disable or "end all sessions" that commits first makes the sign-in decide again: with the
+/// same password hash and still enabled it is stamped with the new epoch, otherwise it is
+/// refused like a wrong password.
+async fn store_session(
+    state: &AppState,
+    mut session: Session,
+    mut user: User,
+    mut snapshot: Option<limits::Snapshot>,
+    email: &str,
+    ip: &str,
+    now: i64,
+) -> Result<(User, Session), ApiError> {
+    let (store, auth, policy) = (&state.store, &state.config.auth, &state.config.sessions);
+    for _ in 0..3 {
+        let stored = match snapshot.take() {
+            Some(first) => limits::put_within_limit(store, &session, first, auth, ip, now, policy)
+                .await?
+                .is_some(),
+            None => store.put_session_in_epoch(&session).await?,
+        };
+        if stored {
+            return Ok((user, session));
+        }
+        let (fresh, snap) = read_account(state, Some(user.user_id), now).await?.unzip();
+        let still = fresh.filter(|f| !f.disabled && f.password_hash == user.password_hash);
+        let Some(fresh) = still else {
+            audit::login_failed(email, ip, "credentials_changed");
+            return Err(invalid_credentials());
+        };
+        session.credential_epoch = fresh.credential_epoch;
+        (user, snapshot) = (fresh, snap.flatten());
+    }
+    Err(ApiError::internal("the credential epoch kept moving"))
+}
+
+/// The user behind an email, with their session-limit slots and active sessions when a limit
+/// is set (read concurrently).
+async fn read_account(
+    state: &AppState,
+    user_id: Option<u64>,
+    now: i64,
+) -> Result<Option<(User, Option<limits::Snapshot>)>, ApiError> {
+    let store = &state.store;
+    let Some(id) = user_id else { return Ok(None) };
+    if state.config.auth.session_limit == 0 {
+        return Ok(store.get_user(id).await?.map(|u| (u, None)));
+    }
+    let (user, active) = tokio::try_join!(
+        store.get_user_with_slots(id),
+        store.active_sessions(id, now, &state.config.sessions)
+    )?;
+    Ok(user.map(|(user, slots)| {
+        let snapshot = limits::Snapshot {
+            credential_epoch: user.credential_epoch,
+            slots,
+            active,
+        };
+        (user, Some(snapshot))
+    }))
+}
+
+/// A new session for `user` from this request's device, in the user's credential epoch, with
+/// a fresh refresh-token family.
+fn new_session(
+    req: &Request,
+    body: &LoginBody,
+    user: &User,
+    ip: &str,
+    now: i64,
+    state: &AppState,
+) -> Result<Session, ApiError> {
+    let mut device = describe(user_agent(req));
+    let client_named = crate::text::clean(body.device_name.as_deref(), MAX_DEVICE_NAME_CHARS);
+    let source = match client_named {
+        Some(name) => {
+            device.device_name = name;
+            DeviceNameSource::Client
+        }
+        None => DeviceNameSource::UserAgent,
+    };
+    if let Some(device_type) = body.device_type {
+        device.device_type = device_type;
+    }
+    let internal = |e: ring::error::Unspecified| ApiError::internal(e.to_string());
+    let session_id = new_session_id().map_err(internal)?;
+    let mut session = Session::start(
+        user.user_id,
+        session_id,
+        device,
+        ip,
+        now,
+        &state.config.sessions,
+    );
+    session.device_name_source = source;
+    session.credential_epoch = user.credential_epoch;
+    session.refresh_family = Some(new_family().map_err(internal)?);
+    Ok(session)
 }

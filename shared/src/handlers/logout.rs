@@ -6,7 +6,9 @@ use crate::audit;
 use crate::auth::require_user;
 use crate::error::ApiError;
 use crate::handlers::expect_method;
-use crate::http::{empty, source_ip};
+use crate::http::{client_ip, empty};
+use crate::model::EndReason;
+use crate::store::EndOutcome;
 use crate::time::now_epoch;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -20,23 +22,25 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     let now = now_epoch();
     let caller = require_user(store, &bearer, now, policy).await?;
     let session_id = &caller.session.session_id;
-    store
+    let outcome = store
         .end_session(
             bearer.user_id,
             session_id,
             bearer.user_id,
-            "logout",
+            EndReason::Logout,
             now,
             policy,
         )
         .await?;
-    audit::sessions_ended(
-        bearer.user_id,
-        bearer.user_id,
-        Some(session_id),
-        1,
-        "logout",
-        &source_ip(&req),
-    );
+    if outcome == EndOutcome::Ended {
+        audit::sessions_ended(
+            bearer.user_id,
+            bearer.user_id,
+            Some(session_id),
+            1,
+            EndReason::Logout,
+            &client_ip(&req, &state.config),
+        );
+    }
     Ok(empty(StatusCode::NO_CONTENT))
 }

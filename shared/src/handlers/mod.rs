@@ -67,3 +67,12 @@ pub(crate) fn session_not_found() -> ApiError {
         code: "session_not_found",
     }
 }
+
+/// The 403 for an administrator who lost their rights while the request ran (demoted or
+/// disabled by another admin at the same moment).
+pub(crate) fn no_longer_admin() -> ApiError {
+    ApiError::Forbidden {
+        detail: "Administrator role required.",
+        code: "admin_required",
+    }
+}

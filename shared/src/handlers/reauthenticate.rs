@@ -1,17 +1,20 @@
 //! `POST /auth/reauthenticate`: the signed-in user confirms their password
-//! (`{"password": "..."}`); the current session's `auth_time` moves to now and a new access
-//! token carrying it comes back. No new session, no new refresh token.
+//! (`{"password": "..."}`). The current session's `auth_time` moves to now, and a new access
+//! token and a new refresh token (the next generation) come back. Only tokens issued from now
+//! on count as a recent sign-in ([`crate::auth::require_recent_auth`]): a token stolen before
+//! is not made "recent" by the owner confirming their password, and a refresh token stolen
+//! before is rotated out (presented later, it ends the session as stolen).
 //!
-//! A wrong password is a 403 (the session stays valid) and counts towards the same per-email
-//! throttle as sign-in, so this route is no way around it: 429 with `Retry-After` once the
-//! failures add up.
+//! The attempt goes through the same throttle as sign-in ([`crate::throttle`]); a wrong
+//! password is a 403 and the session stays valid.
 
 use crate::AppState;
 use crate::audit;
 use crate::auth::require_user;
 use crate::error::ApiError;
 use crate::handlers::expect_method;
-use crate::http::{json, json_body, source_ip};
+use crate::http::{client_ip, json, json_body};
+use crate::password_check::{CheckFailed, PasswordCheck};
 use crate::time::{now_epoch, rfc3339};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -23,12 +26,13 @@ struct ReauthenticateBody {
     password: String,
 }
 
-/// A fresh access token for the same session.
+/// Fresh tokens for the same session.
 #[derive(Debug, Serialize)]
 struct Reauthenticated {
     access_token: String,
     token_type: &'static str,
     expires_in: i64,
+    refresh_token: String,
     /// RFC 3339: when the password was confirmed.
     auth_time: String,
 }
@@ -39,72 +43,62 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     let bearer = state.verifier.verify_headers(req.headers())?;
     let store = &state.store;
     let policy = &state.config.sessions;
-    let auth = &state.config.auth;
     let now = now_epoch();
     let caller = require_user(store, &bearer, now, policy).await?;
     let body: ReauthenticateBody = json_body(&req)?;
-    let ip = source_ip(&req);
-    let email = &caller.user.email;
+    let ip = client_ip(&req, &state.config);
     let session_id = &caller.session.session_id;
 
-    let throttle = store.login_throttle(email).await?;
-    let window_end = throttle.and_then(|t| {
-        t.blocked_until(
-            auth.login_max_failures,
-            auth.login_failure_window_seconds,
-            now,
-        )
-    });
-    if let Some(end) = window_end {
-        audit::reauthentication_failed(bearer.user_id, session_id, &ip, "throttled");
-        return Err(ApiError::TooManyRequests {
-            retry_after_seconds: (end - now) as u64,
-        });
-    }
-    let verified = caller
-        .user
-        .password_hash
-        .as_deref()
-        .is_some_and(|h| state.passwords.verify(&body.password, h));
-    if !verified {
-        store
-            .record_login_failure(email, now, auth.login_failure_window_seconds)
-            .await?;
-        audit::reauthentication_failed(bearer.user_id, session_id, &ip, "invalid_password");
-        return Err(ApiError::Forbidden {
-            detail: "The password is not correct.",
-            code: "invalid_password",
-        });
+    let check = PasswordCheck::reserve(state, &caller.user.email, &ip, now).await?;
+    let hash = caller.user.password_hash.as_deref();
+    // The caller holds one of the account's sessions: the per-account ceiling does not apply.
+    match check.verify(true, &body.password, hash) {
+        Ok(()) => {}
+        Err(CheckFailed::Throttled(why, e)) => {
+            audit::reauthentication_failed(bearer.user_id, session_id, &ip, why.as_str());
+            return Err(e);
+        }
+        Err(CheckFailed::Wrong) => {
+            audit::reauthentication_failed(bearer.user_id, session_id, &ip, "invalid_password");
+            return Err(ApiError::Forbidden {
+                detail: "The password is not correct.",
+                code: "invalid_password",
+            });
+        }
     }
 
-    let forget_failures = async {
-        match throttle {
-            Some(_) => store.clear_login_failures(email).await,
-            None => Ok(()),
-        }
-    };
     let (session, ()) = tokio::try_join!(
-        store.reauthenticate_session(bearer.user_id, session_id, now, policy),
-        forget_failures
+        store.reauthenticate_session(
+            bearer.user_id,
+            session_id,
+            caller.session.refresh_generation,
+            now,
+            policy
+        ),
+        check.succeeded()
     )?;
+    // Ended meanwhile, or refreshed at the same moment (another generation): sign in or try
+    // again.
     let session = session.ok_or(ApiError::Unauthorized {
-        detail: "The session has ended; sign in again.",
+        detail: "The session has ended or changed meanwhile; try again.",
         code: "session_ended",
     })?;
-    let access_token = state.signer()?.issue_with_auth_time(
+    let family = session.refresh_family.as_deref().unwrap_or_default();
+    let refresh = state.refresh_key()?.issue(
         bearer.user_id,
         session_id,
-        caller.user.role,
-        now,
-        session.auth_time(),
-    )?;
+        family,
+        session.refresh_generation,
+    );
+    let access_token = state.signer()?.issue_for(&session, caller.user.role, now)?;
     audit::reauthenticated(bearer.user_id, session_id, &ip);
     json(
         StatusCode::OK,
         &Reauthenticated {
             access_token,
             token_type: "Bearer",
-            expires_in: auth.access_token_ttl_seconds,
+            expires_in: state.config.auth.access_token_ttl_seconds,
+            refresh_token: refresh.expose(),
             auth_time: rfc3339(session.auth_time()),
         },
     )

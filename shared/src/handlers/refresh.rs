@@ -1,10 +1,14 @@
-//! `POST /auth/refresh`: a refresh token → a new access token and a new refresh token.
+//! `POST /auth/refresh`: a refresh token → a new access token and the next refresh token.
 //!
-//! The old refresh token stops working at once (one conditional write decides the race). A
-//! rotated-out token presented again within the grace window gets 409 and the session lives
-//! (two tabs refreshing together); after the window the session is ended as compromised
-//! (RFC 9700 §4.14) and the answer is 401. Ended, expired or idle sessions and disabled users
-//! get 401.
+//! Tokens come in generations ([`crate::refresh`]). The current generation rotates to the next
+//! in one conditional write, so of concurrent refreshes with one token exactly one wins. What
+//! the rotation depends on (the session, its user and the epochs) is read, strongly
+//! consistent, before it commits, so once it has committed nothing but signing is left to fail.
+//! A rotated-out token whose MAC verifies is a stolen one (RFC 9700 §4.14.2): the session ends
+//! (401 `refresh_token_reused`), except the immediately previous generation within the grace
+//! window (409 `refresh_token_rotated`, the session lives: two tabs refreshing together, or a
+//! retry after a lost response). A token whose MAC does not verify never ends anything.
+//! Ended, expired, idle or superseded sessions and disabled users get 401.
 
 use crate::AppState;
 use crate::audit;
@@ -12,9 +16,9 @@ use crate::error::ApiError;
 use crate::handlers::expect_method;
 use crate::handlers::login::TokenResponse;
 use crate::http::{json, json_body, viewer};
-use crate::model::SessionStatus;
+use crate::model::{Cutoffs, EndReason, Session, SessionStatus};
 use crate::refresh::RefreshToken;
-use crate::store::Rotation;
+use crate::store::{EndOutcome, Rotation};
 use crate::time::now_epoch;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -33,54 +37,83 @@ fn invalid_refresh_token() -> ApiError {
     }
 }
 
+fn session_ended() -> ApiError {
+    ApiError::Unauthorized {
+        detail: "The session has ended; sign in again.",
+        code: "session_ended",
+    }
+}
+
 /// Handles one request.
 pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
     expect_method(&req, Method::POST)?;
     let body: RefreshBody = json_body(&req)?;
-    let presented = RefreshToken::parse(&body.refresh_token).ok_or_else(invalid_refresh_token)?;
     let store = &state.store;
     let policy = &state.config.sessions;
     let viewer = viewer(&req, state.config.origin_verify_secret.as_deref());
     let ip = viewer.ip.clone();
     let now = now_epoch();
+    let Some(presented) = RefreshToken::parse(&body.refresh_token) else {
+        audit::refresh_refused(0, "", 0, &ip, "malformed");
+        return Err(invalid_refresh_token());
+    };
     let (user_id, session_id) = (presented.user_id, presented.session_id.clone());
+    let refused = |reason: &str| {
+        audit::refresh_refused(user_id, &session_id, presented.generation, &ip, reason)
+    };
 
-    let next =
-        RefreshToken::issue(user_id, &session_id).map_err(|e| ApiError::internal(e.to_string()))?;
-    let (presented_hash, next_hash) = (presented.hash(), next.hash());
-    let (user, rotation) = tokio::join!(
-        store.get_user(user_id),
-        store.rotate_refresh(
+    let items = store.load_caller(user_id, &session_id, None).await?;
+    let key = state.refresh_key()?;
+    let genuine = items.session.filter(|s| {
+        s.refresh_family
+            .as_deref()
+            .is_some_and(|f| key.verify(&presented, f))
+    });
+    let Some(session) = genuine else {
+        refused("forged");
+        return Err(invalid_refresh_token());
+    };
+    let Some(user) = items.user else {
+        refused("session_ended");
+        return Err(session_ended());
+    };
+    if !session.is_usable(now, policy, &Cutoffs::of(&user, items.global_epoch)) {
+        refused("session_ended");
+        return Err(session_ended());
+    }
+    if user.disabled {
+        refused("account_disabled");
+        return Err(ApiError::Unauthorized {
+            detail: "This account is disabled.",
+            code: "account_disabled",
+        });
+    }
+    let current = session.refresh_generation;
+    if presented.generation > current {
+        // A valid MAC for a generation never issued: not ours to act on.
+        refused("forged");
+        return Err(invalid_refresh_token());
+    }
+    if presented.generation < current {
+        return rotated_out(state, &presented, &session, &ip, now).await;
+    }
+
+    let rotation = store
+        .rotate_refresh(
             user_id,
             &session_id,
-            &presented_hash,
-            &next_hash,
+            current,
             &ip,
             viewer.location.as_ref(),
             now,
-            policy
-        ),
-    );
-    match rotation? {
-        Rotation::Rotated(session) => {
-            let user = user?.filter(|u| !u.disabled);
-            let Some(user) = user else {
-                store
-                    .end_session(user_id, &session_id, user_id, "user_disabled", now, policy)
-                    .await?;
-                audit::sessions_ended(user_id, user_id, Some(&session_id), 1, "user_disabled", &ip);
-                return Err(ApiError::Unauthorized {
-                    detail: "This account is disabled.",
-                    code: "account_disabled",
-                });
-            };
-            let access_token = state.signer()?.issue_with_auth_time(
-                user_id,
-                &session_id,
-                user.role,
-                now,
-                session.auth_time(),
-            )?;
+            policy,
+        )
+        .await?;
+    match rotation {
+        Rotation::Rotated(rotated) => {
+            let family = rotated.refresh_family.as_deref().unwrap_or_default();
+            let next = key.issue(user_id, &session_id, family, rotated.refresh_generation);
+            let access_token = state.signer()?.issue_for(&rotated, user.role, now)?;
             audit::session_refreshed(user_id, &session_id, &ip);
             json(
                 StatusCode::OK,
@@ -93,47 +126,65 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
                 },
             )
         }
-        Rotation::Refused(None) => Err(invalid_refresh_token()),
-        Rotation::Refused(Some(session)) => {
-            if session.status(now, policy) != SessionStatus::Active {
-                return Err(ApiError::Unauthorized {
-                    detail: "The session has ended; sign in again.",
-                    code: "session_ended",
-                });
-            }
-            if session.refresh_prev_hash.as_deref() != Some(presented_hash.as_str()) {
-                return Err(invalid_refresh_token());
-            }
-            let rotated_at = session.refresh_rotated_at.unwrap_or(0);
-            if now - rotated_at <= state.config.auth.refresh_reuse_grace_seconds {
-                return Err(ApiError::Conflict {
-                    detail: "This refresh token was just rotated; use the newer one.",
-                    code: "refresh_token_rotated",
-                });
-            }
-            store
-                .end_session(
-                    user_id,
-                    &session_id,
-                    user_id,
-                    "refresh_token_reuse",
-                    now,
-                    policy,
-                )
-                .await?;
-            audit::refresh_reuse_detected(user_id, &session_id, &ip);
-            audit::sessions_ended(
-                user_id,
-                user_id,
-                Some(&session_id),
-                1,
-                "refresh_token_reuse",
-                &ip,
-            );
-            Err(ApiError::Unauthorized {
-                detail: "This refresh token was already used; the session has been ended.",
-                code: "refresh_token_reused",
-            })
+        // Another refresh with the same token committed first: this one is now the
+        // predecessor, just rotated.
+        Rotation::Refused(Some(latest))
+            if latest.status(now, policy) == SessionStatus::Active
+                && latest.refresh_generation > current =>
+        {
+            rotated_out(state, &presented, &latest, &ip, now).await
+        }
+        Rotation::Refused(_) => {
+            refused("session_ended");
+            Err(session_ended())
         }
     }
+}
+
+/// A genuine token of an earlier generation: the previous one within the grace window is
+/// refused without harm (409); any other ends the session as stolen.
+async fn rotated_out(
+    state: &AppState,
+    presented: &RefreshToken,
+    session: &Session,
+    ip: &str,
+    now: i64,
+) -> Result<Response<Body>, ApiError> {
+    let (user_id, session_id) = (presented.user_id, presented.session_id.as_str());
+    let current = session.refresh_generation;
+    let rotated_at = session.refresh_rotated_at.unwrap_or(0);
+    let grace = state.config.auth.refresh_reuse_grace_seconds;
+    if presented.generation + 1 == current && now - rotated_at <= grace {
+        audit::refresh_refused(user_id, session_id, presented.generation, ip, "rotated");
+        return Err(ApiError::Conflict {
+            detail: "This refresh token was just rotated; use the newer one.",
+            code: "refresh_token_rotated",
+        });
+    }
+    let outcome = state
+        .store
+        .end_session(
+            user_id,
+            session_id,
+            user_id,
+            EndReason::RefreshTokenReuse,
+            now,
+            &state.config.sessions,
+        )
+        .await?;
+    audit::refresh_reuse_detected(user_id, session_id, presented.generation, current, ip);
+    if outcome == EndOutcome::Ended {
+        audit::sessions_ended(
+            user_id,
+            user_id,
+            Some(session_id),
+            1,
+            EndReason::RefreshTokenReuse,
+            ip,
+        );
+    }
+    Err(ApiError::Unauthorized {
+        detail: "This refresh token was already used; the session has been ended.",
+        code: "refresh_token_reused",
+    })
 }

@@ -7,7 +7,7 @@ use crate::accounts::{NewUser, create_user};
 use crate::audit;
 use crate::error::ApiError;
 use crate::handlers::expect_method;
-use crate::http::{json, json_body, source_ip};
+use crate::http::{client_ip, json, json_body};
 use crate::model::{Role, UserResponse};
 use crate::time::now_epoch;
 use lambda_http::http::{Method, StatusCode};
@@ -40,6 +40,6 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
         user_id: None,
     };
     let user = create_user(&state.store, &state.passwords, new, now_epoch()).await?;
-    audit::user_registered(user.user_id, &source_ip(&req));
+    audit::user_registered(user.user_id, &client_ip(&req, &state.config));
     json(StatusCode::CREATED, &UserResponse::from(&user))
 }

@@ -1,15 +1,18 @@
 //! `PATCH /sessions/{session_id}`: the caller names one of their own sessions
 //! (`{"label": "work laptop"}`) or clears the name (`{"label": null}` or an empty string).
 //! Control characters are removed and surrounding space trimmed; a label longer than 64
-//! characters is a 400, never silently cut. Another user's session id is a 404.
+//! characters is a 400, never silently cut. Format characters (bidi controls, zero-width) are
+//! dropped and the text NFC-normalised ([`crate::text::clean`]). Another user's session id is
+//! a 404; an ended session's label no longer changes (409 `session_not_active`).
 
 use crate::AppState;
 use crate::audit;
 use crate::auth::require_user;
 use crate::error::ApiError;
 use crate::handlers::{expect_method, session_not_found};
-use crate::http::{json, json_body, path_param, sanitise_label, source_ip};
+use crate::http::{client_ip, json, json_body, path_param};
 use crate::ids::is_session_id;
+use crate::store::LabelOutcome;
 use crate::time::now_epoch;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -36,7 +39,7 @@ fn clean_label(raw: Option<&str>) -> Result<Option<String>, ApiError> {
     if raw.chars().filter(|c| !c.is_control()).count() > MAX_LABEL_CHARS * 4 {
         return Err(too_long());
     }
-    let cleaned = sanitise_label(Some(raw), usize::MAX);
+    let cleaned = crate::text::clean(Some(raw), usize::MAX);
     match cleaned {
         Some(label) if label.chars().count() > MAX_LABEL_CHARS => Err(too_long()),
         other => Ok(other),
@@ -66,19 +69,33 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     let label = clean_label(body.label.as_deref())?;
 
     // The key includes the caller's own user id: another user's session is simply not found.
-    let session = store
-        .set_session_label(bearer.user_id, session_id, label.as_deref())
+    let session = match store
+        .set_session_label(bearer.user_id, session_id, label.as_deref(), now, policy)
         .await?
-        .ok_or_else(session_not_found)?;
+    {
+        LabelOutcome::Labelled(session) => session,
+        LabelOutcome::NotFound => return Err(session_not_found()),
+        LabelOutcome::NotActive => {
+            return Err(ApiError::Conflict {
+                detail: "The session has ended; its label can no longer change.",
+                code: "session_not_active",
+            });
+        }
+    };
     audit::session_renamed(
         bearer.user_id,
         session_id,
         label.is_some(),
-        &source_ip(&req),
+        &client_ip(&req, &state.config),
     );
     json(
         StatusCode::OK,
-        &session.to_response(now, policy, Some(&caller.session.session_id)),
+        &session.to_response(
+            now,
+            policy,
+            &caller.cutoffs,
+            Some(&caller.session.session_id),
+        ),
     )
 }
 

@@ -1,14 +1,16 @@
-//! `DELETE /sessions/{session_id}`: ends one of the caller's own sessions (204). Another
-//! user's session id is a 404 and that session keeps working; ending the current session is a
-//! sign-out.
+//! `DELETE /sessions/{session_id}`: ends one of the caller's own sessions (204). Ending the
+//! current session is a sign-out; ending another one needs a recent sign-in, like ending all
+//! of them (else an old stolen token could sign the owner out everywhere, one session at a
+//! time). Another user's session id is a 404 and that session keeps working.
 
 use crate::AppState;
 use crate::audit;
-use crate::auth::require_user;
+use crate::auth::{require_recent_auth, require_user};
 use crate::error::ApiError;
 use crate::handlers::{expect_method, session_not_found};
-use crate::http::{empty, path_param, source_ip};
+use crate::http::{client_ip, empty, path_param};
 use crate::ids::is_session_id;
+use crate::model::EndReason;
 use crate::store::EndOutcome;
 use crate::time::now_epoch;
 use lambda_http::http::{Method, StatusCode};
@@ -23,16 +25,20 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     let now = now_epoch();
     let caller = require_user(store, &bearer, now, policy).await?;
     let session_id = path_param(&req, "session_id");
+    let current = session_id == caller.session.session_id;
+    if !current {
+        require_recent_auth(&caller, now, state.config.auth.reauth_max_age_seconds)?;
+    }
     if !is_session_id(session_id) {
         return Err(session_not_found());
     }
-    let reason = if session_id == caller.session.session_id {
-        "logout"
+    let reason = if current {
+        EndReason::Logout
     } else {
-        "user"
+        EndReason::User
     };
     // The key includes the caller's own user id: another user's session is simply not found.
-    match store
+    let outcome = store
         .end_session(
             bearer.user_id,
             session_id,
@@ -41,19 +47,19 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
             now,
             policy,
         )
-        .await?
-    {
-        EndOutcome::NotFound => Err(session_not_found()),
-        EndOutcome::Ended | EndOutcome::AlreadyEnded => {
-            audit::sessions_ended(
-                bearer.user_id,
-                bearer.user_id,
-                Some(session_id),
-                1,
-                reason,
-                &source_ip(&req),
-            );
-            Ok(empty(StatusCode::NO_CONTENT))
-        }
+        .await?;
+    if outcome == EndOutcome::NotFound {
+        return Err(session_not_found());
     }
+    if outcome == EndOutcome::Ended {
+        audit::sessions_ended(
+            bearer.user_id,
+            bearer.user_id,
+            Some(session_id),
+            1,
+            reason,
+            &client_ip(&req, &state.config),
+        );
+    }
+    Ok(empty(StatusCode::NO_CONTENT))
 }

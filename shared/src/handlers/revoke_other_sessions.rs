@@ -1,13 +1,17 @@
 //! `DELETE /sessions?scope=others`: ends all of the caller's sessions but the current one and
-//! returns how many (`{"revoked": n}`). Needs a sign-in (or re-authentication) within
-//! `REAUTH_MAX_AGE_SECONDS`.
+//! returns how many (`{"revoked": n}`). Needs a recent sign-in. The user's credential epoch
+//! moves forward with the current session carried into it, in one transaction: every other
+//! session, idle ones and sign-ins in flight included, is over once it commits; they are then
+//! marked ended for the listings.
 
 use crate::AppState;
 use crate::audit;
 use crate::auth::{require_recent_auth, require_user};
+use crate::end_all::end_other_sessions;
 use crate::error::ApiError;
 use crate::handlers::{Revoked, expect_method};
-use crate::http::{json, source_ip};
+use crate::http::{client_ip, json};
+use crate::model::EndReason;
 use crate::time::now_epoch;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -20,11 +24,7 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     let policy = &state.config.sessions;
     let now = now_epoch();
     let caller = require_user(store, &bearer, now, policy).await?;
-    require_recent_auth(
-        &caller.session,
-        now,
-        state.config.auth.reauth_max_age_seconds,
-    )?;
+    require_recent_auth(&caller, now, state.config.auth.reauth_max_age_seconds)?;
     let scope = req
         .query_string_parameters_ref()
         .and_then(|q| q.all("scope"))
@@ -35,24 +35,19 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
             "invalid_scope",
         ));
     }
-    let current = caller.session.session_id.as_str();
-    let revoked = store
-        .end_all_sessions(
-            bearer.user_id,
-            Some(current),
-            bearer.user_id,
-            "user",
-            now,
-            policy,
-        )
-        .await?;
+    let raced = ApiError::Conflict {
+        detail: "Your sessions changed at the same moment; try again.",
+        code: "sessions_changed_concurrently",
+    };
+    let revoked =
+        end_other_sessions(store, &caller, None, EndReason::User, raced, now, policy).await?;
     audit::sessions_ended(
         bearer.user_id,
         bearer.user_id,
         None,
         revoked,
-        "user_ended_others",
-        &source_ip(&req),
+        EndReason::User,
+        &client_ip(&req, &state.config),
     );
     json(StatusCode::OK, &Revoked { revoked })
 }

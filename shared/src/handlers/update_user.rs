@@ -1,6 +1,8 @@
 //! `PATCH /users/{user_id}`: an admin disables or enables a user, or changes their role.
-//! Disabling ends every session of the user at once (OWASP ASVS 5.0 7.4.2). An admin cannot
-//! disable or demote themselves. Same order of answers as the admin listing, with a sign-in
+//! Disabling ends every session of the user at once (OWASP ASVS 5.0 7.4.2): it moves the
+//! user's credential epoch in the same write. An admin cannot disable or demote themselves,
+//! and the caller's admin rights are a condition of the write, so there is always at least one
+//! active admin, even when two admins demote or disable each other at the same moment. Same order of answers as the admin listing, with a sign-in
 //! within `REAUTH_MAX_AGE_SECONDS` required after the admin check (401
 //! `reauthentication_required`).
 
@@ -9,9 +11,10 @@ use crate::audit;
 use crate::auth::{require_admin, require_recent_auth};
 use crate::error::ApiError;
 use crate::handlers::{expect_method, target_user_id};
-use crate::http::{json, json_body, path_param, source_ip};
+use crate::http::{client_ip, json, json_body, path_param};
 use crate::ids::parse_user_id;
-use crate::model::{Role, UserResponse};
+use crate::model::{EndReason, Role, UserResponse};
+use crate::store::AdminUpdate;
 use crate::time::now_epoch;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -62,40 +65,46 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     let store = &state.store;
     let policy = &state.config.sessions;
     let now = now_epoch();
-    let admin = require_admin(store, &bearer, now, policy).await?;
-    require_recent_auth(
-        &admin.session,
-        now,
-        state.config.auth.reauth_max_age_seconds,
-    )?;
+    let admin = require_admin(store, &bearer, None, now, policy).await?;
+    require_recent_auth(&admin, now, state.config.auth.reauth_max_age_seconds)?;
     let (user_id, body) = validate(&req, bearer.user_id)?;
 
-    let Some(user) = store
-        .update_user_flags(user_id, body.role, body.disabled)
+    // The caller's own admin rights are a condition of the write: two admins demoting or
+    // disabling each other at once cannot both succeed.
+    match store
+        .update_user_as_admin(admin.user.user_id, user_id, body.role, body.disabled)
         .await?
-    else {
-        return Err(ApiError::NotFound {
-            detail: "User not found.",
-            code: "user_not_found",
-        });
-    };
-    let ip = source_ip(&req);
+    {
+        AdminUpdate::Updated => {}
+        AdminUpdate::CallerNotAdmin => return Err(super::no_longer_admin()),
+        AdminUpdate::NotFound => return Err(user_not_found()),
+    }
+    let user = store.get_user(user_id).await?.ok_or_else(user_not_found)?;
+    let ip = client_ip(&req, &state.config);
     let role = body
         .role
         .map(|r| if r == Role::Admin { "admin" } else { "user" });
     audit::user_updated(admin.user.user_id, user_id, role, body.disabled, &ip);
+    // Disabling moved the user's credential epoch: every session is over already; mark them.
     let revoked_sessions = if body.disabled == Some(true) {
         let n = store
-            .end_all_sessions(
+            .end_superseded_sessions(
                 user_id,
-                None,
+                user.credential_epoch,
                 admin.user.user_id,
-                "user_disabled",
+                EndReason::UserDisabled,
                 now,
                 policy,
             )
             .await?;
-        audit::sessions_ended(admin.user.user_id, user_id, None, n, "user_disabled", &ip);
+        audit::sessions_ended(
+            admin.user.user_id,
+            user_id,
+            None,
+            n,
+            EndReason::UserDisabled,
+            &ip,
+        );
         n
     } else {
         0
@@ -107,4 +116,11 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
             revoked_sessions,
         },
     )
+}
+
+fn user_not_found() -> ApiError {
+    ApiError::NotFound {
+        detail: "User not found.",
+        code: "user_not_found",
+    }
 }

@@ -80,7 +80,8 @@ impl TestEnv {
         let state = state_for(&vars)
             .await
             .with_signer(shared::keys::dev_signing_key())
-            .expect("dev signer");
+            .expect("dev signer")
+            .with_refresh_key(shared::refresh::RefreshKey::dev());
         let names = state.store.tables().clone();
         for (def, name) in
             tables::ALL
@@ -126,10 +127,7 @@ impl TestEnv {
         )
         .await
         .unwrap();
-        let token = self
-            .signer
-            .issue(user_id, &session.session_id, role, now())
-            .unwrap();
+        let token = self.signer.issue_for(&session, role, now()).unwrap();
         (session, token)
     }
 
@@ -299,5 +297,44 @@ pub fn reply(response: Response<Body>) -> Reply {
         status,
         headers,
         body,
+    }
+}
+
+/// The JSON log lines a subscriber writes, captured in memory.
+#[derive(Clone, Default)]
+pub struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
+    type Writer = Capture;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+impl Capture {
+    /// Everything written so far, as text.
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+
+    /// The audit events written since the last call (and forgets them).
+    pub fn take_audit(&self) -> Vec<Value> {
+        let bytes = std::mem::take(&mut *self.0.lock().unwrap());
+        String::from_utf8(bytes)
+            .unwrap()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|v| v.get("audit").is_some())
+            .collect()
     }
 }

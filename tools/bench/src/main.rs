@@ -478,7 +478,8 @@ async fn run(args: Args) -> Result<()> {
     let config = Config::from_lookup(|k| vars.get(k).cloned())?;
     let state = AppState::build(config)
         .await?
-        .with_signer(shared::keys::dev_signing_key())?;
+        .with_signer(shared::keys::dev_signing_key())?
+        .with_refresh_key(shared::refresh::RefreshKey::dev());
     let names = state.store.tables().clone();
     for (def, name) in
         shared::tables::ALL
@@ -494,6 +495,7 @@ async fn run(args: Args) -> Result<()> {
     let tokens = shared::demo::event_tokens(
         &state.store,
         &signer,
+        state.refresh_key()?,
         shared::time::now_epoch(),
         &state.config.sessions,
     )

@@ -7,9 +7,8 @@ use anyhow::{Context, Result};
 use serde_json::Value;
 use shared::AppState;
 use shared::demo::{self, ADMIN_ID, PLAIN_USER_ID};
-use shared::ids::new_session_id;
-use shared::model::{Role, Session};
-use shared::refresh::RefreshToken;
+use shared::model::Role;
+use shared::refresh::{RefreshKey, new_family};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -141,7 +140,7 @@ pub fn all() -> Vec<Scenario> {
             "POST /auth/password",
             200,
             1024,
-            "200-password-changed-keeping-other-sessions.json",
+            "200-password-changed-ending-other-sessions.json",
             AlternatePassword,
         ),
         s(
@@ -206,23 +205,24 @@ impl Scenario {
         let policy = &state.config.sessions;
         let signer = state.signer()?;
         let now = shared::time::now_epoch();
-        // Routes that need a recent sign-in get one, made now, shared by all invocations.
+        // Fresh sessions behind every placeholder for each function: an earlier function's run
+        // (a password change ends the user's other sessions) leaves nothing this one needs.
         let mut base = tokens.clone();
+        base.extend(
+            demo::event_tokens(store, signer, state.refresh_key()?, now, policy)
+                .await
+                .map_err(|e| anyhow::anyhow!(e))?,
+        );
+        // Routes that need a recent sign-in get one, made now, shared by all invocations.
         match self.fresh {
             Fresh::UserToken | Fresh::AlternatePassword => {
                 let s = demo::start_session(store, PLAIN_USER_ID, UA, "192.0.2.22", now, policy)
                     .await?;
-                base.insert(
-                    "user_token",
-                    signer.issue(PLAIN_USER_ID, &s.session_id, Role::User, now)?,
-                );
+                base.insert("user_token", signer.issue_for(&s, Role::User, now)?);
             }
             Fresh::AdminToken => {
                 let s = demo::start_session(store, ADMIN_ID, UA, "192.0.2.23", now, policy).await?;
-                base.insert(
-                    "admin_token",
-                    signer.issue(ADMIN_ID, &s.session_id, Role::Admin, now)?,
-                );
+                base.insert("admin_token", signer.issue_for(&s, Role::Admin, now)?);
             }
             _ => {}
         }
@@ -243,26 +243,21 @@ impl Scenario {
                     t.insert(key, s.session_id);
                 }
                 Fresh::RefreshToken => {
-                    let id = new_session_id().map_err(|e| anyhow::anyhow!(e.to_string()))?;
-                    let refresh = RefreshToken::issue(PLAIN_USER_ID, &id)
-                        .map_err(|e| anyhow::anyhow!(e.to_string()))?;
-                    let mut s = Session::start(
-                        PLAIN_USER_ID,
-                        id,
-                        shared::device::describe(UA),
-                        "192.0.2.21",
-                        now,
-                        policy,
-                    );
-                    s.refresh_hash = Some(refresh.hash());
-                    store.put_new_session(&s).await?;
+                    // A session in the user's current epochs, with a refresh-token family.
+                    let mut s =
+                        demo::start_session(store, PLAIN_USER_ID, UA, "192.0.2.21", now, policy)
+                            .await?;
+                    let family = new_family().map_err(|e| anyhow::anyhow!(e.to_string()))?;
+                    let refresh = RefreshKey::dev().issue(PLAIN_USER_ID, &s.session_id, &family, 0);
+                    s.refresh_family = Some(family);
+                    store.replace_session(&s).await?;
                     t.insert("user_refresh_token", refresh.expose());
                 }
                 Fresh::LogoutToken => {
                     let s =
                         demo::start_session(store, PLAIN_USER_ID, UA, "192.0.2.22", now, policy)
                             .await?;
-                    let token = signer.issue(PLAIN_USER_ID, &s.session_id, Role::User, now)?;
+                    let token = signer.issue_for(&s, Role::User, now)?;
                     t.insert("logout_token", token);
                 }
                 Fresh::UserToken
@@ -286,7 +281,6 @@ impl Scenario {
                         serde_json::json!({
                             "current_password": PASSWORDS[i % 2],
                             "new_password": PASSWORDS[(i + 1) % 2],
-                            "revoke_other_sessions": false,
                         })
                         .to_string(),
                     );

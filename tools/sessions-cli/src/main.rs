@@ -73,6 +73,9 @@ enum Command {
         #[arg(long)]
         secret_name: Option<String>,
     },
+    /// End every session of every user at once (a key compromise, say): one write moves the
+    /// global epoch; the command returns once every function has seen it. Users sign in again.
+    EndAllSessions,
     /// Write the events/ files with their token placeholders filled, for `cargo lambda invoke`.
     RenderEvents {
         /// Where the events/ files are.
@@ -171,7 +174,12 @@ async fn main() -> Result<()> {
             }
         }
         Command::Seed => {
-            let signing = state.clone().with_signer_from_env().await?;
+            let signing = state
+                .clone()
+                .with_signer_from_env()
+                .await?
+                .with_refresh_key_from_env()
+                .await?;
             let seeded = demo::seed(&signing, now)
                 .await
                 .map_err(|e| anyhow::anyhow!("{} ({})", e.detail(), e.code()))?;
@@ -226,15 +234,32 @@ async fn main() -> Result<()> {
                 .with_context(|| format!("no user {user}"))?;
             let session =
                 demo::start_session(store, user, &user_agent, "127.0.0.1", now, policy).await?;
+            let ttl = state.config.auth.access_token_ttl_seconds;
+            if minutes * 60 > ttl {
+                bail!(
+                    "--minutes: the functions refuse tokens that live longer than ACCESS_TOKEN_TTL_SECONDS ({ttl} s)"
+                );
+            }
             let signer = signer(&state, minutes * 60).await?;
-            println!(
-                "{}",
-                signer.issue(user, &session.session_id, account.role, now)?
-            );
+            println!("{}", signer.issue_for(&session, account.role, now)?);
+        }
+        Command::EndAllSessions => {
+            let epoch = store.end_every_session().await?;
+            eprintln!("global epoch is now {epoch}; waiting for every function to see it...");
+            // Each function trusts the epoch it read for at most this long.
+            tokio::time::sleep(
+                shared::store::GLOBAL_EPOCH_MAX_AGE + std::time::Duration::from_secs(1),
+            )
+            .await;
+            println!("every session that existed before is over (global epoch {epoch})");
         }
         Command::RenderEvents { from, out } => {
             let signer = signer(&state, TokenSigner::DEFAULT_TTL_SECONDS).await?;
-            let tokens = demo::event_tokens(store, &signer, now, policy)
+            let keyed = state.clone().with_refresh_key_from_env().await?;
+            let refresh_key = keyed
+                .refresh_key()
+                .map_err(|e| anyhow::anyhow!(e.to_string()))?;
+            let tokens = demo::event_tokens(store, &signer, refresh_key, now, policy)
                 .await
                 .map_err(|e| anyhow::anyhow!(e))?;
             let mut written = 0;

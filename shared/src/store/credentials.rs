@@ -1,0 +1,436 @@
+//! Writes that end every session of a user at once, by moving the user's credential epoch
+//! forward ([`crate::model::User::credential_epoch`]), and the writes that depend on it: a new
+//! session is stored only if the epoch it was stamped with is still the user's, so no sign-in
+//! in flight can outlive a password change, a disable or "end all sessions".
+//!
+//! Moving the epoch decides; the sweep ([`Store::end_superseded_sessions`]) afterwards marks
+//! the superseded session items as ended, for the listings. It finds them with a strongly
+//! consistent query of the table itself, never through the activity index, which may lag.
+
+use super::{END_SESSION, END_SESSION_IF, StoreError, classify, end_values, n, s, txn_error};
+use crate::config::SessionPolicy;
+use crate::model::{EndReason, Role, Session};
+use crate::store::Store;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
+use std::collections::HashMap;
+
+/// The condition "the item's credential epoch is `:cep`", for items written before epochs
+/// existed too (no attribute means epoch 0).
+pub(crate) fn epoch_is(epoch: u64) -> &'static str {
+    if epoch == 0 {
+        "(attribute_not_exists(credential_epoch) OR credential_epoch = :cep)"
+    } else {
+        "credential_epoch = :cep"
+    }
+}
+
+/// Which items of a cancelled transaction failed their condition, in item order.
+pub(crate) fn failed_conditions<R>(
+    err: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError, R>,
+) -> Option<Vec<bool>> {
+    match err.as_service_error()? {
+        TransactWriteItemsError::TransactionCanceledException(c) => Some(
+            c.cancellation_reasons()
+                .iter()
+                .map(|r| r.code() == Some("ConditionalCheckFailed"))
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+/// Whether a cancelled transaction lost a race (a condition or a concurrent transaction).
+fn lost_race<R>(err: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError, R>) -> bool {
+    match err.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+            c.cancellation_reasons().iter().any(|r| {
+                matches!(
+                    r.code(),
+                    Some("ConditionalCheckFailed" | "TransactionConflict")
+                )
+            })
+        }
+        _ => false,
+    }
+}
+
+/// What moving a user's epoch changes besides the epoch.
+#[derive(Debug, Clone, Default)]
+pub struct EpochChange<'a> {
+    /// A new password hash, written only if the stored one is still `old`.
+    pub password: Option<(&'a str, &'a str)>,
+    /// The session that lives on in the new epoch (the caller's own).
+    pub keep: Option<&'a str>,
+    /// The administrator making the change: still an enabled admin, or nothing is written.
+    pub admin: Option<u64>,
+}
+
+/// Why moving the epoch did not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EpochRefusal {
+    /// The user's epoch or password hash changed since it was read: another change won.
+    UserChanged,
+    /// The session to keep is no longer usable.
+    KeptSessionEnded,
+    /// The administrator making the change is no longer an enabled admin.
+    CallerNotAdmin,
+}
+
+/// What an administrator's change to a user did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminUpdate {
+    /// Written.
+    Updated,
+    /// No such user.
+    NotFound,
+    /// The caller is no longer an enabled administrator (demoted or disabled meanwhile).
+    CallerNotAdmin,
+}
+
+impl Store {
+    /// Stores a new session stamped with the credential epoch its user had when the password
+    /// was checked: one transaction with a condition on the user item. `false` when the epoch
+    /// has moved since (a password change, disable or "end all sessions" committed first).
+    pub async fn put_session_in_epoch(&self, session: &Session) -> Result<bool, StoreError> {
+        let epoch = session.credential_epoch;
+        let check = ConditionCheck::builder()
+            .table_name(&self.tables.users)
+            .key("user_id", n(session.user_id))
+            .condition_expression(format!("attribute_exists(user_id) AND {}", epoch_is(epoch)))
+            .expression_attribute_values(":cep", n(epoch))
+            .build()
+            .map_err(txn_error)?;
+        let put = Put::builder()
+            .table_name(&self.tables.sessions)
+            .set_item(Some(serde_dynamo::to_item(session)?))
+            .condition_expression("attribute_not_exists(session_id)")
+            .build()
+            .map_err(txn_error)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().condition_check(check).build())
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if failed_conditions(&e).is_some_and(|f| f.first() == Some(&true)) => Ok(false),
+            Err(e) => Err(classify("TransactWriteItems", e)),
+        }
+    }
+
+    /// Moves a user's credential epoch from `from` to `from + 1`, with `change`, in one
+    /// transaction: every session of the user but `change.keep` is over from the moment it
+    /// commits. Returns the new epoch.
+    pub async fn advance_epoch(
+        &self,
+        user_id: u64,
+        from: u64,
+        change: EpochChange<'_>,
+        now: i64,
+        policy: &SessionPolicy,
+    ) -> Result<Result<u64, EpochRefusal>, StoreError> {
+        let next = from + 1;
+        let mut user = Update::builder()
+            .table_name(&self.tables.users)
+            .key("user_id", n(user_id))
+            .expression_attribute_values(":cep", n(from))
+            .expression_attribute_values(":next", n(next));
+        let mut condition = format!("attribute_exists(user_id) AND {}", epoch_is(from));
+        user = match change.password {
+            Some((old, new)) => {
+                condition.push_str(" AND password_hash = :old");
+                user.update_expression("SET credential_epoch = :next, password_hash = :new")
+                    .expression_attribute_values(":old", s(old))
+                    .expression_attribute_values(":new", s(new))
+            }
+            None => user.update_expression("SET credential_epoch = :next"),
+        };
+        let user = user
+            .condition_expression(condition)
+            .build()
+            .map_err(txn_error)?;
+        let mut items = vec![(
+            EpochRefusal::UserChanged,
+            TransactWriteItem::builder().update(user).build(),
+        )];
+        if let Some(keep) = change.keep {
+            let session = Update::builder()
+                .table_name(&self.tables.sessions)
+                .key("user_id", n(user_id))
+                .key("session_id", s(keep))
+                .update_expression("SET credential_epoch = :next")
+                .condition_expression(format!(
+                    "attribute_exists(session_id) AND {} AND {}",
+                    super::SESSION_USABLE,
+                    epoch_is(from)
+                ))
+                .expression_attribute_values(":cep", n(from))
+                .expression_attribute_values(":next", n(next))
+                .expression_attribute_values(":now", n(now))
+                .expression_attribute_values(":idle_cutoff", n(now - policy.idle_timeout_seconds))
+                .build()
+                .map_err(txn_error)?;
+            items.push((
+                EpochRefusal::KeptSessionEnded,
+                TransactWriteItem::builder().update(session).build(),
+            ));
+        }
+        if let Some(admin) = change.admin {
+            items.push((
+                EpochRefusal::CallerNotAdmin,
+                TransactWriteItem::builder()
+                    .condition_check(self.still_admin(admin)?)
+                    .build(),
+            ));
+        }
+        let (refusals, items): (Vec<_>, Vec<_>) = items.into_iter().unzip();
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Ok(next)),
+            Err(e) => {
+                let failed = failed_conditions(&e).unwrap_or_default();
+                // The caller's rights first: a lost admin is told so, whatever else changed.
+                let mut reasons = refusals
+                    .iter()
+                    .zip(failed)
+                    .filter(|(_, f)| *f)
+                    .map(|(r, _)| *r);
+                let first = reasons.clone().find(|r| *r == EpochRefusal::CallerNotAdmin);
+                match first.or_else(|| reasons.next()) {
+                    Some(refusal) => Ok(Err(refusal)),
+                    None if lost_race(&e) => Ok(Err(EpochRefusal::UserChanged)),
+                    None => Err(classify("TransactWriteItems", e)),
+                }
+            }
+        }
+    }
+
+    /// The condition "`admin_id` is still an enabled administrator", as a transaction item.
+    fn still_admin(&self, admin_id: u64) -> Result<ConditionCheck, StoreError> {
+        ConditionCheck::builder()
+            .table_name(&self.tables.users)
+            .key("user_id", n(admin_id))
+            .condition_expression(
+                "#role = :admin AND (attribute_not_exists(disabled) OR disabled = :no)",
+            )
+            .expression_attribute_names("#role", "role")
+            .expression_attribute_values(":admin", s("admin"))
+            .expression_attribute_values(":no", AttributeValue::Bool(false))
+            .build()
+            .map_err(txn_error)
+    }
+
+    /// An administrator changes a user's role and/or disabled flag, in one transaction whose
+    /// condition is that the administrator is still an enabled admin: two admins demoting or
+    /// disabling each other at once cannot both succeed, so one active admin always remains
+    /// (admins cannot change themselves this way). Disabling also moves the user's credential
+    /// epoch, so every session of theirs is over when it commits.
+    pub async fn update_user_as_admin(
+        &self,
+        admin_id: u64,
+        user_id: u64,
+        role: Option<Role>,
+        disabled: Option<bool>,
+    ) -> Result<AdminUpdate, StoreError> {
+        let mut sets = Vec::new();
+        let mut values: HashMap<String, AttributeValue> = HashMap::new();
+        let mut names: HashMap<String, String> = HashMap::new();
+        if let Some(role) = role {
+            sets.push("#role = :role".to_owned());
+            names.insert("#role".into(), "role".into());
+            values.insert(":role".into(), serde_dynamo::to_attribute_value(role)?);
+        }
+        if let Some(disabled) = disabled {
+            sets.push("disabled = :disabled".to_owned());
+            values.insert(":disabled".into(), AttributeValue::Bool(disabled));
+        }
+        if disabled == Some(true) {
+            sets.push("credential_epoch = if_not_exists(credential_epoch, :zero) + :one".into());
+            values.insert(":zero".into(), n(0));
+            values.insert(":one".into(), n(1));
+        }
+        if sets.is_empty() {
+            return Ok(AdminUpdate::Updated);
+        }
+        // An admin's change of their own item (only the harmless ones get here: enabling
+        // themselves, keeping the admin role) carries the admin condition itself: a transaction
+        // may name an item once.
+        let mut condition = "attribute_exists(user_id) AND attribute_exists(email)".to_owned();
+        if admin_id == user_id {
+            condition.push_str(
+                " AND #admin_role = :admin AND (attribute_not_exists(disabled) OR disabled = :no)",
+            );
+            names.insert("#admin_role".into(), "role".into());
+            values.insert(":admin".into(), s("admin"));
+            values.insert(":no".into(), AttributeValue::Bool(false));
+        }
+        let target = Update::builder()
+            .table_name(&self.tables.users)
+            .key("user_id", n(user_id))
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .condition_expression(condition)
+            .set_expression_attribute_names((!names.is_empty()).then_some(names))
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(txn_error)?;
+        let mut request = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(target).build());
+        if admin_id != user_id {
+            request = request.transact_items(
+                TransactWriteItem::builder()
+                    .condition_check(self.still_admin(admin_id)?)
+                    .build(),
+            );
+        }
+        let result = request.send().await;
+        match result {
+            Ok(_) => Ok(AdminUpdate::Updated),
+            Err(e) => match failed_conditions(&e) {
+                Some(f) if f.get(1) == Some(&true) => Ok(AdminUpdate::CallerNotAdmin),
+                // Their own item: it exists (they are signed in), so the admin part failed.
+                Some(f) if f.first() == Some(&true) && admin_id == user_id => {
+                    Ok(AdminUpdate::CallerNotAdmin)
+                }
+                Some(f) if f.first() == Some(&true) => Ok(AdminUpdate::NotFound),
+                // Another transaction on the same items (the other admin's): the caller retries
+                // after reading again, which decides who is still an admin.
+                _ if lost_race(&e) => Err(StoreError::Transient {
+                    operation: "TransactWriteItems",
+                    source: Box::new(e),
+                }),
+                _ => Err(classify("TransactWriteItems", e)),
+            },
+        }
+    }
+
+    /// Marks every session of a user that is not ended, not expired and not of `epoch` as
+    /// ended (idle ones too: raising the idle timeout must not bring them back). Found with a
+    /// strongly consistent query of the table. Returns how many of them were active at `now`
+    /// (sessions ended meanwhile by someone else are not counted twice).
+    pub async fn end_superseded_sessions(
+        &self,
+        user_id: u64,
+        epoch: u64,
+        ended_by: u64,
+        reason: EndReason,
+        now: i64,
+        policy: &SessionPolicy,
+    ) -> Result<usize, StoreError> {
+        let mut targets: Vec<(String, bool)> = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.tables.sessions)
+                .key_condition_expression("user_id = :u")
+                .filter_expression(
+                    "attribute_not_exists(revoked_at) AND expires_at > :now AND \
+                     (attribute_not_exists(credential_epoch) OR credential_epoch <> :cep)",
+                )
+                .projection_expression("session_id, last_activity")
+                .expression_attribute_values(":u", n(user_id))
+                .expression_attribute_values(":now", n(now))
+                .expression_attribute_values(":cep", n(epoch))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify("Query", e))?;
+            for item in out.items.unwrap_or_default() {
+                let id = item.get("session_id").and_then(|v| v.as_s().ok()).cloned();
+                let last = item
+                    .get("last_activity")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .unwrap_or(0);
+                if let Some(id) = id {
+                    targets.push((id, last > now - policy.idle_timeout_seconds));
+                }
+            }
+            match out.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => break,
+            }
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut ended = 0;
+        for chunk in targets.chunks(16) {
+            for (id, active) in chunk {
+                let store = self.clone();
+                let (id, active, policy) = (id.clone(), *active, *policy);
+                tasks.spawn(async move {
+                    let outcome = store
+                        .end_session(user_id, &id, ended_by, reason, now, &policy)
+                        .await?;
+                    Ok::<_, StoreError>(active && outcome == super::EndOutcome::Ended)
+                });
+            }
+            while let Some(joined) = tasks.join_next().await {
+                let counted = joined.map_err(|e| StoreError::Failed {
+                    operation: "UpdateItem",
+                    source: Box::new(e),
+                })??;
+                ended += usize::from(counted);
+            }
+        }
+        Ok(ended)
+    }
+
+    /// Ending one session as an item of a transaction (the same write as
+    /// [`Store::end_session`]).
+    pub(crate) fn end_in_transaction(
+        &self,
+        user_id: u64,
+        session_id: &str,
+        ended_by: u64,
+        reason: EndReason,
+        now: i64,
+        policy: &SessionPolicy,
+    ) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
+        Update::builder()
+            .table_name(&self.tables.sessions)
+            .key("user_id", n(user_id))
+            .key("session_id", s(session_id))
+            .update_expression(END_SESSION)
+            .condition_expression(END_SESSION_IF)
+            .expression_attribute_names("#ttl", "ttl")
+            .set_expression_attribute_values(Some(end_values(ended_by, reason, now, policy)))
+    }
+
+    /// Adds a network to the user's known ones (see [`crate::throttle::remember`]). Not an
+    /// invariant of anything: the last writer wins.
+    pub async fn set_known_networks(
+        &self,
+        user_id: u64,
+        networks: &[String],
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.tables.users)
+            .key("user_id", n(user_id))
+            .update_expression("SET known_networks = :k")
+            .condition_expression("attribute_exists(user_id)")
+            .expression_attribute_values(":k", AttributeValue::L(networks.iter().map(s).collect()))
+            .send()
+            .await
+            .map(|_| ())
+            .or_else(|e| {
+                if super::condition_failed(&e) {
+                    Ok(())
+                } else {
+                    Err(classify("UpdateItem", e))
+                }
+            })
+    }
+}
