@@ -9,6 +9,7 @@ SAM_CLI_VERSION      := 1.170.0
 CFN_LINT_VERSION     := 1.58.0
 DYNOXIDE_VERSION     := 3.2.0
 SCHEMATHESIS_VERSION := 4.32.5
+CHECKOV_VERSION      := 3.3.30
 
 TOOLS     := $(CURDIR)/.tools
 VENV      := $(TOOLS)/venv
@@ -18,6 +19,9 @@ DYN_STAMP := $(TOOLS)/.installed-dynoxide-$(DYNOXIDE_VERSION)
 # schemathesis gets its own virtualenv: its hypothesis pins clash with the SAM CLI's.
 ST_VENV   := $(TOOLS)/st-venv
 ST_STAMP  := $(ST_VENV)/.installed-schemathesis-$(SCHEMATHESIS_VERSION)
+# checkov gets its own virtualenv too (its pins clash with the SAM CLI's).
+CK_VENV   := $(TOOLS)/checkov-venv
+CK_STAMP  := $(CK_VENV)/.installed-checkov-$(CHECKOV_VERSION)
 # The benchmark's Python peer (versions pinned in bench/peer/requirements.txt).
 BENCH_VENV  := $(TOOLS)/bench-venv
 BENCH_STAMP := $(BENCH_VENV)/.installed
@@ -26,22 +30,22 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 export PATH := $(VENV)/bin:$(PATH)
 
-.PHONY: help dev test smoke contract bench package tools lint fmt token clean-data
+.PHONY: help dev test smoke contract bench package deploy tools lint fmt token clean-data
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-dev: tools ## Run the local stack: DynamoDB (Dynoxide), tables, demo data, every route on :9000
+dev: tools ## Run the local stack: DynamoDB (Dynoxide), tables, demo data, every route on :8000 (DynamoDB on :8100)
 	@scripts/dev.sh
 
-test: $(PY_STAMP) ## Format, clippy -D warnings, unit + integration + event replay tests, template lint
+test: $(PY_STAMP) $(CK_STAMP) ## Format, clippy -D warnings, unit + integration + event replay tests, template checks
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	cargo test --workspace --locked
 	$(MAKE) --no-print-directory lint
 
-smoke: tools $(ST_STAMP) ## Start the local stack twice, call it over HTTP (walkthrough, contract), stop it with Ctrl-C
-	scripts/smoke.sh
+smoke: tools $(ST_STAMP) ## Start the local stack twice, call it over HTTP (walkthrough, contract); BASE=https://... for a running stack
+	BASE="$(BASE)" scripts/smoke.sh
 
 contract: $(ST_STAMP) ## schemathesis against the running `make dev` stack (openapi.yaml vs real responses)
 	scripts/contract.sh
@@ -54,9 +58,11 @@ bench: $(BENCH_STAMP) ## Release-build every function, measure init, warm latenc
 package: $(PY_STAMP) ## sam build every function for Lambda (arm64, release) and report artifact sizes
 	scripts/package.sh $(FUNCTIONS)
 
-lint: $(PY_STAMP) ## cfn-lint and sam validate --lint on template.yaml
-	$(VENV)/bin/cfn-lint template.yaml
-	$(VENV)/bin/sam validate --lint --template template.yaml
+deploy: $(PY_STAMP) ## Build every function and deploy the stack, no prompts (samconfig.toml, PARAMS=deploy/parameters.yaml)
+	scripts/deploy.sh
+
+lint: $(PY_STAMP) $(CK_STAMP) ## cfn-lint, sam validate --lint, the expanded template, checkov (.checkov.yaml)
+	scripts/check-template.sh
 
 fmt: ## Format the code
 	cargo fmt --all
@@ -70,6 +76,11 @@ $(PY_STAMP):
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check \
 	  cargo-lambda==$(CARGO_LAMBDA_VERSION) aws-sam-cli==$(SAM_CLI_VERSION) cfn-lint==$(CFN_LINT_VERSION)
+	touch $@
+
+$(CK_STAMP):
+	python3 -m venv $(CK_VENV)
+	$(CK_VENV)/bin/pip install --quiet --disable-pip-version-check checkov==$(CHECKOV_VERSION)
 	touch $@
 
 $(ST_STAMP):

@@ -11,7 +11,7 @@
 # (`--request-retries`), never counted as a pass or a fail of the API.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-API=http://127.0.0.1:9000
+API=http://127.0.0.1:8000
 LOG=$(mktemp)
 fail() { echo "contract: FAIL: $*" >&2; exit 1; }
 curl -s -o /dev/null -m 5 "$API/.well-known/jwks.json" || fail "start the stack first (make dev)"

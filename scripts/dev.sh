@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# The local stack: Dynoxide (DynamoDB) persisting to .data/, the tables, demo data, and every
-# route on http://localhost:9000 through `cargo lambda watch`. Ctrl-C stops all of it.
+# The local stack: Dynoxide (DynamoDB) on :8100 persisting to .data/, the tables, demo data, and
+# every route on http://localhost:8000 (the port the admin panel and the old backend use) through
+# `cargo lambda watch`. Ctrl-C stops all of it.
 #   scripts/dev.sh         run the stack (what `make dev` calls, after installing the tools)
 #   scripts/dev.sh token   print a fresh admin token for a running stack
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TOOLS="$PWD/.tools"
-DYNAMODB_PORT=8000
-API_PORT=9000
+DYNAMODB_PORT=8100
+# Where the local DynamoDB listens: loopback, or 0.0.0.0 for `sam local` containers to reach it.
+DYNAMODB_BIND=${DYNAMODB_BIND:-127.0.0.1}
+API_PORT=8000
 export PATH="$TOOLS/venv/bin:$TOOLS/bin:$PATH"
 # The same settings the functions get from [workspace.metadata.lambda.env] in Cargo.toml.
 export APP_ENV=local SESSIONS_TABLE=sessions USERS_TABLE=users USER_EMAILS_TABLE=user-emails
@@ -40,7 +43,7 @@ else
     echo "port $DYNAMODB_PORT is taken by something that is not Dynoxide; free it and retry" >&2
     exit 1
   fi
-  dynoxide --host 127.0.0.1 --port "$DYNAMODB_PORT" --db-path .data/dynamodb.sqlite \
+  dynoxide --host "$DYNAMODB_BIND" --port "$DYNAMODB_PORT" --db-path .data/dynamodb.sqlite \
     >.data/dynoxide.log 2>&1 &
   started+=("$!")
   for _ in $(seq 1 100); do

@@ -4,7 +4,8 @@
 # pinned virtualenv in .tools/), then report each artifact's size, stripped and zipped as Lambda
 # takes it.
 #   scripts/package.sh                           all functions
-#   scripts/package.sh GetUserSessionsFunction   one (logical id from template.yaml)
+#   scripts/package.sh GetUserSessionsFunction   one (logical id from template.yaml), built
+#                                                into .aws-sam/measure, never deployed
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,11 +13,15 @@ cd "$(dirname "$0")/.."
 if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
   rustup target add aarch64-unknown-linux-gnu
 fi
-sam build --template template.yaml "$@"
+# Some functions only (for measuring them) build elsewhere: `sam deploy` reads .aws-sam/build,
+# and a partial build there would ship the whole checkout as the others' code.
+build_dir=.aws-sam/build
+[[ $# -gt 0 ]] && build_dir=.aws-sam/measure
+sam build --template template.yaml --build-dir "$build_dir" "$@"
 
-python3 - <<'PY'
+BUILD_DIR="$build_dir" python3 - <<'PY'
 import io, os, zipfile
-root = ".aws-sam/build"
+root = os.environ["BUILD_DIR"]
 rows = []
 for name in sorted(os.listdir(root)):
     path = os.path.join(root, name, "bootstrap")

@@ -1,8 +1,10 @@
 //! Audit events: one JSON log line per security-relevant action, with the actor, the target,
 //! the source IP and (from the log line) the time. Session ids appear only hashed; tokens,
-//! secrets and passwords never.
+//! secrets and passwords never. The events that operators count also become metrics
+//! ([`crate::metrics`]).
 
 use crate::ids::hash_for_log;
+use crate::metrics::{Metric, emit};
 use crate::model::EndReason;
 
 /// An admin listed a user's sessions.
@@ -28,6 +30,7 @@ pub fn admin_listing(
 
 /// A session was created.
 pub fn session_created(user_id: u64, session_id: &str, device_name: &str, ip: &str, via: &str) {
+    emit(Metric::SignIn);
     tracing::info!(
         audit = "session_created",
         actor_user_id = user_id,
@@ -42,6 +45,10 @@ pub fn session_created(user_id: u64, session_id: &str, device_name: &str, ip: &s
 
 /// A sign-in failed (unknown email or wrong password: the log does not say which, nor the email).
 pub fn login_failed(email: &str, ip: &str, reason: &str) {
+    emit(match reason {
+        r if r.starts_with("throttled") => Metric::Throttled,
+        _ => Metric::SignInFailure,
+    });
     tracing::info!(
         audit = "login_failed",
         email = %hash_for_log(email),
@@ -53,6 +60,7 @@ pub fn login_failed(email: &str, ip: &str, reason: &str) {
 
 /// A refresh token was rotated.
 pub fn session_refreshed(user_id: u64, session_id: &str, ip: &str) {
+    emit(Metric::Refresh);
     tracing::info!(
         audit = "session_refreshed",
         actor_user_id = user_id,
@@ -72,6 +80,7 @@ pub fn refresh_reuse_detected(
     current: u64,
     ip: &str,
 ) {
+    emit(Metric::TheftDetected);
     tracing::warn!(
         audit = "refresh_token_reuse_detected",
         target_user_id = user_id,
@@ -100,6 +109,9 @@ pub fn refresh_refused(user_id: u64, session_id: &str, generation: u64, ip: &str
 
 /// A password change failed: `invalid_current_password` or a throttle.
 pub fn password_change_failed(user_id: u64, session_id: &str, ip: &str, reason: &str) {
+    if reason.starts_with("throttled") {
+        emit(Metric::Throttled);
+    }
     tracing::warn!(
         audit = "password_change_failed",
         actor_user_id = user_id,
@@ -120,6 +132,7 @@ pub fn sessions_ended(
     reason: EndReason,
     ip: &str,
 ) {
+    emit(Metric::SessionsEnded(reason, count));
     tracing::info!(
         audit = "session_ended",
         actor_user_id,
@@ -188,6 +201,9 @@ pub fn reauthenticated(user_id: u64, session_id: &str, ip: &str) {
 
 /// A re-authentication failed (wrong password or throttled).
 pub fn reauthentication_failed(user_id: u64, session_id: &str, ip: &str, reason: &str) {
+    if reason.starts_with("throttled") {
+        emit(Metric::Throttled);
+    }
     tracing::warn!(
         audit = "reauthentication_failed",
         actor_user_id = user_id,

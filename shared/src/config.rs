@@ -99,8 +99,10 @@ pub struct Config {
     pub tokens: TokenConfig,
     /// Session lifetimes.
     pub sessions: SessionPolicy,
-    /// HMAC key for paging cursors (at least 32 bytes).
-    pub cursor_key: Vec<u8>,
+    /// HMAC key for paging cursors (at least 32 bytes): from `CURSOR_SECRET`, or the dev-only
+    /// one where `APP_ENV=local`; `None` otherwise, until [`crate::AppState::from_env`] reads
+    /// the secret named by `CURSOR_SECRET_ARN`.
+    pub cursor_key: Option<Vec<u8>>,
     /// Origins that get CORS headers from the function itself (local stack; on AWS the HttpApi
     /// answers CORS).
     pub cors_allowed_origins: Vec<String>,
@@ -112,6 +114,9 @@ pub struct Config {
     /// carrying it have their `CloudFront-Viewer-*` headers believed; unset, no location is
     /// ever recorded.
     pub origin_verify_secret: Option<String>,
+    /// Whether every request must carry CloudFront's origin secret (`ORIGIN_VERIFY_REQUIRED`,
+    /// set when the stack puts CloudFront in front): direct calls get 403.
+    pub origin_verify_required: bool,
 }
 
 /// Settings of the routes that create users, sessions and tokens.
@@ -187,17 +192,15 @@ impl Config {
             user_emails: required("USER_EMAILS_TABLE")?,
         };
 
-        let millis = |name: &'static str, default: u64| -> Result<Duration, StartupError> {
-            Ok(Duration::from_millis(number(
-                &get, name, default, 1, 60_000,
-            )?))
+        let millis = |name: &'static str| -> Result<Duration, StartupError> {
+            Ok(Duration::from_millis(number(&get, name)?))
         };
         let dynamodb = DynamoConfig {
             endpoint: get("DYNAMODB_ENDPOINT"),
-            connect_timeout: millis("DYNAMODB_CONNECT_TIMEOUT_MS", 300)?,
-            attempt_timeout: millis("DYNAMODB_ATTEMPT_TIMEOUT_MS", 700)?,
-            operation_timeout: millis("DYNAMODB_OPERATION_TIMEOUT_MS", 1_600)?,
-            max_attempts: number(&get, "DYNAMODB_MAX_ATTEMPTS", 2, 1, 10)? as u32,
+            connect_timeout: millis("DYNAMODB_CONNECT_TIMEOUT_MS")?,
+            attempt_timeout: millis("DYNAMODB_ATTEMPT_TIMEOUT_MS")?,
+            operation_timeout: millis("DYNAMODB_OPERATION_TIMEOUT_MS")?,
+            max_attempts: number(&get, "DYNAMODB_MAX_ATTEMPTS")? as u32,
             tls_roots: match get("TLS_ROOTS").as_deref() {
                 None | Some("amazon") => TlsRoots::Amazon,
                 Some("system") => TlsRoots::System,
@@ -223,55 +226,26 @@ impl Config {
         if app_env == AppEnv::Deployed && public_keys.contains_dev_key() {
             return Err(StartupError::DevKeyOutsideLocal);
         }
-        let access_token_ttl_seconds =
-            number(&get, "ACCESS_TOKEN_TTL_SECONDS", 900, 60, 3600)? as i64;
+        let access_token_ttl_seconds = number(&get, "ACCESS_TOKEN_TTL_SECONDS")? as i64;
         let tokens = TokenConfig {
             issuer: get("TOKEN_ISSUER").unwrap_or_else(|| "device-sessions-api".to_owned()),
             audience: get("TOKEN_AUDIENCE").unwrap_or_else(|| "device-sessions-api".to_owned()),
             public_keys,
-            leeway_seconds: number(&get, "TOKEN_LEEWAY_SECONDS", 30, 0, 300)?,
+            leeway_seconds: number(&get, "TOKEN_LEEWAY_SECONDS")?,
             max_lifetime_seconds: access_token_ttl_seconds,
         };
 
-        let day = 86_400;
         let sessions = SessionPolicy {
-            idle_timeout_seconds: number(
-                &get,
-                "SESSION_IDLE_TIMEOUT_SECONDS",
-                7 * day,
-                60,
-                365 * day,
-            )? as i64,
-            absolute_lifetime_seconds: number(
-                &get,
-                "SESSION_ABSOLUTE_LIFETIME_SECONDS",
-                30 * day,
-                60,
-                730 * day,
-            )? as i64,
-            retention_seconds: number(&get, "SESSION_RETENTION_SECONDS", 30 * day, 0, 730 * day)?
-                as i64,
+            idle_timeout_seconds: number(&get, "SESSION_IDLE_TIMEOUT_SECONDS")? as i64,
+            absolute_lifetime_seconds: number(&get, "SESSION_ABSOLUTE_LIFETIME_SECONDS")? as i64,
+            retention_seconds: number(&get, "SESSION_RETENTION_SECONDS")? as i64,
             activity_write_interval_seconds: 60,
         };
 
         let cursor_key = match (get("CURSOR_SECRET"), app_env) {
-            (Some(b64), _) => {
-                let key = STANDARD
-                    .decode(b64.trim())
-                    .map_err(|e| StartupError::Invalid {
-                        name: "CURSOR_SECRET",
-                        reason: format!("not base64: {e}"),
-                    })?;
-                if key.len() < 32 {
-                    return Err(StartupError::Invalid {
-                        name: "CURSOR_SECRET",
-                        reason: "must decode to at least 32 bytes".to_owned(),
-                    });
-                }
-                key
-            }
-            (None, AppEnv::Local) => DEV_ONLY_CURSOR_SECRET.to_vec(),
-            (None, AppEnv::Deployed) => return Err(StartupError::Missing("CURSOR_SECRET")),
+            (Some(b64), _) => Some(cursor_key(&b64, "CURSOR_SECRET")?),
+            (None, AppEnv::Local) => Some(DEV_ONLY_CURSOR_SECRET.to_vec()),
+            (None, AppEnv::Deployed) => None,
         };
 
         let cors_allowed_origins = get("CORS_ALLOWED_ORIGINS")
@@ -284,44 +258,16 @@ impl Config {
             .unwrap_or_default();
 
         let auth = AuthPolicy {
-            registration_enabled: match get("REGISTRATION_ENABLED").as_deref() {
-                None | Some("true") => true,
-                Some("false") => false,
-                Some(_) => {
-                    return Err(StartupError::Invalid {
-                        name: "REGISTRATION_ENABLED",
-                        reason: "expected true or false".to_owned(),
-                    });
-                }
-            },
+            registration_enabled: boolean(&get, "REGISTRATION_ENABLED", true)?,
             access_token_ttl_seconds,
-            refresh_reuse_grace_seconds: number(&get, "REFRESH_REUSE_GRACE_SECONDS", 10, 0, 300)?
-                as i64,
-            login_max_failures: number(&get, "LOGIN_MAX_FAILURES", 5, 1, 100)? as u32,
-            login_max_failures_per_account: number(
-                &get,
-                "LOGIN_MAX_FAILURES_PER_ACCOUNT",
-                50,
-                1,
-                100_000,
-            )? as u32,
-            login_failure_window_seconds: number(
-                &get,
-                "LOGIN_FAILURE_WINDOW_SECONDS",
-                900,
-                10,
-                86_400,
-            )? as i64,
-            password_hash_memory_kib: number(
-                &get,
-                "PASSWORD_HASH_MEMORY_KIB",
-                9_216,
-                1024,
-                1 << 20,
-            )? as u32,
-            password_hash_iterations: number(&get, "PASSWORD_HASH_ITERATIONS", 4, 1, 10)? as u32,
-            reauth_max_age_seconds: number(&get, "REAUTH_MAX_AGE_SECONDS", 900, 60, 86_400)? as i64,
-            session_limit: number(&get, "SESSION_LIMIT", 0, 0, 100)? as u32,
+            refresh_reuse_grace_seconds: number(&get, "REFRESH_REUSE_GRACE_SECONDS")? as i64,
+            login_max_failures: number(&get, "LOGIN_MAX_FAILURES")? as u32,
+            login_max_failures_per_account: number(&get, "LOGIN_MAX_FAILURES_PER_ACCOUNT")? as u32,
+            login_failure_window_seconds: number(&get, "LOGIN_FAILURE_WINDOW_SECONDS")? as i64,
+            password_hash_memory_kib: number(&get, "PASSWORD_HASH_MEMORY_KIB")? as u32,
+            password_hash_iterations: number(&get, "PASSWORD_HASH_ITERATIONS")? as u32,
+            reauth_max_age_seconds: number(&get, "REAUTH_MAX_AGE_SECONDS")? as i64,
+            session_limit: number(&get, "SESSION_LIMIT")? as u32,
             session_limit_action: match get("SESSION_LIMIT_ACTION").as_deref() {
                 None | Some("evict") => SessionLimitAction::Evict,
                 Some("refuse") => SessionLimitAction::Refuse,
@@ -333,13 +279,9 @@ impl Config {
                 }
             },
         };
-        let origin_verify_secret = get("ORIGIN_VERIFY_SECRET");
-        if origin_verify_secret.as_ref().is_some_and(|s| s.len() < 16) {
-            return Err(StartupError::Invalid {
-                name: "ORIGIN_VERIFY_SECRET",
-                reason: "must be at least 16 characters".to_owned(),
-            });
-        }
+        let origin_verify_secret = get("ORIGIN_VERIFY_SECRET")
+            .map(|s| origin_secret(s, "ORIGIN_VERIFY_SECRET"))
+            .transpose()?;
 
         Ok(Self {
             auth,
@@ -349,6 +291,7 @@ impl Config {
             tokens,
             sessions,
             cursor_key,
+            origin_verify_required: boolean(&get, "ORIGIN_VERIFY_REQUIRED", false)?,
             cors_allowed_origins,
             retry_after_seconds: 1,
             origin_verify_secret,
@@ -356,17 +299,110 @@ impl Config {
     }
 }
 
-/// Reads an integer setting with a default and bounds.
-fn number(
+/// A paging-cursor key from its base64 text: at least 32 bytes.
+pub fn cursor_key(b64: &str, setting: &'static str) -> Result<Vec<u8>, StartupError> {
+    let key = STANDARD
+        .decode(b64.trim())
+        .map_err(|e| StartupError::Invalid {
+            name: setting,
+            reason: format!("not base64: {e}"),
+        })?;
+    if key.len() < 32 {
+        return Err(StartupError::Invalid {
+            name: setting,
+            reason: "must decode to at least 32 bytes".to_owned(),
+        });
+    }
+    Ok(key)
+}
+
+/// CloudFront's origin secret: at least 16 characters.
+pub fn origin_secret(secret: String, setting: &'static str) -> Result<String, StartupError> {
+    if secret.trim().len() < 16 {
+        return Err(StartupError::Invalid {
+            name: setting,
+            reason: "must be at least 16 characters".to_owned(),
+        });
+    }
+    Ok(secret.trim().to_owned())
+}
+
+const DAY: u64 = 86_400;
+
+/// An integer setting: its environment variable, default and bounds. `template.yaml`'s
+/// parameters for these carry the same default and bounds (checked by `template.rs`), so a
+/// deploy never succeeds with a value every function then refuses at start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IntSetting {
+    /// The environment variable.
+    pub name: &'static str,
+    /// Its value when unset.
+    pub default: u64,
+    /// Smallest value accepted.
+    pub min: u64,
+    /// Largest value accepted.
+    pub max: u64,
+}
+
+const fn int(name: &'static str, default: u64, min: u64, max: u64) -> IntSetting {
+    IntSetting {
+        name,
+        default,
+        min,
+        max,
+    }
+}
+
+/// Every integer setting.
+pub const INT_SETTINGS: &[IntSetting] = &[
+    int("DYNAMODB_CONNECT_TIMEOUT_MS", 300, 1, 60_000),
+    int("DYNAMODB_ATTEMPT_TIMEOUT_MS", 700, 1, 60_000),
+    int("DYNAMODB_OPERATION_TIMEOUT_MS", 1_600, 1, 60_000),
+    int("DYNAMODB_MAX_ATTEMPTS", 2, 1, 10),
+    int("ACCESS_TOKEN_TTL_SECONDS", 900, 60, 3600),
+    int("TOKEN_LEEWAY_SECONDS", 30, 0, 300),
+    int("SESSION_IDLE_TIMEOUT_SECONDS", 7 * DAY, 60, 365 * DAY),
+    int("SESSION_ABSOLUTE_LIFETIME_SECONDS", 30 * DAY, 60, 730 * DAY),
+    int("SESSION_RETENTION_SECONDS", 30 * DAY, 0, 730 * DAY),
+    int("REFRESH_REUSE_GRACE_SECONDS", 10, 0, 300),
+    int("LOGIN_MAX_FAILURES", 5, 1, 100),
+    int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 50, 1, 100_000),
+    int("LOGIN_FAILURE_WINDOW_SECONDS", 900, 10, DAY),
+    int("PASSWORD_HASH_MEMORY_KIB", 9_216, 1024, 1 << 20),
+    int("PASSWORD_HASH_ITERATIONS", 4, 1, 10),
+    int("REAUTH_MAX_AGE_SECONDS", 900, 60, DAY),
+    int("SESSION_LIMIT", 0, 0, 100),
+];
+
+/// Reads a `true`/`false` setting with a default.
+fn boolean(
     get: &impl Fn(&str) -> Option<String>,
     name: &'static str,
-    default: u64,
-    min: u64,
-    max: u64,
-) -> Result<u64, StartupError> {
-    let Some(raw) = get(name) else {
-        return Ok(default);
+    default: bool,
+) -> Result<bool, StartupError> {
+    match get(name).as_deref() {
+        None => Ok(default),
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(_) => Err(StartupError::Invalid {
+            name,
+            reason: "expected true or false".to_owned(),
+        }),
+    }
+}
+
+/// Reads the integer setting `name` of [`INT_SETTINGS`] with its default and bounds.
+fn number(get: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<u64, StartupError> {
+    let Some(setting) = INT_SETTINGS.iter().find(|s| s.name == name) else {
+        return Err(StartupError::Invalid {
+            name,
+            reason: "not a known integer setting".to_owned(),
+        });
     };
+    let Some(raw) = get(name) else {
+        return Ok(setting.default);
+    };
+    let (min, max) = (setting.min, setting.max);
     match raw.trim().parse::<u64>() {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
         _ => Err(StartupError::Invalid {
@@ -433,17 +469,15 @@ mod tests {
     }
 
     #[test]
-    fn deployed_needs_a_real_cursor_secret() {
+    fn deployed_cursor_secrets_are_real_ones_or_come_from_secrets_manager() {
         let real = serde_json::to_string(&JwkSet {
             keys: vec![SigningKey::generate("k1").unwrap().public_jwk()],
         })
         .unwrap();
         let mut env = TABLES.to_vec();
         env.push(("JWT_PUBLIC_KEYS", &real));
-        assert!(matches!(
-            Config::from_lookup(lookup(&env)),
-            Err(StartupError::Missing("CURSOR_SECRET"))
-        ));
+        // No key in the environment: the listing functions read CURSOR_SECRET_ARN at cold start.
+        assert_eq!(Config::from_lookup(lookup(&env)).unwrap().cursor_key, None);
         env.push(("CURSOR_SECRET", "c2hvcnQ="));
         assert!(Config::from_lookup(lookup(&env)).is_err());
         env.pop();
@@ -493,6 +527,30 @@ mod tests {
         assert_eq!(config.dynamodb.tls_roots, TlsRoots::System);
         env.push(("TLS_ROOTS", "mozilla"));
         assert!(Config::from_lookup(lookup(&env)).is_err());
+    }
+
+    #[test]
+    fn every_integer_setting_defaults_within_its_bounds() {
+        let mut names = std::collections::HashSet::new();
+        for s in INT_SETTINGS {
+            assert!(s.min <= s.default && s.default <= s.max, "{s:?}");
+            assert!(names.insert(s.name), "{} twice", s.name);
+        }
+        let mut env = TABLES.to_vec();
+        env.push(("APP_ENV", "local"));
+        for s in INT_SETTINGS {
+            for (value, ok) in [(s.min, true), (s.max, true), (s.max + 1, false)] {
+                let mut env = env.clone();
+                let text = value.to_string();
+                env.push((s.name, &text));
+                assert_eq!(
+                    Config::from_lookup(lookup(&env)).is_ok(),
+                    ok,
+                    "{} = {value}",
+                    s.name
+                );
+            }
+        }
     }
 
     #[test]

@@ -219,16 +219,38 @@ pub fn request_path(req: &Request) -> String {
     }
 }
 
-/// The allowed CORS origin of this request, if it has one.
+/// Whether an origin is a page served from this machine over plain HTTP, on any port:
+/// `http://localhost:5173`, `http://127.0.0.1:3000`, `http://[::1]:8080`.
+pub fn is_loopback_origin(origin: &str) -> bool {
+    let Some(rest) = origin.strip_prefix("http://") else {
+        return false;
+    };
+    let after_host = ["localhost", "127.0.0.1", "[::1]"]
+        .iter()
+        .find_map(|host| rest.strip_prefix(host));
+    match after_host {
+        Some("") => true,
+        Some(port) => port.strip_prefix(':').is_some_and(|digits| {
+            (1..=5).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+        }),
+        None => false,
+    }
+}
+
+/// The allowed CORS origin of this request, if it has one: a configured origin, or, only in
+/// the local stack (`APP_ENV=local`), any page on this machine, so that a frontend's dev server
+/// on whatever port can call `make dev`'s API. A deployed stack allows only its configured
+/// origins (and there the HTTP API answers CORS itself).
 fn allowed_origin(state: &AppState, req: &Request) -> Option<HeaderValue> {
     let origin = req.headers().get(ORIGIN)?;
     let text = origin.to_str().ok()?;
-    state
+    let local = state.config.app_env == crate::config::AppEnv::Local && is_loopback_origin(text);
+    let configured = state
         .config
         .cors_allowed_origins
         .iter()
-        .any(|o| o == text || o == "*")
-        .then(|| origin.clone())
+        .any(|o| o == text || o == "*");
+    (local || configured).then(|| origin.clone())
 }
 
 /// Runs a handler for one request and turns its result into the response: errors become
@@ -263,9 +285,28 @@ where
         }
         return Ok(response);
     }
-    let mut response = match handler(state, req).await {
+    // Behind CloudFront every request must come through it (its WAF rules included): a direct
+    // call to the API's own address is refused before the handler runs.
+    let direct = state.config.origin_verify_required
+        && !through_cloudfront(&req, state.config.origin_verify_secret.as_deref());
+    let result = if direct {
+        Err(ApiError::Forbidden {
+            detail: "Call the API through its public address.",
+            code: "direct_access_refused",
+        })
+    } else {
+        handler(state, req).await
+    };
+    let mut response = match result {
         Ok(response) => response,
         Err(err) => {
+            match err {
+                ApiError::Unavailable(_) => {
+                    crate::metrics::emit(crate::metrics::Metric::ServiceUnavailable)
+                }
+                ApiError::Internal(_) => crate::metrics::emit(crate::metrics::Metric::ServerError),
+                _ => {}
+            }
             if err.is_server_error() {
                 tracing::error!(
                     status = err.status().as_u16(),
@@ -299,4 +340,36 @@ where
         h.insert(VARY, HeaderValue::from_static("Origin"));
     }
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_origins_are_pages_on_this_machine_only() {
+        for ok in [
+            "http://localhost:5173",
+            "http://localhost:3000",
+            "http://127.0.0.1:8080",
+            "http://[::1]:4200",
+            "http://localhost",
+        ] {
+            assert!(is_loopback_origin(ok), "{ok}");
+        }
+        for bad in [
+            "https://localhost:5173",
+            "http://localhost.evil.example",
+            "http://localhost:5173.evil.example",
+            "http://evil.example",
+            "http://127.0.0.2:80",
+            "http://localhost:",
+            "http://localhost:123456",
+            "http://user@localhost:80",
+            "null",
+            "",
+        ] {
+            assert!(!is_loopback_origin(bad), "{bad}");
+        }
+    }
 }

@@ -21,6 +21,7 @@ pub mod jwt_crypto;
 pub mod keys;
 pub mod limits;
 pub mod logging;
+pub mod metrics;
 pub mod model;
 pub mod password_check;
 pub mod passwords;
@@ -38,6 +39,30 @@ pub use store::Store;
 
 use std::sync::Arc;
 
+/// Reads into `config` the secrets whose ARNs `lookup` names: the paging-cursor key
+/// (`CURSOR_SECRET_ARN`, a base64 string) and CloudFront's origin secret
+/// (`ORIGIN_VERIFY_SECRET_ARN`). Nothing is read for a name that is unset.
+pub async fn read_secrets(
+    config: &mut Config,
+    client: &aws_sdk_secretsmanager::Client,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<(), error::StartupError> {
+    let arn = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+    if let Some(arn) = arn("CURSOR_SECRET_ARN") {
+        let text = keys::fetch_secret_string(client, &arn, "CURSOR_SECRET_ARN").await?;
+        config.cursor_key = Some(config::cursor_key(&text, "CURSOR_SECRET_ARN")?);
+    }
+    if let Some(arn) = arn("ORIGIN_VERIFY_SECRET_ARN") {
+        let text = keys::fetch_secret_string(client, &arn, "ORIGIN_VERIFY_SECRET_ARN").await?;
+        config.origin_verify_secret =
+            Some(config::origin_secret(text, "ORIGIN_VERIFY_SECRET_ARN")?);
+    }
+    if config.origin_verify_required && config.origin_verify_secret.is_none() {
+        return Err(error::StartupError::Missing("ORIGIN_VERIFY_SECRET_ARN"));
+    }
+    Ok(())
+}
+
 /// What a function builds once per cold start and reuses for every request.
 #[derive(Clone)]
 pub struct AppState {
@@ -47,8 +72,8 @@ pub struct AppState {
     pub store: Store,
     /// Access-token verification with the public keys.
     pub verifier: Arc<auth::TokenVerifier>,
-    /// Paging cursors.
-    pub cursors: Arc<cursor::CursorCodec>,
+    /// Paging cursors: only in the functions that page (they read the key at cold start).
+    pub cursors: Option<Arc<cursor::CursorCodec>>,
     /// argon2id hashing.
     pub passwords: passwords::PasswordHashing,
     /// Access-token signing: only in the functions that issue tokens.
@@ -75,7 +100,10 @@ impl AppState {
         let client = store::dynamodb_client(&sdk, &config.dynamodb);
         let store = Store::new(client, config.tables.clone());
         let verifier = auth::TokenVerifier::new(&config.tokens)?;
-        let cursors = cursor::CursorCodec::new(&config.cursor_key);
+        let cursors = config
+            .cursor_key
+            .as_deref()
+            .map(|key| Arc::new(cursor::CursorCodec::new(key)));
         let passwords = passwords::PasswordHashing::new(
             config.auth.password_hash_memory_kib,
             config.auth.password_hash_iterations,
@@ -88,7 +116,7 @@ impl AppState {
             config: Arc::new(config),
             store,
             verifier: Arc::new(verifier),
-            cursors: Arc::new(cursors),
+            cursors,
             passwords,
             signer: None,
             refresh_key: None,
@@ -210,10 +238,111 @@ impl AppState {
 
     /// Loads the configuration from the environment and builds the state: the one call each
     /// function's `main` makes before serving. Region and credentials come from the
-    /// environment Lambda sets ([`store::lambda_aws_config`]).
+    /// environment Lambda sets ([`store::lambda_aws_config`]). The secrets a function is given
+    /// the ARN of are read here, once per cold start, never into its configuration: the
+    /// paging-cursor key (`CURSOR_SECRET_ARN`, the listing functions) and CloudFront's origin
+    /// secret (`ORIGIN_VERIFY_SECRET_ARN`, every function that records addresses).
     pub async fn from_env() -> Result<Self, error::StartupError> {
-        let config = Config::from_env()?;
+        let mut config = Config::from_env()?;
         let sdk = store::lambda_aws_config(&config.dynamodb, |name| std::env::var(name).ok())?;
+        let client = aws_sdk_secretsmanager::Client::new(&sdk);
+        read_secrets(&mut config, &client, |name| std::env::var(name).ok()).await?;
         Self::build_with(config, sdk)
+    }
+
+    /// Refuses to start without a paging-cursor key: for the functions that page.
+    pub fn require_cursors(self) -> Result<Self, error::StartupError> {
+        match self.cursors {
+            Some(_) => Ok(self),
+            None => Err(error::StartupError::Missing("CURSOR_SECRET_ARN")),
+        }
+    }
+
+    /// The paging-cursor codec, or a 500 in a function built without one.
+    pub fn cursors(&self) -> Result<&cursor::CursorCodec, ApiError> {
+        self.cursors
+            .as_deref()
+            .ok_or_else(|| ApiError::internal("this function has no cursor key"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueOutput;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    #[tokio::test]
+    async fn secrets_named_by_arn_are_read_at_cold_start_and_never_from_the_environment() {
+        let cursor = mock!(aws_sdk_secretsmanager::Client::get_secret_value)
+            .match_requests(|r| r.secret_id() == Some("arn:cursor"))
+            .then_output(|| {
+                GetSecretValueOutput::builder()
+                    .secret_string("MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=")
+                    .build()
+            });
+        let origin = mock!(aws_sdk_secretsmanager::Client::get_secret_value)
+            .match_requests(|r| r.secret_id() == Some("arn:origin"))
+            .then_output(|| {
+                GetSecretValueOutput::builder()
+                    .secret_string("cf-origin-secret-0123456789")
+                    .build()
+            });
+        let client = mock_client!(
+            aws_sdk_secretsmanager,
+            RuleMode::MatchAny,
+            [&cursor, &origin]
+        );
+        let deployed = |pairs: &[(&str, &str)]| {
+            let key = keys::SigningKey::generate("k1").unwrap();
+            let set = serde_json::to_string(&keys::JwkSet {
+                keys: vec![key.public_jwk()],
+            })
+            .unwrap();
+            let mut env: std::collections::HashMap<String, String> = [
+                ("SESSIONS_TABLE", "s"),
+                ("USERS_TABLE", "u"),
+                ("USER_EMAILS_TABLE", "e"),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+            env.insert("JWT_PUBLIC_KEYS".into(), set);
+            for (k, v) in pairs {
+                env.insert(k.to_string(), v.to_string());
+            }
+            env
+        };
+        // Without ARNs nothing is read and nothing is there.
+        let env = deployed(&[]);
+        let mut config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
+        read_secrets(&mut config, &client, |k| env.get(k).cloned())
+            .await
+            .unwrap();
+        assert_eq!((cursor.num_calls(), origin.num_calls()), (0, 0));
+        assert!(config.cursor_key.is_none() && config.origin_verify_secret.is_none());
+        // Requiring CloudFront without its secret is refused at start-up.
+        let env = deployed(&[("ORIGIN_VERIFY_REQUIRED", "true")]);
+        let mut config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
+        assert!(
+            read_secrets(&mut config, &client, |k| env.get(k).cloned())
+                .await
+                .is_err()
+        );
+        // With them, both are read once.
+        let env = deployed(&[
+            ("CURSOR_SECRET_ARN", "arn:cursor"),
+            ("ORIGIN_VERIFY_SECRET_ARN", "arn:origin"),
+        ]);
+        let mut config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
+        read_secrets(&mut config, &client, |k| env.get(k).cloned())
+            .await
+            .unwrap();
+        assert_eq!((cursor.num_calls(), origin.num_calls()), (1, 1));
+        assert_eq!(config.cursor_key.map(|k| k.len()), Some(32));
+        assert_eq!(
+            config.origin_verify_secret.as_deref(),
+            Some("cf-origin-secret-0123456789")
+        );
     }
 }

@@ -514,3 +514,106 @@ async fn other_methods_are_405_and_cors_is_answered_for_configured_origins() {
             .contains("X-Next-Cursor")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_page_on_this_machine_may_call_the_local_stack_but_not_a_deployed_one() {
+    let preflight = |origin: &'static str| {
+        event(
+            "OPTIONS",
+            ROUTE,
+            "/sessions/user/74",
+            "",
+            &[("origin", origin), ("access-control-request-method", "GET")],
+        )
+    };
+    let local = common::state_for(&common::env_for("http://127.0.0.1:1")).await;
+    for origin in [
+        "http://localhost:4321",
+        "http://127.0.0.1:8080",
+        "http://localhost:3000",
+    ] {
+        let r = reply(
+            serve(&local, request(&preflight(origin)), handle)
+                .await
+                .unwrap(),
+        );
+        assert_eq!(r.header("access-control-allow-origin"), Some(origin));
+    }
+    let r = reply(
+        serve(
+            &local,
+            request(&preflight("http://evil.example:4321")),
+            handle,
+        )
+        .await
+        .unwrap(),
+    );
+    assert!(r.header("access-control-allow-origin").is_none());
+
+    // A deployed stack (APP_ENV not local) allows only its configured origins.
+    let key = shared::keys::SigningKey::generate("k1").unwrap();
+    let keys = serde_json::to_string(&shared::keys::JwkSet {
+        keys: vec![key.public_jwk()],
+    })
+    .unwrap();
+    let mut vars = common::env_for("http://127.0.0.1:1");
+    vars.remove("APP_ENV");
+    vars.insert("JWT_PUBLIC_KEYS".into(), keys);
+    vars.insert(
+        "CURSOR_SECRET".into(),
+        "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=".into(),
+    );
+    vars.insert(
+        "CORS_ALLOWED_ORIGINS".into(),
+        "https://admin.example.com".into(),
+    );
+    let deployed = common::state_for(&vars).await;
+    let r = reply(
+        serve(
+            &deployed,
+            request(&preflight("http://localhost:4321")),
+            handle,
+        )
+        .await
+        .unwrap(),
+    );
+    assert!(r.header("access-control-allow-origin").is_none());
+    let r = reply(
+        serve(
+            &deployed,
+            request(&preflight("https://admin.example.com")),
+            handle,
+        )
+        .await
+        .unwrap(),
+    );
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("https://admin.example.com")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_cloudfront_a_direct_call_is_refused_before_the_handler() {
+    let secret = "cf-origin-secret-0123456789";
+    let env = TestEnv::seeded_with(&[
+        ("ORIGIN_VERIFY_SECRET", secret),
+        ("ORIGIN_VERIFY_REQUIRED", "true"),
+    ])
+    .await;
+    let (_, token) = env.login(ADMIN_ID, Role::Admin).await;
+    let auth = format!("Bearer {token}");
+    let get = |headers: &[(&str, &str)]| event("GET", ROUTE, "/sessions/user/74", "", headers);
+    let direct = get(&[("authorization", &auth)]);
+    let r = reply(serve(&env.state, request(&direct), handle).await.unwrap());
+    r.assert_error(403, "direct_access_refused");
+    let wrong = get(&[
+        ("authorization", &auth),
+        ("x-origin-verify", "not-the-secret-at-all"),
+    ]);
+    let r = reply(serve(&env.state, request(&wrong), handle).await.unwrap());
+    r.assert_error(403, "direct_access_refused");
+    let through = get(&[("authorization", &auth), ("x-origin-verify", secret)]);
+    let r = reply(serve(&env.state, request(&through), handle).await.unwrap());
+    assert_eq!(r.status, 200, "{}", r.body);
+}

@@ -11,6 +11,8 @@ const BY_ACTIVITY: &str = "SessionsTable/index/by_activity";
 const SIGNING_KEY: &str = "SigningKeySecretArn";
 
 const REFRESH_KEY: &str = "RefreshTokenKeySecret";
+const CURSOR_KEY: &str = "CursorSecret";
+const ORIGIN_SECRET: &str = "OriginVerifySecret";
 
 const GET: &str = "dynamodb:GetItem";
 const BATCH: &str = "dynamodb:BatchGetItem";
@@ -30,6 +32,8 @@ const EXPECTED: &[(&str, &[(&str, &str)])] = &[
             (BATCH, USERS),
             (QUERY, BY_ACTIVITY),
             (UPDATE, SESSIONS),
+            (SECRET, CURSOR_KEY),
+            (SECRET, ORIGIN_SECRET),
         ],
     ),
     (
@@ -39,6 +43,8 @@ const EXPECTED: &[(&str, &[(&str, &str)])] = &[
             (BATCH, USERS),
             (QUERY, BY_ACTIVITY),
             (UPDATE, SESSIONS),
+            (SECRET, CURSOR_KEY),
+            (SECRET, ORIGIN_SECRET),
         ],
     ),
     (
@@ -49,6 +55,7 @@ const EXPECTED: &[(&str, &[(&str, &str)])] = &[
             (UPDATE, SESSIONS),
             (CHECK, USERS),
             (CHECK, SESSIONS),
+            (SECRET, ORIGIN_SECRET),
         ],
     ),
     (
@@ -61,6 +68,7 @@ const EXPECTED: &[(&str, &[(&str, &str)])] = &[
             (CHECK, USERS),
             (QUERY, SESSIONS),
             (UPDATE, SESSIONS),
+            (SECRET, ORIGIN_SECRET),
         ],
     ),
     (
@@ -73,9 +81,18 @@ const EXPECTED: &[(&str, &[(&str, &str)])] = &[
             (CHECK, USERS),
             (QUERY, SESSIONS),
             (UPDATE, SESSIONS),
+            (SECRET, ORIGIN_SECRET),
         ],
     ),
-    ("register", &[(UPDATE, USERS), (PUT, USERS), (PUT, EMAILS)]),
+    (
+        "register",
+        &[
+            (UPDATE, USERS),
+            (PUT, USERS),
+            (PUT, EMAILS),
+            (SECRET, ORIGIN_SECRET),
+        ],
+    ),
     (
         "login",
         &[
@@ -92,6 +109,7 @@ const EXPECTED: &[(&str, &[(&str, &str)])] = &[
             (UPDATE, SESSIONS),
             (SECRET, SIGNING_KEY),
             (SECRET, REFRESH_KEY),
+            (SECRET, ORIGIN_SECRET),
         ],
     ),
     (
@@ -102,11 +120,17 @@ const EXPECTED: &[(&str, &[(&str, &str)])] = &[
             (UPDATE, SESSIONS),
             (SECRET, SIGNING_KEY),
             (SECRET, REFRESH_KEY),
+            (SECRET, ORIGIN_SECRET),
         ],
     ),
     (
         "logout",
-        &[(BATCH, SESSIONS), (BATCH, USERS), (UPDATE, SESSIONS)],
+        &[
+            (BATCH, SESSIONS),
+            (BATCH, USERS),
+            (UPDATE, SESSIONS),
+            (SECRET, ORIGIN_SECRET),
+        ],
     ),
     (
         "change-password",
@@ -118,11 +142,17 @@ const EXPECTED: &[(&str, &[(&str, &str)])] = &[
             (UPDATE, USERS),
             (QUERY, SESSIONS),
             (UPDATE, SESSIONS),
+            (SECRET, ORIGIN_SECRET),
         ],
     ),
     (
         "revoke-my-session",
-        &[(BATCH, SESSIONS), (BATCH, USERS), (UPDATE, SESSIONS)],
+        &[
+            (BATCH, SESSIONS),
+            (BATCH, USERS),
+            (UPDATE, SESSIONS),
+            (SECRET, ORIGIN_SECRET),
+        ],
     ),
     (
         "revoke-other-sessions",
@@ -132,11 +162,17 @@ const EXPECTED: &[(&str, &[(&str, &str)])] = &[
             (UPDATE, USERS),
             (QUERY, SESSIONS),
             (UPDATE, SESSIONS),
+            (SECRET, ORIGIN_SECRET),
         ],
     ),
     (
         "rename-session",
-        &[(BATCH, SESSIONS), (BATCH, USERS), (UPDATE, SESSIONS)],
+        &[
+            (BATCH, SESSIONS),
+            (BATCH, USERS),
+            (UPDATE, SESSIONS),
+            (SECRET, ORIGIN_SECRET),
+        ],
     ),
     (
         "reauthenticate",
@@ -148,6 +184,7 @@ const EXPECTED: &[(&str, &[(&str, &str)])] = &[
             (UPDATE, SESSIONS),
             (SECRET, SIGNING_KEY),
             (SECRET, REFRESH_KEY),
+            (SECRET, ORIGIN_SECRET),
         ],
     ),
     ("jwks", &[]),
@@ -172,6 +209,22 @@ fn resource_name(v: &Value) -> String {
     }
 }
 
+/// A function's policy documents, each with the condition it is granted under (`!If [cond,
+/// document, !Ref AWS::NoValue]`), if any.
+fn documents(function: &Value) -> Vec<(Value, Option<String>)> {
+    list(&function["Properties"]["Policies"])
+        .into_iter()
+        .map(|p| match &p {
+            Value::Tagged(t) if t.tag == "If" => {
+                let parts = list(&t.value);
+                let condition = parts[0].as_str().map(str::to_owned);
+                (parts[1].clone(), condition)
+            }
+            _ => (p, None),
+        })
+        .collect()
+}
+
 fn list(v: &Value) -> Vec<Value> {
     match v {
         Value::Sequence(items) => items.clone(),
@@ -194,11 +247,22 @@ fn every_function_has_exactly_the_permissions_it_needs() {
             .unwrap()
             .to_owned();
         let grants = actual.entry(name.clone()).or_default();
-        for policy in list(&resource["Properties"]["Policies"]) {
+        for (policy, condition) in documents(resource) {
             assert!(
                 policy.get("Statement").is_some(),
                 "{name}: only inline statements, no managed policies"
             );
+            // The only conditional grant: CloudFront's origin secret, when there is one.
+            if let Some(condition) = condition {
+                assert_eq!(condition, "UseCloudFront", "{name}");
+                assert_eq!(
+                    format!("{:?}", policy["Statement"])
+                        .matches(ORIGIN_SECRET)
+                        .count(),
+                    1,
+                    "{name}"
+                );
+            }
             for statement in list(&policy["Statement"]) {
                 assert_eq!(statement["Effect"].as_str(), Some("Allow"), "{name}");
                 for action in list(&statement["Action"]) {
@@ -256,13 +320,29 @@ fn every_function_has_exactly_the_permissions_it_needs() {
 }
 
 #[test]
-fn only_the_signing_functions_know_where_the_signing_key_is() {
+fn secrets_are_read_at_cold_start_by_exactly_the_functions_that_need_them() {
     let t = template();
     let globals = format!("{:?}", t["Globals"]);
-    assert!(
-        !globals.contains("SIGNING_KEY") && !globals.contains("REFRESH_TOKEN_KEY"),
-        "the token keys must not be global"
-    );
+    for secret in [
+        "SIGNING_KEY",
+        "REFRESH_TOKEN_KEY",
+        "CURSOR_SECRET",
+        "ORIGIN_VERIFY_SECRET",
+        "resolve:",
+    ] {
+        assert!(!globals.contains(secret), "{secret} must not be global");
+    }
+    // A secret's value is resolved into nothing but CloudFront's origin header.
+    for (id, resource) in t["Resources"].as_mapping().unwrap() {
+        let text = format!("{resource:?}");
+        if text.contains("resolve:secretsmanager") {
+            assert_eq!(
+                id.as_str(),
+                Some("Distribution"),
+                "a secret resolved into {id:?}"
+            );
+        }
+    }
     for (_, resource) in t["Resources"].as_mapping().unwrap() {
         if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
             continue;
@@ -276,6 +356,14 @@ fn only_the_signing_functions_know_where_the_signing_key_is() {
         assert_eq!(
             env.contains("REFRESH_TOKEN_KEY_SECRET_ARN"),
             signs,
+            "{name}"
+        );
+        let pages = ["get-user-sessions", "list-my-sessions"].contains(&name);
+        assert_eq!(env.contains("CURSOR_SECRET_ARN"), pages, "{name}");
+        // Every function that records an address (all but jwks) tells CloudFront apart.
+        assert_eq!(
+            env.contains("ORIGIN_VERIFY_SECRET_ARN"),
+            name != "jwks",
             "{name}"
         );
         assert!(
@@ -295,7 +383,7 @@ fn grants(t: &Value, function: &str, action: &str, resource: &str) -> Vec<Value>
         if r["Metadata"]["BuildProperties"]["Binary"].as_str() != Some(function) {
             continue;
         }
-        for policy in list(&r["Properties"]["Policies"]) {
+        for (policy, _) in documents(r) {
             for statement in list(&policy["Statement"]) {
                 let acts = list(&statement["Action"]);
                 let res: Vec<String> = list(&statement["Resource"])

@@ -253,3 +253,189 @@ fn openapi_covers_every_route_and_the_session_shape() {
     assert_eq!(required, produced);
     assert_eq!(properties, produced);
 }
+
+/// The parameters behind integer settings carry the code's default and bounds: a deploy with a
+/// value the functions would refuse at start fails at the parameter check instead.
+#[test]
+fn parameters_carry_the_bounds_the_code_enforces() {
+    let t = template();
+    let mut checked = 0;
+    let mut envs = vec![t["Globals"]["Function"]["Environment"]["Variables"].clone()];
+    for (_, r) in t["Resources"].as_mapping().unwrap() {
+        envs.push(r["Properties"]["Environment"]["Variables"].clone());
+    }
+    for vars in envs {
+        let Some(vars) = vars.as_mapping() else {
+            continue;
+        };
+        for (name, value) in vars {
+            let name = str_of(name);
+            let Some(setting) = shared::config::INT_SETTINGS.iter().find(|s| s.name == name) else {
+                continue;
+            };
+            let Value::Tagged(tag) = value else {
+                panic!("{name}: expected !Ref Parameter");
+            };
+            let param = &t["Parameters"][str_of(&tag.value)];
+            let number = |key: &str| {
+                param[key]
+                    .as_u64()
+                    .unwrap_or_else(|| panic!("{name}: parameter has no {key}"))
+            };
+            assert_eq!(number("Default"), setting.default, "{name} default");
+            assert_eq!(number("MinValue"), setting.min, "{name} minimum");
+            assert_eq!(number("MaxValue"), setting.max, "{name} maximum");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "{checked}");
+}
+
+/// Nothing in a deployed stack defaults to a local origin.
+#[test]
+fn production_cors_has_no_localhost_default() {
+    let t = template();
+    let cors = &t["Parameters"]["CorsAllowedOrigins"];
+    assert!(cors.get("Default").is_none(), "{cors:?}");
+    assert!(!format!("{t:?}").contains("localhost"));
+}
+
+fn tag_value(v: &Value) -> String {
+    match v {
+        Value::Tagged(t) => tag_value(&t.value),
+        Value::String(s) => s.clone(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// A stack someone can watch: logs that expire with the stack, access logs, Lambda's own
+/// report lines, alarms on what breaks, to the topic, deploys that roll back on them, and
+/// tables that a stack update cannot drop.
+#[test]
+fn the_stack_can_be_watched_and_rolls_back() {
+    let t = template();
+    let resources = t["Resources"].as_mapping().unwrap();
+    let res = |id: &str| &t["Resources"][id];
+    let globals = &t["Globals"]["Function"];
+    assert_eq!(str_of(&globals["LoggingConfig"]["SystemLogLevel"]), "INFO");
+    assert_eq!(str_of(&globals["LoggingConfig"]["LogFormat"]), "JSON");
+    assert_eq!(str_of(&globals["AutoPublishAlias"]), "live");
+    let deployment_alarms: Vec<String> = globals["DeploymentPreference"]["Alarms"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(tag_value)
+        .collect();
+    assert!(deployment_alarms.len() >= 3, "{deployment_alarms:?}");
+
+    let mut functions = BTreeSet::new();
+    for (id, r) in resources {
+        let id = str_of(id);
+        match str_of(&r["Type"]) {
+            "AWS::Serverless::Function" => {
+                functions.insert(id.to_owned());
+                let group = tag_value(&r["Properties"]["LoggingConfig"]["LogGroup"]);
+                let group = res(&group);
+                assert_eq!(str_of(&group["Type"]), "AWS::Logs::LogGroup", "{id}");
+                assert_eq!(
+                    tag_value(&group["Properties"]["RetentionInDays"]),
+                    "LogRetentionDays"
+                );
+                assert_eq!(
+                    str_of(&group["DeletionPolicy"]),
+                    "Delete",
+                    "{id}: logs go with the stack"
+                );
+            }
+            "AWS::DynamoDB::Table" => {
+                assert_eq!(
+                    r["Properties"]["DeletionProtectionEnabled"].as_bool(),
+                    Some(true),
+                    "{id}"
+                );
+            }
+            "AWS::CloudWatch::Alarm" => {
+                let actions = format!("{:?}", r["Properties"]["AlarmActions"]);
+                assert!(actions.contains("AlarmTopic"), "{id}: {actions}");
+            }
+            _ => {}
+        }
+    }
+    for alarm in &deployment_alarms {
+        assert_eq!(
+            str_of(&res(alarm)["Type"]),
+            "AWS::CloudWatch::Alarm",
+            "{alarm}"
+        );
+    }
+    // The access log: JSON lines into a log group that expires.
+    let access = &res("HttpApi")["Properties"]["AccessLogSettings"];
+    let format: serde_json::Value = serde_json::from_str(str_of(&access["Format"])).unwrap();
+    assert!(format["status"].is_string() && format["ip"].is_string());
+    let group = tag_value(&access["DestinationArn"]).replace(".Arn", "");
+    assert_eq!(
+        tag_value(&res(&group)["Properties"]["RetentionInDays"]),
+        "LogRetentionDays"
+    );
+    // The errors and throttles alarms watch every function between them.
+    for metric in ["Errors", "Throttles"] {
+        let mut watched = BTreeSet::new();
+        for (_, r) in resources {
+            for m in r["Properties"]["Metrics"]
+                .as_sequence()
+                .cloned()
+                .unwrap_or_default()
+            {
+                let stat = &m["MetricStat"]["Metric"];
+                if stat["Namespace"].as_str() == Some("AWS/Lambda")
+                    && stat["MetricName"].as_str() == Some(metric)
+                {
+                    for d in stat["Dimensions"].as_sequence().unwrap() {
+                        watched.insert(tag_value(&d["Value"]));
+                    }
+                }
+            }
+        }
+        assert_eq!(watched, functions, "Lambda {metric} alarms");
+    }
+    // Every metric of our own that an alarm or the dashboard names is one the code writes.
+    let text = std::fs::read_to_string(root().join("template.yaml")).unwrap();
+    for alarm in [
+        "ApiServerErrorsAlarm",
+        "ServiceErrorsAlarm",
+        "TheftDetectedAlarm",
+        "DynamoDbThrottlesAlarm",
+        "DynamoDbSystemErrorsAlarm",
+    ] {
+        assert!(resources.contains_key(alarm), "{alarm}");
+    }
+    for (_, r) in resources {
+        let own = format!("{r:?}");
+        if !own.contains("DeviceSessions/") {
+            continue;
+        }
+        let names: Vec<String> = r["Properties"]["Metrics"]
+            .as_sequence()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|m| {
+                m["MetricStat"]["Metric"]["MetricName"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .chain(r["Properties"]["MetricName"].as_str().map(str::to_owned))
+            .collect();
+        for name in names {
+            assert!(shared::metrics::NAMES.contains(&name.as_str()), "{name}");
+        }
+    }
+    for name in [
+        "SignIns",
+        "TheftDetected",
+        "SessionsEnded",
+        "ServiceUnavailable",
+    ] {
+        assert!(text.contains(name), "the dashboard shows {name}");
+    }
+}

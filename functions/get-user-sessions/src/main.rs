@@ -8,7 +8,7 @@ use shared::{AppState, http, logging};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     logging::init();
-    let state = AppState::from_env().await?;
+    let state = AppState::from_env().await?.require_cursors()?;
     let state = &state;
     lambda_http::run(service_fn(move |req| http::serve(state, req, handle))).await
 }

@@ -27,7 +27,7 @@ pub const CURSOR_SCOPE: &str = "admin";
 fn validate(state: &AppState, req: &Request, caller: u64) -> Result<(u64, ListQuery), ApiError> {
     let user_id =
         super::target_user_id(req, caller, "Use GET /sessions to list your own sessions.")?;
-    let query = ListQuery::parse(req, CURSOR_SCOPE, user_id, &state.cursors)?;
+    let query = ListQuery::parse(req, CURSOR_SCOPE, user_id, state.cursors()?)?;
     Ok((user_id, query))
 }
 
@@ -84,5 +84,5 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
         query.include_inactive,
         &client_ip(&req, &state.config),
     );
-    query.respond(&req, &sessions, &page, &state.cursors)
+    query.respond(&req, &sessions, &page, state.cursors()?)
 }

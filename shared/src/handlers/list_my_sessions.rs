@@ -21,7 +21,7 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     let store = &state.store;
     let policy = &state.config.sessions;
     let now = now_epoch();
-    let query = match ListQuery::parse(&req, CURSOR_SCOPE, bearer.user_id, &state.cursors) {
+    let query = match ListQuery::parse(&req, CURSOR_SCOPE, bearer.user_id, state.cursors()?) {
         Ok(query) => query,
         Err(bad_input) => {
             require_user(store, &bearer, now, policy).await?;
@@ -45,5 +45,5 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
         .map(|s| s.to_response(now, policy, &caller.cutoffs, current))
         .filter(|s| query.include_inactive || s.is_active)
         .collect();
-    query.respond(&req, &sessions, &page, &state.cursors)
+    query.respond(&req, &sessions, &page, state.cursors()?)
 }

@@ -290,3 +290,56 @@ async fn main() -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    // The aliases are aws-config's own; their new home (aws-runtime) is not a dependency here.
+    #![allow(deprecated)]
+    use aws_config::profile::ProfileFileCredentialsProvider;
+    use aws_config::profile::profile_file::{ProfileFileKind, ProfileFiles};
+    use aws_sdk_dynamodb::config::ProvideCredentials;
+    use aws_sdk_dynamodb::error::DisplayErrorContext;
+
+    fn provider(config: &str, profile: &str) -> ProfileFileCredentialsProvider {
+        let files = ProfileFiles::builder()
+            .include_default_config_file(false)
+            .include_default_credentials_file(false)
+            .with_contents(ProfileFileKind::Config, config)
+            .build();
+        // As `shared::store::aws_config` sets it up for the CLI: rustls on ring, system roots.
+        let http = shared::store::https_client(shared::config::TlsRoots::System);
+        let config = aws_config::provider_config::ProviderConfig::default().with_http_client(http);
+        ProfileFileCredentialsProvider::builder()
+            .configure(&config)
+            .profile_files(files)
+            .profile_name(profile)
+            .build()
+    }
+
+    #[tokio::test]
+    async fn profiles_with_credential_process_give_credentials() {
+        let config = "[profile proc]\ncredential_process = echo '{\"Version\": 1, \"AccessKeyId\": \"AKIDFROMPROCESS\", \"SecretAccessKey\": \"s\"}'\n";
+        let credentials = provider(config, "proc")
+            .provide_credentials()
+            .await
+            .expect("credential_process runs");
+        assert_eq!(credentials.access_key_id(), "AKIDFROMPROCESS");
+    }
+
+    #[tokio::test]
+    async fn profiles_with_iam_identity_center_are_understood() {
+        // No cached sign-in here, so no credentials: but the profile is read as an SSO one,
+        // not refused for a missing cargo feature.
+        let config = "[profile corp]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = Admin\nregion = eu-west-1\n\n[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = eu-west-1\n";
+        let err = provider(config, "corp")
+            .provide_credentials()
+            .await
+            .expect_err("nobody signed in");
+        let text = DisplayErrorContext(&err).to_string();
+        assert!(!text.contains("cargo feature"), "{text}");
+        assert!(
+            text.to_lowercase().contains("sso") || text.contains("token"),
+            "{text}"
+        );
+    }
+}
