@@ -492,6 +492,66 @@ async fn ending_every_session_of_every_user_takes_one_write() {
     assert_eq!(old["ended_reason"], "all_sessions_ended");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_sweep_never_ends_a_session_of_a_later_epoch() {
+    use shared::store::EpochChange;
+    let env = TestEnv::seeded().await;
+    let s = &env.state;
+    let (store, policy) = (&s.store, &s.config.sessions);
+    fn keep(id: &str) -> EpochChange<'_> {
+        EpochChange {
+            password: None,
+            keep: Some(id),
+            admin: None,
+        }
+    }
+    // "End all others" from A moves the epoch to 1; its sweep is slow to run.
+    let a = signed(&login(s, SAM, DEMO_PASSWORD, OWNER_IP).await);
+    let one = store
+        .advance_epoch(PLAIN_USER_ID, 0, keep(&a.session), now(), policy)
+        .await
+        .unwrap()
+        .unwrap();
+    // Meanwhile a sign-in (epoch 1) ends all others again, moving the epoch to 2.
+    let b = signed(&login(s, SAM, DEMO_PASSWORD, OWNER_IP).await);
+    let two = store
+        .advance_epoch(PLAIN_USER_ID, one, keep(&b.session), now(), policy)
+        .await
+        .unwrap()
+        .unwrap();
+    // The first sweep runs now: it must not end B, of a later epoch than its own.
+    let ended = store
+        .end_superseded_sessions(
+            PLAIN_USER_ID,
+            one,
+            PLAIN_USER_ID,
+            EndReason::User,
+            now(),
+            policy,
+        )
+        .await
+        .unwrap();
+    assert_eq!(ended, 0);
+    assert_eq!(my_sessions(s, &b.access).await.status, 200);
+    // The second sweep ends A (epoch 1), still not B.
+    let ended = store
+        .end_superseded_sessions(
+            PLAIN_USER_ID,
+            two,
+            PLAIN_USER_ID,
+            EndReason::User,
+            now(),
+            policy,
+        )
+        .await
+        .unwrap();
+    assert_eq!(ended, 1);
+    assert_eq!(my_sessions(s, &b.access).await.status, 200);
+    my_sessions(s, &a.access)
+        .await
+        .assert_error(401, "session_ended");
+}
+
 // ------------------------------------------------- 3, 4, 6. the password throttle
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -77,12 +77,25 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
         ),
         check.succeeded()
     )?;
-    // Ended meanwhile, or refreshed at the same moment (another generation): sign in or try
-    // again.
-    let session = session.ok_or(ApiError::Unauthorized {
-        detail: "The session has ended or changed meanwhile; try again.",
-        code: "session_ended",
-    })?;
+    // Not written: the session ended meanwhile (401), or was refreshed at the same moment,
+    // which moved its generation (409: try again).
+    let Some(session) = session else {
+        let now_active = store
+            .get_session(bearer.user_id, session_id)
+            .await?
+            .is_some_and(|s| s.status(now, policy) == crate::model::SessionStatus::Active);
+        return Err(if now_active {
+            ApiError::Conflict {
+                detail: "The session was refreshed at the same moment; try again.",
+                code: "session_changed_concurrently",
+            }
+        } else {
+            ApiError::Unauthorized {
+                detail: "The session has ended; sign in again.",
+                code: "session_ended",
+            }
+        });
+    };
     let family = session.refresh_family.as_deref().unwrap_or_default();
     let refresh = state.refresh_key()?.issue(
         bearer.user_id,

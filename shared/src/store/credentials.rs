@@ -313,10 +313,12 @@ impl Store {
         }
     }
 
-    /// Marks every session of a user that is not ended, not expired and not of `epoch` as
-    /// ended (idle ones too: raising the idle timeout must not bring them back). Found with a
-    /// strongly consistent query of the table. Returns how many of them were active at `now`
-    /// (sessions ended meanwhile by someone else are not counted twice).
+    /// Marks every session of a user that is not ended, not expired and of an epoch before
+    /// `epoch` as ended (idle ones too: raising the idle timeout must not bring them back).
+    /// Found with a strongly consistent query of the table. Sessions of a later epoch (a
+    /// password change or sign-in that committed after this sweep's change) are never touched,
+    /// by the query nor by the write. Returns how many of them were active at `now` (sessions
+    /// ended meanwhile by someone else are not counted twice).
     pub async fn end_superseded_sessions(
         &self,
         user_id: u64,
@@ -336,7 +338,7 @@ impl Store {
                 .key_condition_expression("user_id = :u")
                 .filter_expression(
                     "attribute_not_exists(revoked_at) AND expires_at > :now AND \
-                     (attribute_not_exists(credential_epoch) OR credential_epoch <> :cep)",
+                     (attribute_not_exists(credential_epoch) OR credential_epoch < :cep)",
                 )
                 .projection_expression("session_id, last_activity")
                 .expression_attribute_values(":u", n(user_id))
@@ -370,10 +372,10 @@ impl Store {
                 let store = self.clone();
                 let (id, active, policy) = (id.clone(), *active, *policy);
                 tasks.spawn(async move {
-                    let outcome = store
-                        .end_session(user_id, &id, ended_by, reason, now, &policy)
+                    let ended = store
+                        .end_superseded_session(user_id, &id, epoch, ended_by, reason, now, &policy)
                         .await?;
-                    Ok::<_, StoreError>(active && outcome == super::EndOutcome::Ended)
+                    Ok::<_, StoreError>(active && ended)
                 });
             }
             while let Some(joined) = tasks.join_next().await {
@@ -385,6 +387,42 @@ impl Store {
             }
         }
         Ok(ended)
+    }
+
+    /// Ends one session if it is still of an epoch before `epoch` (the sweep's write): `true`
+    /// when this call ended it.
+    #[allow(clippy::too_many_arguments)]
+    async fn end_superseded_session(
+        &self,
+        user_id: u64,
+        session_id: &str,
+        epoch: u64,
+        ended_by: u64,
+        reason: EndReason,
+        now: i64,
+        policy: &SessionPolicy,
+    ) -> Result<bool, StoreError> {
+        let mut values = end_values(ended_by, reason, now, policy);
+        values.insert(":cep".to_owned(), n(epoch));
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.sessions)
+            .key("user_id", n(user_id))
+            .key("session_id", s(session_id))
+            .update_expression(END_SESSION)
+            .condition_expression(format!(
+                "{END_SESSION_IF} AND (attribute_not_exists(credential_epoch) OR credential_epoch < :cep)"
+            ))
+            .expression_attribute_names("#ttl", "ttl")
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if super::condition_failed(&e) => Ok(false),
+            Err(e) => Err(classify("UpdateItem", e)),
+        }
     }
 
     /// Ending one session as an item of a transaction (the same write as
