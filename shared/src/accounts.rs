@@ -1,8 +1,8 @@
 //! Creating users: shared by `POST /auth/register` and the admin CLI, so both apply the same
 //! email rules, password policy, hashing and id allocation.
 
+use crate::domain::{Role, User};
 use crate::error::ApiError;
-use crate::model::{Role, User};
 use crate::passwords::{PasswordHashing, check_password_policy, normalise_email};
 use crate::store::{Store, StoreError};
 
@@ -35,7 +35,7 @@ pub async fn create_user(
 ) -> Result<User, ApiError> {
     let email = normalise_email(new.email)?;
     check_password_policy(new.password)?;
-    let display_name = crate::text::clean(new.display_name, MAX_DISPLAY_NAME_CHARS)
+    let display_name = crate::domain::text::clean(new.display_name, MAX_DISPLAY_NAME_CHARS)
         .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
     let password_hash = passwords.hash(new.password)?;
     // Ids taken by users created with explicit ids are skipped. A transaction cancelled by a

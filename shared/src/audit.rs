@@ -3,9 +3,9 @@
 //! secrets and passwords never. The events that operators count also become metrics
 //! ([`crate::metrics`]).
 
-use crate::ids::hash_for_log;
+use crate::domain::EndReason;
+use crate::domain::ids::hash_for_log;
 use crate::metrics::{Metric, emit};
-use crate::model::EndReason;
 
 /// An admin listed a user's sessions.
 pub fn admin_listing(

@@ -6,11 +6,12 @@
 //! `exp` and `nbf` are checked. A valid signature is not enough: every request also reads the
 //! session item, so a session ended a moment ago is refused on its next request.
 
-use crate::config::{SessionPolicy, TokenConfig};
+use crate::config::TokenConfig;
+use crate::domain::SessionPolicy;
+use crate::domain::ids::{is_session_id, parse_user_id};
+use crate::domain::{Cutoffs, Role, Session, User};
 use crate::error::{ApiError, StartupError};
-use crate::ids::{is_session_id, parse_user_id};
 use crate::keys::SigningKey;
-use crate::model::{Cutoffs, Role, Session, User};
 use crate::store::Store;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -51,10 +52,10 @@ pub struct AccessClaims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
     /// The user's credential epoch the token was issued in (see
-    /// [`crate::model::User::credential_epoch`]).
+    /// [`crate::domain::User::credential_epoch`]).
     #[serde(default)]
     pub cep: u64,
-    /// The global epoch the session was started in (see [`crate::model::Cutoffs`]).
+    /// The global epoch the session was started in (see [`crate::domain::Cutoffs`]).
     #[serde(default)]
     pub gep: u64,
     /// The session's refresh-token generation when the token was issued: orders tokens against
@@ -149,7 +150,7 @@ impl TokenVerifier {
         if token.is_empty() || token.len() > MAX_TOKEN_LEN {
             return Err(invalid_token());
         }
-        let now = crate::time::now_epoch();
+        let now = crate::domain::time::now_epoch();
         let earliest_exp = now.saturating_sub(self.validation.leeway as i64);
         if let Some(bearer) = self.remembered(token, earliest_exp) {
             return Ok(bearer);
@@ -287,7 +288,7 @@ impl TokenSigner {
 
     /// The claims a token for this session would carry at `now`.
     pub fn claims(&self, user_id: u64, session_id: &str, role: Role, now: i64) -> AccessClaims {
-        let jti = crate::ids::new_session_id().unwrap_or_default();
+        let jti = crate::domain::ids::new_session_id().unwrap_or_default();
         AccessClaims {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
@@ -391,7 +392,7 @@ async fn load_caller(
     let Some((session, user, cutoffs)) = found else {
         tracing::info!(
             user_id = bearer.user_id,
-            session = %crate::ids::hash_for_log(&bearer.session_id),
+            session = %crate::domain::ids::hash_for_log(&bearer.session_id),
             "token of an ended or unknown session refused"
         );
         return Err(session_ended());
@@ -501,7 +502,7 @@ mod tests {
     }
 
     fn now() -> i64 {
-        crate::time::now_epoch()
+        crate::domain::time::now_epoch()
     }
 
     fn b64(json: &str) -> String {

@@ -3,6 +3,8 @@
 //! Every setting is documented in the README's "Configuration" table; the names here and there
 //! must agree.
 
+use crate::domain::SessionPolicy;
+use crate::domain::limits::SessionLimitAction;
 use crate::error::StartupError;
 use crate::keys::{JwkSet, dev_signing_key};
 use base64::Engine;
@@ -73,19 +75,6 @@ pub struct TokenConfig {
     pub max_lifetime_seconds: i64,
 }
 
-/// Session lifetimes.
-#[derive(Debug, Clone, Copy)]
-pub struct SessionPolicy {
-    /// A session unused this long is over.
-    pub idle_timeout_seconds: i64,
-    /// A session is over this long after it started, however active.
-    pub absolute_lifetime_seconds: i64,
-    /// How long an ended or expired session stays visible to admins before TTL removes it.
-    pub retention_seconds: i64,
-    /// `last_activity` is written at most once per this many seconds per session.
-    pub activity_write_interval_seconds: i64,
-}
-
 /// Everything a function needs to know about its environment.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -150,22 +139,13 @@ pub struct AuthPolicy {
 
 impl AuthPolicy {
     /// The password throttle's settings.
-    pub fn throttle(&self) -> crate::throttle::ThrottlePolicy {
-        crate::throttle::ThrottlePolicy {
+    pub fn throttle(&self) -> crate::domain::throttle::ThrottlePolicy {
+        crate::domain::throttle::ThrottlePolicy {
             per_client: self.login_max_failures,
             per_account: self.login_max_failures_per_account,
             window_seconds: self.login_failure_window_seconds,
         }
     }
-}
-
-/// What a sign-in does when the user already has `SESSION_LIMIT` active sessions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionLimitAction {
-    /// End the least recently active session (reason `evicted`) and sign in.
-    Evict,
-    /// Refuse the sign-in with 409 `session_limit_reached`.
-    Refuse,
 }
 
 /// The dev-only cursor secret: used only where `APP_ENV=local` and `CURSOR_SECRET` is unset.

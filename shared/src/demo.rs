@@ -4,12 +4,12 @@
 use crate::AppState;
 use crate::accounts::{NewUser, create_user};
 use crate::auth::TokenSigner;
-use crate::config::SessionPolicy;
-use crate::device::describe;
+use crate::domain::SessionPolicy;
+use crate::domain::device::describe;
+use crate::domain::ids::new_session_id;
+use crate::domain::{EndReason, Role, Session};
 use crate::error::ApiError;
 use crate::handlers::login;
-use crate::ids::new_session_id;
-use crate::model::{EndReason, Role, Session};
 use crate::refresh::{RefreshKey, new_family};
 use crate::store::{Store, StoreError};
 use std::collections::BTreeMap;

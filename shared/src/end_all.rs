@@ -2,9 +2,9 @@
 //! change and "end all my other sessions".
 
 use crate::auth::Caller;
-use crate::config::SessionPolicy;
+use crate::domain::EndReason;
+use crate::domain::SessionPolicy;
 use crate::error::ApiError;
-use crate::model::EndReason;
 use crate::store::{EpochChange, EpochRefusal, Store};
 
 /// Moves the caller's user to the next credential epoch with the caller's session carried

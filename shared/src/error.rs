@@ -1,5 +1,7 @@
 //! The one error type of the API and its mapping to status + `{"detail", "code"}`.
 
+use crate::domain::limits::PlanError;
+use crate::domain::throttle::Throttled;
 use crate::store::StoreError;
 use lambda_http::http::StatusCode;
 
@@ -141,6 +143,26 @@ impl From<StoreError> for ApiError {
             Self::Unavailable(err)
         } else {
             Self::Internal(Box::new(err))
+        }
+    }
+}
+
+impl From<PlanError> for ApiError {
+    fn from(err: PlanError) -> Self {
+        match err {
+            PlanError::LimitReached => Self::Conflict {
+                detail: "The account has reached its limit of active sessions; end one and sign in again.",
+                code: "session_limit_reached",
+            },
+            PlanError::NoSlotToEvict => Self::internal("no slot to evict from"),
+        }
+    }
+}
+
+impl From<Throttled> for ApiError {
+    fn from(t: Throttled) -> Self {
+        Self::TooManyRequests {
+            retry_after_seconds: t.retry_after_seconds,
         }
     }
 }

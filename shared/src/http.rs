@@ -1,8 +1,8 @@
 //! HTTP helpers: the request wrapper every function uses, JSON and error responses, CORS.
 
 use crate::AppState;
+use crate::domain::Location;
 use crate::error::{ApiError, cause_chain};
-use crate::model::Location;
 use lambda_http::http::header::{
     ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
     ACCESS_CONTROL_EXPOSE_HEADERS, ACCESS_CONTROL_MAX_AGE, CACHE_CONTROL, CONTENT_TYPE, ORIGIN,
@@ -201,7 +201,10 @@ pub fn viewer(req: &Request, origin_verify_secret: Option<&str>) -> Viewer {
         region: single_header(req, "cloudfront-viewer-country-region")
             .filter(|r| (1..=3).contains(&r.len()) && r.bytes().all(|b| b.is_ascii_alphanumeric()))
             .map(str::to_owned),
-        city: crate::text::clean(single_header(req, "cloudfront-viewer-city"), MAX_CITY_CHARS),
+        city: crate::domain::text::clean(
+            single_header(req, "cloudfront-viewer-city"),
+            MAX_CITY_CHARS,
+        ),
     });
     Viewer { ip, location }
 }

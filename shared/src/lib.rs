@@ -2,8 +2,9 @@
 //!
 //! Each function binary builds an [`AppState`] once per cold start and hands every request to
 //! one handler in [`handlers`]. The handlers read like their route's story; the pieces they use
-//! live here: configuration, the DynamoDB store, token checks, device labelling, the error type
-//! and the HTTP helpers.
+//! live here: configuration, the DynamoDB store, token checks, the error type and the HTTP
+//! helpers, all on top of [`domain`] (sessions, users, devices and the pure rules), which
+//! imports nothing else of the crate.
 
 pub mod accounts;
 pub mod audit;
@@ -11,26 +12,21 @@ pub mod auth;
 pub mod config;
 pub mod cursor;
 pub mod demo;
-pub mod device;
+pub mod domain;
 pub mod end_all;
 pub mod error;
 pub mod handlers;
 pub mod http;
-pub mod ids;
 pub mod jwt_crypto;
 pub mod keys;
 pub mod limits;
 pub mod logging;
 pub mod metrics;
-pub mod model;
 pub mod password_check;
 pub mod passwords;
 pub mod refresh;
 pub mod store;
 pub mod tables;
-pub mod text;
-pub mod throttle;
-pub mod time;
 pub mod trips;
 
 pub use config::Config;

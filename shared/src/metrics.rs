@@ -14,7 +14,7 @@
 //! | `ServiceUnavailable` | | a request answered 503 (DynamoDB unreachable, slow or throttling) |
 //! | `ServerErrors` | | a request answered 500 |
 
-use crate::model::EndReason;
+use crate::domain::EndReason;
 use std::sync::OnceLock;
 
 /// The names of every metric the service writes.

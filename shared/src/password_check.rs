@@ -1,11 +1,11 @@
 //! Every password check (sign-in, re-authentication, password change) goes through here: the
-//! attempt is reserved on the throttle ([`crate::throttle`]) before argon2 runs, and a success
+//! attempt is reserved on the throttle ([`crate::domain::throttle`]) before argon2 runs, and a success
 //! clears the client's counter.
 
 use crate::AppState;
+use crate::domain::throttle::{Refusal, Reservation, network, network_tag};
 use crate::error::ApiError;
 use crate::store::StoreError;
-use crate::throttle::{Refusal, Reservation, network, network_tag};
 
 /// One password check in progress.
 pub struct PasswordCheck<'a> {
@@ -64,7 +64,7 @@ impl<'a> PasswordCheck<'a> {
     ) -> Result<(), CheckFailed> {
         self.reservation
             .decide(known_client)
-            .map_err(|(why, e)| CheckFailed::Throttled(why, e))?;
+            .map_err(|t| CheckFailed::Throttled(t.why, t.into()))?;
         let passwords = &self.state.passwords;
         let verified = match hash {
             Some(hash) => passwords.verify(password, hash),

@@ -13,7 +13,7 @@
 //!   and the nonce;
 //! - a leaked key alone forges nothing: the nonce never leaves DynamoDB.
 
-use crate::ids::{is_session_id, parse_user_id, random_bytes};
+use crate::domain::ids::{is_session_id, parse_user_id, random_bytes};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::hmac;

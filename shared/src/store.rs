@@ -1,9 +1,11 @@
 //! DynamoDB access. Every read and write the service makes is a function here, so round trips
 //! are visible and countable in one place.
 
-use crate::config::{DynamoConfig, SessionPolicy, TableNames, TlsRoots};
+use crate::config::{DynamoConfig, TableNames, TlsRoots};
 use crate::cursor::Position;
-use crate::model::{EndReason, Location, Session, User};
+use crate::domain::SessionPolicy;
+use crate::domain::limits::{ActiveSession, SlotClaim};
+use crate::domain::{EndReason, Location, Session, User};
 use crate::tables::BY_ACTIVITY_INDEX;
 use aws_config::BehaviorVersion;
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
@@ -764,34 +766,6 @@ fn slot_attribute(slot: u32) -> String {
 }
 
 const SLOT_PREFIX: &str = "session_slot_";
-
-/// An active session as the session limit sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ActiveSession {
-    /// The session id.
-    pub session_id: String,
-    /// Unix seconds.
-    pub last_activity: i64,
-}
-
-/// How a new session takes its slot under the session limit.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SlotClaim {
-    /// The slot is empty, or its holder has ended (checked again inside the transaction).
-    Free {
-        /// The slot number.
-        slot: u32,
-        /// The session that held it, if any.
-        previous: Option<String>,
-    },
-    /// The slot's holder is active and is ended (reason `evicted`) in the same transaction.
-    Evict {
-        /// The slot number.
-        slot: u32,
-        /// The session ended to make room.
-        victim: String,
-    },
-}
 
 fn txn_error(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     StoreError::Failed {

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use shared::AppState;
 use shared::accounts::{NewUser, create_user};
 use shared::demo::{ADMIN_ID, DEMO_PASSWORD, PLAIN_USER_ID};
+use shared::domain::{EndReason, Role};
 use shared::handlers::*;
-use shared::model::{EndReason, Role};
 
 const SAM: &str = "sam@example.com";
 const UA: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
@@ -645,7 +645,7 @@ async fn concurrent_wrong_passwords_all_count() {
         "exactly the limit is tried"
     );
     // A new window, started by many at once, still lets exactly the limit through.
-    let key = shared::throttle::client_key(SAM, ATTACKER_IP);
+    let key = shared::domain::throttle::client_key(SAM, ATTACKER_IP);
     use aws_sdk_dynamodb::types::AttributeValue;
     s.store
         .client()

@@ -124,7 +124,7 @@ async fn attacks_and_near_misses_leave_audit_events() {
         .as_str()
         .unwrap()
         .to_owned();
-    let (target, _) = env.login(PLAIN_USER_ID, shared::model::Role::User).await;
+    let (target, _) = env.login(PLAIN_USER_ID, shared::domain::Role::User).await;
     let path = format!("/sessions/user/{PLAIN_USER_ID}/{}", target.session_id);
     for _ in 0..2 {
         let ev = through_cloudfront(

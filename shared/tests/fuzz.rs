@@ -10,8 +10,8 @@ use common::{Reply, TestEnv, event, send};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use shared::demo::{ADMIN_ID, DEMO_PASSWORD, PLAIN_USER_ID};
+use shared::domain::Role;
 use shared::handlers::*;
-use shared::model::Role;
 use std::sync::LazyLock;
 use tokio::runtime::Runtime;
 
@@ -209,7 +209,7 @@ proptest! {
         prop_assert_eq!(r.status, 200);
         let session = &r.body["session"];
         let stored_ua = session["user_agent"].as_str().unwrap();
-        prop_assert!(stored_ua.len() <= shared::device::MAX_USER_AGENT_LEN);
+        prop_assert!(stored_ua.len() <= shared::domain::device::MAX_USER_AGENT_LEN);
         prop_assert!(!stored_ua.chars().any(char::is_control));
         let stored_name = session["device_name"].as_str().unwrap();
         prop_assert!(stored_name.chars().count() <= 64);

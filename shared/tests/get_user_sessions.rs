@@ -4,9 +4,9 @@ mod common;
 
 use common::{TestEnv, event, now, reply, request};
 use shared::demo::{ADMIN_ID, PLAIN_USER_ID, USER_ID};
+use shared::domain::Role;
 use shared::handlers::get_user_sessions::handle;
 use shared::http::serve;
-use shared::model::Role;
 
 const ROUTE: &str = "/sessions/user/{user_id}";
 
@@ -173,7 +173,7 @@ async fn a_token_of_an_ended_session_is_refused_at_once() {
     let (mut session, token) = env.login(ADMIN_ID, Role::Admin).await;
     assert_eq!(get(&env, "74", "", Some(&token)).await.status, 200);
     session.revoked_at = Some(now());
-    session.revoked_reason = Some(shared::model::EndReason::Logout);
+    session.revoked_reason = Some(shared::domain::EndReason::Logout);
     env.put_session(&session).await;
     get(&env, "74", "", Some(&token))
         .await

@@ -419,8 +419,8 @@ fn set(names: &[&str]) -> BTreeSet<String> {
 
 /// The attribute names of a session item with every optional field set.
 fn session_attributes() -> BTreeSet<String> {
-    use shared::model::{EndReason, Location, Session};
-    let policy = shared::config::SessionPolicy {
+    use shared::domain::{EndReason, Location, Session};
+    let policy = shared::domain::SessionPolicy {
         idle_timeout_seconds: 60,
         absolute_lifetime_seconds: 60,
         retention_seconds: 60,
@@ -429,7 +429,7 @@ fn session_attributes() -> BTreeSet<String> {
     let mut s = Session::start(
         74,
         "a".repeat(27),
-        shared::device::describe("curl/8"),
+        shared::domain::device::describe("curl/8"),
         "192.0.2.1",
         0,
         &policy,
@@ -452,11 +452,11 @@ fn session_attributes() -> BTreeSet<String> {
 
 /// The attribute names of a user item with every optional field set.
 fn user_attributes() -> BTreeSet<String> {
-    let user = shared::model::User {
+    let user = shared::domain::User {
         user_id: 74,
         email: "a@example.com".into(),
         display_name: "A".into(),
-        role: shared::model::Role::User,
+        role: shared::domain::Role::User,
         password_hash: Some("h".into()),
         disabled: false,
         created_at: 0,

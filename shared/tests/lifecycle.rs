@@ -6,8 +6,8 @@ mod common;
 use common::{Reply, TestEnv, event, now, send, with_body};
 use serde_json::{Value, json};
 use shared::demo::{ADMIN_ID, DEMO_PASSWORD, PLAIN_USER_ID, USER_ID};
+use shared::domain::EndReason;
 use shared::handlers::*;
-use shared::model::EndReason;
 
 const CHROME_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 const SAFARI_IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_6_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Mobile/15E148 Safari/604.1";
@@ -432,16 +432,16 @@ async fn refresh_refuses_dead_sessions_disabled_users_and_foreign_tokens() {
     for (label, mutate) in [
         (
             "ended",
-            Box::new(|s: &mut shared::model::Session| s.revoked_at = Some(now()))
+            Box::new(|s: &mut shared::domain::Session| s.revoked_at = Some(now()))
                 as Box<dyn Fn(&mut _)>,
         ),
         (
             "expired",
-            Box::new(|s: &mut shared::model::Session| s.expires_at = now() - 1),
+            Box::new(|s: &mut shared::domain::Session| s.expires_at = now() - 1),
         ),
         (
             "idle",
-            Box::new(move |s: &mut shared::model::Session| {
+            Box::new(move |s: &mut shared::domain::Session| {
                 s.last_activity = now() - policy.idle_timeout_seconds - 1
             }),
         ),
@@ -998,7 +998,7 @@ async fn every_authenticated_route_refuses_an_ended_sessions_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_created_through_the_admin_cli_path_follow_the_same_rules() {
     use shared::accounts::{NewUser, create_user};
-    use shared::model::Role;
+    use shared::domain::Role;
     let env = TestEnv::seeded().await;
     let new = |email: &'static str, password: &'static str| NewUser {
         email,

@@ -114,7 +114,7 @@ async fn a_full_run_logs_audit_events_and_no_secret() {
         200
     );
     let (_, admin) = env
-        .login(shared::demo::ADMIN_ID, shared::model::Role::Admin)
+        .login(shared::demo::ADMIN_ID, shared::domain::Role::Admin)
         .await;
     secrets.push(admin.clone());
     let user_id = reg.body["user_id"].as_u64().unwrap();

@@ -11,10 +11,10 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 use shared::auth::AccessClaims;
 use shared::demo::{ADMIN_ID, DEMO_PASSWORD, PLAIN_USER_ID, USER_ID};
+use shared::domain::EndReason;
+use shared::domain::Role;
 use shared::handlers::*;
 use shared::keys::{SigningKey, dev_signing_key};
-use shared::model::EndReason;
-use shared::model::Role;
 use shared::refresh::RefreshKey;
 
 /// The columns, in order.

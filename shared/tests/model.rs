@@ -318,7 +318,7 @@ async fn one_seed(seed: u64) -> Tally {
     .await;
     let state = &env.state;
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-    let (_, admin) = env.login(ADMIN_ID, shared::model::Role::Admin).await;
+    let (_, admin) = env.login(ADMIN_ID, shared::domain::Role::Admin).await;
     let mut passwords: BTreeMap<u64, String> = [
         (USER_ID, DEMO_PASSWORD.to_owned()),
         (PLAIN_USER_ID, DEMO_PASSWORD.to_owned()),

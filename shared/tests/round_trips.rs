@@ -14,8 +14,8 @@ use aws_smithy_runtime_api::client::http::{
 use common::{Reply, TestEnv, event, send, with_body};
 use serde_json::json;
 use shared::demo::{ADMIN_ID, DEMO_PASSWORD, PLAIN_USER_ID, USER_ID};
+use shared::domain::Role;
 use shared::handlers::*;
-use shared::model::Role;
 use shared::trips::{Recorder, Trip, instrument_with, sequential};
 use shared::{AppState, Store};
 use std::time::Duration;

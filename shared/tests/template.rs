@@ -217,9 +217,9 @@ fn openapi_covers_every_route_and_the_session_shape() {
     );
 
     // The schema's fields are exactly what the code serialises.
-    use shared::config::SessionPolicy;
-    use shared::device::describe;
-    use shared::model::Session;
+    use shared::domain::Session;
+    use shared::domain::SessionPolicy;
+    use shared::domain::device::describe;
     let policy = SessionPolicy {
         idle_timeout_seconds: 60,
         absolute_lifetime_seconds: 60,

@@ -7,12 +7,12 @@
 use crate::AppState;
 use crate::audit;
 use crate::auth::{require_admin, require_recent_auth};
+use crate::domain::EndReason;
+use crate::domain::time::now_epoch;
 use crate::error::ApiError;
 use crate::handlers::{Revoked, expect_method, target_user_id};
 use crate::http::{client_ip, json};
-use crate::model::EndReason;
 use crate::store::{EpochChange, EpochRefusal};
-use crate::time::now_epoch;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 

@@ -10,12 +10,12 @@
 use crate::AppState;
 use crate::audit;
 use crate::auth::require_admin;
+use crate::domain::Cutoffs;
+use crate::domain::time::now_epoch;
 use crate::error::ApiError;
 use crate::handlers::listing::ListQuery;
 use crate::http::client_ip;
-use crate::model::Cutoffs;
 use crate::store::ActiveAt;
-use crate::time::now_epoch;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 

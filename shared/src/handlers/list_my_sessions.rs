@@ -3,11 +3,11 @@
 
 use crate::AppState;
 use crate::auth::require_user;
+use crate::domain::time::now_epoch;
 use crate::error::ApiError;
 use crate::handlers::expect_method;
 use crate::handlers::listing::ListQuery;
 use crate::store::ActiveAt;
-use crate::time::now_epoch;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 

@@ -4,7 +4,7 @@
 //! The session records the device from the User-Agent and the source IP from API Gateway's
 //! request context (never from a client header). A wrong password and an unknown email give
 //! the same 401 after the same argon2 work; every attempt is first reserved on the password
-//! throttle ([`crate::throttle`]), which answers 429 with `Retry-After`. A disabled user gets
+//! throttle ([`crate::domain::throttle`]), which answers 429 with `Retry-After`. A disabled user gets
 //! 403, and only after the right password. The session is stamped with the user's credential
 //! epoch and stored only if that epoch still holds ([`crate::store::Store::put_session_in_epoch`]).
 //!
@@ -15,17 +15,18 @@
 
 use crate::AppState;
 use crate::audit;
-use crate::device::describe;
+use crate::domain::device::describe;
+use crate::domain::ids::new_session_id;
+use crate::domain::limits::Snapshot;
+use crate::domain::time::now_epoch;
+use crate::domain::{Cutoffs, DeviceNameSource, DeviceType, Session, SessionResponse, User};
 use crate::error::ApiError;
 use crate::handlers::expect_method;
 use crate::http::{json, json_body, user_agent, viewer};
-use crate::ids::new_session_id;
 use crate::limits;
-use crate::model::{Cutoffs, DeviceNameSource, DeviceType, Session, SessionResponse, User};
 use crate::password_check::{CheckFailed, PasswordCheck};
 use crate::passwords::normalise_email;
 use crate::refresh::new_family;
-use crate::time::now_epoch;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
@@ -80,7 +81,7 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
         state.passwords.verify_dummy(&body.password);
         return Err(invalid_credentials());
     };
-    // The attempt is counted before anything else can happen (see `crate::throttle`).
+    // The attempt is counted before anything else can happen (see `crate::domain::throttle`).
     let (user_id, check) = tokio::try_join!(
         store.user_id_by_email(&email),
         PasswordCheck::reserve(state, &email, &ip, now)
@@ -123,7 +124,7 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     let family = session.refresh_family.clone().unwrap_or_default();
     // The password was right: the client's throttle counter starts again and its network is
     // remembered, while the session is stored.
-    let remembered = crate::throttle::remember(&user.known_networks, &check.network_tag());
+    let remembered = crate::domain::throttle::remember(&user.known_networks, &check.network_tag());
     let remember = async {
         match remembered {
             Some(known) => Ok(store.set_known_networks(user_id, &known).await?),
@@ -173,7 +174,7 @@ async fn store_session(
     state: &AppState,
     mut session: Session,
     mut user: User,
-    mut snapshot: Option<limits::Snapshot>,
+    mut snapshot: Option<Snapshot>,
     email: &str,
     ip: &str,
     now: i64,
@@ -207,7 +208,7 @@ async fn read_account(
     state: &AppState,
     user_id: Option<u64>,
     now: i64,
-) -> Result<Option<(User, Option<limits::Snapshot>)>, ApiError> {
+) -> Result<Option<(User, Option<Snapshot>)>, ApiError> {
     let store = &state.store;
     let Some(id) = user_id else { return Ok(None) };
     if state.config.auth.session_limit == 0 {
@@ -218,7 +219,7 @@ async fn read_account(
         store.active_sessions(id, now, &state.config.sessions)
     )?;
     Ok(user.map(|(user, slots)| {
-        let snapshot = limits::Snapshot {
+        let snapshot = Snapshot {
             credential_epoch: user.credential_epoch,
             slots,
             active,
@@ -238,7 +239,8 @@ fn new_session(
     state: &AppState,
 ) -> Result<Session, ApiError> {
     let mut device = describe(user_agent(req));
-    let client_named = crate::text::clean(body.device_name.as_deref(), MAX_DEVICE_NAME_CHARS);
+    let client_named =
+        crate::domain::text::clean(body.device_name.as_deref(), MAX_DEVICE_NAME_CHARS);
     let source = match client_named {
         Some(name) => {
             device.device_name = name;

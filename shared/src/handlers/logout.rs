@@ -4,12 +4,12 @@
 use crate::AppState;
 use crate::audit;
 use crate::auth::require_user;
+use crate::domain::EndReason;
+use crate::domain::time::now_epoch;
 use crate::error::ApiError;
 use crate::handlers::expect_method;
 use crate::http::{client_ip, empty};
-use crate::model::EndReason;
 use crate::store::EndOutcome;
-use crate::time::now_epoch;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 

@@ -18,9 +18,9 @@ pub mod revoke_my_session;
 pub mod revoke_other_sessions;
 pub mod update_user;
 
+use crate::domain::ids::parse_user_id;
 use crate::error::ApiError;
 use crate::http::path_param;
-use crate::ids::parse_user_id;
 use lambda_http::Request;
 use lambda_http::http::Method;
 use serde::Serialize;

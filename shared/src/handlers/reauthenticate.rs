@@ -5,17 +5,17 @@
 //! is not made "recent" by the owner confirming their password, and a refresh token stolen
 //! before is rotated out (presented later, it ends the session as stolen).
 //!
-//! The attempt goes through the same throttle as sign-in ([`crate::throttle`]); a wrong
+//! The attempt goes through the same throttle as sign-in ([`crate::domain::throttle`]); a wrong
 //! password is a 403 and the session stays valid.
 
 use crate::AppState;
 use crate::audit;
 use crate::auth::require_user;
+use crate::domain::time::{now_epoch, rfc3339};
 use crate::error::ApiError;
 use crate::handlers::expect_method;
 use crate::http::{client_ip, json, json_body};
 use crate::password_check::{CheckFailed, PasswordCheck};
-use crate::time::{now_epoch, rfc3339};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
@@ -83,7 +83,7 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
         let now_active = store
             .get_session(bearer.user_id, session_id)
             .await?
-            .is_some_and(|s| s.status(now, policy) == crate::model::SessionStatus::Active);
+            .is_some_and(|s| s.status(now, policy) == crate::domain::SessionStatus::Active);
         return Err(if now_active {
             ApiError::Conflict {
                 detail: "The session was refreshed at the same moment; try again.",

@@ -12,14 +12,14 @@
 
 use crate::AppState;
 use crate::audit;
+use crate::domain::time::now_epoch;
+use crate::domain::{Cutoffs, EndReason, Session, SessionStatus};
 use crate::error::ApiError;
 use crate::handlers::expect_method;
 use crate::handlers::login::TokenResponse;
 use crate::http::{json, json_body, viewer};
-use crate::model::{Cutoffs, EndReason, Session, SessionStatus};
 use crate::refresh::RefreshToken;
 use crate::store::{EndOutcome, Rotation};
-use crate::time::now_epoch;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;

@@ -5,11 +5,11 @@
 use crate::AppState;
 use crate::accounts::{NewUser, create_user};
 use crate::audit;
+use crate::domain::time::now_epoch;
+use crate::domain::{Role, UserResponse};
 use crate::error::ApiError;
 use crate::handlers::expect_method;
 use crate::http::{client_ip, json, json_body};
-use crate::model::{Role, UserResponse};
-use crate::time::now_epoch;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;

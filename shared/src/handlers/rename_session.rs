@@ -2,18 +2,18 @@
 //! (`{"label": "work laptop"}`) or clears the name (`{"label": null}` or an empty string).
 //! Control characters are removed and surrounding space trimmed; a label longer than 64
 //! characters is a 400, never silently cut. Format characters (bidi controls, zero-width) are
-//! dropped and the text NFC-normalised ([`crate::text::clean`]). Another user's session id is
+//! dropped and the text NFC-normalised ([`crate::domain::text::clean`]). Another user's session id is
 //! a 404; an ended session's label no longer changes (409 `session_not_active`).
 
 use crate::AppState;
 use crate::audit;
 use crate::auth::require_user;
+use crate::domain::ids::is_session_id;
+use crate::domain::time::now_epoch;
 use crate::error::ApiError;
 use crate::handlers::{expect_method, session_not_found};
 use crate::http::{client_ip, json, json_body, path_param};
-use crate::ids::is_session_id;
 use crate::store::LabelOutcome;
-use crate::time::now_epoch;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
@@ -39,7 +39,7 @@ fn clean_label(raw: Option<&str>) -> Result<Option<String>, ApiError> {
     if raw.chars().filter(|c| !c.is_control()).count() > MAX_LABEL_CHARS * 4 {
         return Err(too_long());
     }
-    let cleaned = crate::text::clean(Some(raw), usize::MAX);
+    let cleaned = crate::domain::text::clean(Some(raw), usize::MAX);
     match cleaned {
         Some(label) if label.chars().count() > MAX_LABEL_CHARS => Err(too_long()),
         other => Ok(other),

@@ -6,13 +6,13 @@
 use crate::AppState;
 use crate::audit;
 use crate::auth::{require_recent_auth, require_user};
+use crate::domain::EndReason;
+use crate::domain::ids::is_session_id;
+use crate::domain::time::now_epoch;
 use crate::error::ApiError;
 use crate::handlers::{expect_method, session_not_found};
 use crate::http::{client_ip, empty, path_param};
-use crate::ids::is_session_id;
-use crate::model::EndReason;
 use crate::store::EndOutcome;
-use crate::time::now_epoch;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 

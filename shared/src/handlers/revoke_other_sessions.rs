@@ -7,12 +7,12 @@
 use crate::AppState;
 use crate::audit;
 use crate::auth::{require_recent_auth, require_user};
+use crate::domain::EndReason;
+use crate::domain::time::now_epoch;
 use crate::end_all::end_other_sessions;
 use crate::error::ApiError;
 use crate::handlers::{Revoked, expect_method};
 use crate::http::{client_ip, json};
-use crate::model::EndReason;
-use crate::time::now_epoch;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 

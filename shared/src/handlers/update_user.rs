@@ -9,13 +9,13 @@
 use crate::AppState;
 use crate::audit;
 use crate::auth::{require_admin, require_recent_auth};
+use crate::domain::ids::parse_user_id;
+use crate::domain::time::now_epoch;
+use crate::domain::{EndReason, Role, UserResponse};
 use crate::error::ApiError;
 use crate::handlers::{expect_method, target_user_id};
 use crate::http::{client_ip, json, json_body, path_param};
-use crate::ids::parse_user_id;
-use crate::model::{EndReason, Role, UserResponse};
 use crate::store::AdminUpdate;
-use crate::time::now_epoch;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};

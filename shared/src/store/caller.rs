@@ -10,7 +10,7 @@
 //! age has passed: then no process still holds the old epoch.
 
 use super::{StoreError, classify, n, s};
-use crate::model::{Session, User};
+use crate::domain::{Session, User};
 use crate::store::Store;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
 use std::collections::HashMap;

@@ -1,5 +1,5 @@
 //! Writes that end every session of a user at once, by moving the user's credential epoch
-//! forward ([`crate::model::User::credential_epoch`]), and the writes that depend on it: a new
+//! forward ([`crate::domain::User::credential_epoch`]), and the writes that depend on it: a new
 //! session is stored only if the epoch it was stamped with is still the user's, so no sign-in
 //! in flight can outlive a password change, a disable or "end all sessions".
 //!
@@ -8,8 +8,8 @@
 //! consistent query of the table itself, never through the activity index, which may lag.
 
 use super::{END_SESSION, END_SESSION_IF, StoreError, classify, end_values, n, s, txn_error};
-use crate::config::SessionPolicy;
-use crate::model::{EndReason, Role, Session};
+use crate::domain::SessionPolicy;
+use crate::domain::{EndReason, Role, Session};
 use crate::store::Store;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
@@ -446,7 +446,7 @@ impl Store {
             .set_expression_attribute_values(Some(end_values(ended_by, reason, now, policy)))
     }
 
-    /// Adds a network to the user's known ones (see [`crate::throttle::remember`]). Not an
+    /// Adds a network to the user's known ones (see [`crate::domain::throttle::remember`]). Not an
     /// invariant of anything: the last writer wins.
     pub async fn set_known_networks(
         &self,

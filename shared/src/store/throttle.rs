@@ -1,9 +1,9 @@
-//! The password-attempt counters of [`crate::throttle`], in the emails table (keys starting
+//! The password-attempt counters of [`crate::domain::throttle`], in the emails table (keys starting
 //! `throttle `, which no email does), expiring by TTL after their window.
 
 use super::{StoreError, classify, n, s};
+use crate::domain::throttle::{Attempt, Reservation, ThrottlePolicy, account_key, client_key};
 use crate::store::Store;
-use crate::throttle::{Attempt, Reservation, ThrottlePolicy, account_key, client_key};
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;

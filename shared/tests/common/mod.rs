@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use shared::auth::TokenSigner;
 use shared::config::Config;
 use shared::demo;
+use shared::domain::{Role, Session};
 use shared::keys::dev_signing_key;
-use shared::model::{Role, Session};
 use shared::{AppState, tables};
 use std::collections::HashMap;
 use tokio::sync::oneshot;
@@ -164,7 +164,7 @@ impl TestEnv {
 }
 
 pub fn now() -> i64 {
-    shared::time::now_epoch()
+    shared::domain::time::now_epoch()
 }
 
 /// An API Gateway HTTP API (payload v2) event, as JSON.

@@ -490,13 +490,13 @@ async fn run(args: Args) -> Result<()> {
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
-    shared::demo::seed(&state, shared::time::now_epoch()).await?;
+    shared::demo::seed(&state, shared::domain::time::now_epoch()).await?;
     let signer = state.signer()?.clone();
     let tokens = shared::demo::event_tokens(
         &state.store,
         &signer,
         state.refresh_key()?,
-        shared::time::now_epoch(),
+        shared::domain::time::now_epoch(),
         &state.config.sessions,
     )
     .await

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use serde_json::Value;
 use shared::AppState;
 use shared::demo::{self, ADMIN_ID, PLAIN_USER_ID};
-use shared::model::Role;
+use shared::domain::Role;
 use shared::refresh::{RefreshKey, new_family};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -204,7 +204,7 @@ impl Scenario {
         let store = &state.store;
         let policy = &state.config.sessions;
         let signer = state.signer()?;
-        let now = shared::time::now_epoch();
+        let now = shared::domain::time::now_epoch();
         // Fresh sessions behind every placeholder for each function: an earlier function's run
         // (a password change ends the user's other sessions) leaves nothing this one needs.
         let mut base = tokens.clone();

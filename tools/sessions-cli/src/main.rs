@@ -12,9 +12,9 @@ use clap::{Parser, Subcommand};
 use shared::accounts::{NewUser, create_user};
 use shared::auth::TokenSigner;
 use shared::config::{Config, TlsRoots};
+use shared::domain::time::now_epoch;
+use shared::domain::{Role, UserResponse};
 use shared::keys::{JwkSet, SigningKey, signing_secret_json};
-use shared::model::{Role, UserResponse};
-use shared::time::now_epoch;
 use shared::{AppState, demo, tables};
 use std::path::PathBuf;
 
@@ -141,8 +141,9 @@ async fn main() -> Result<()> {
     let stand_in_keys = serde_json::to_string(&JwkSet {
         keys: vec![SigningKey::generate("cli-stand-in")?.public_jwk()],
     })?;
-    let stand_in_cursor = STANDARD
-        .encode(shared::ids::random_bytes::<32>().map_err(|e| anyhow::anyhow!(e.to_string()))?);
+    let stand_in_cursor = STANDARD.encode(
+        shared::domain::ids::random_bytes::<32>().map_err(|e| anyhow::anyhow!(e.to_string()))?,
+    );
     let config = Config::from_lookup(|name| {
         std::env::var(name).ok().or_else(|| match name {
             "JWT_PUBLIC_KEYS" if !local => Some(stand_in_keys.clone()),
@@ -204,7 +205,7 @@ async fn main() -> Result<()> {
                 std::io::stdin().read_line(&mut line)?;
                 (line.trim_end_matches(['\r', '\n']).to_owned(), false)
             } else {
-                let bytes = shared::ids::random_bytes::<18>()
+                let bytes = shared::domain::ids::random_bytes::<18>()
                     .map_err(|e| anyhow::anyhow!(e.to_string()))?;
                 (URL_SAFE_NO_PAD.encode(bytes), true)
             };

@@ -1,77 +1,28 @@
-//! Stored items (DynamoDB, via serde_dynamo) and the wire shapes the API returns.
+//! Sessions: the stored item (DynamoDB, via serde_dynamo), its lifetimes, how its status is
+//! decided at a moment, and the wire shape the API returns.
 
-use crate::config::SessionPolicy;
-use crate::time::rfc3339;
+use super::device::{DeviceInfo, DeviceNameSource, DeviceType};
+use super::end_reason::EndReason;
+use super::time::rfc3339;
+use super::user::User;
 use serde::{Deserialize, Serialize};
 
-/// The kind of device a session runs on, as the admin panel shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DeviceType {
-    /// A browser or anything not recognised as a phone or tablet.
-    Web,
-    /// A phone or tablet (browser or native app).
-    Mobile,
-}
-
-/// Where a session's `device_name` came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeviceNameSource {
-    /// Parsed from the User-Agent by the service.
-    #[default]
-    UserAgent,
-    /// Sent by the client at sign-in (native apps): its own claim, shown as such.
-    Client,
-}
-
-/// Why a session ended. Stored on the session, returned as `ended_reason` and written to the
-/// audit log under the same name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EndReason {
-    /// Its user signed out of it (from that session).
-    Logout,
-    /// Its user ended it from another session (one session, or "all others").
-    User,
-    /// An administrator ended it (one session, or all of the user's).
-    Admin,
-    /// Its user changed the password.
-    PasswordChanged,
-    /// An administrator disabled its user.
-    UserDisabled,
-    /// A rotated-out refresh token was presented: the token family is treated as stolen.
-    #[serde(rename = "refresh_token_reuse")]
-    RefreshTokenReuse,
-    /// A sign-in at the session limit made room.
-    Evicted,
-    /// Shown, never stored: the user's credentials changed (password change, disable, "end all
-    /// sessions") after the session started, and the sweep has not marked it yet.
-    CredentialsChanged,
-    /// Shown, never stored: an operator ended every session of every user.
-    AllSessionsEnded,
-}
-
-impl EndReason {
-    /// The name stored and logged.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Logout => "logout",
-            Self::User => "user",
-            Self::Admin => "admin",
-            Self::PasswordChanged => "password_changed",
-            Self::UserDisabled => "user_disabled",
-            Self::RefreshTokenReuse => "refresh_token_reuse",
-            Self::Evicted => "evicted",
-            Self::CredentialsChanged => "credentials_changed",
-            Self::AllSessionsEnded => "all_sessions_ended",
-        }
-    }
+/// Session lifetimes.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    /// A session unused this long is over.
+    pub idle_timeout_seconds: i64,
+    /// A session is over this long after it started, however active.
+    pub absolute_lifetime_seconds: i64,
+    /// How long an ended or expired session stays visible to admins before TTL removes it.
+    pub retention_seconds: i64,
+    /// `last_activity` is written at most once per this many seconds per session.
+    pub activity_write_interval_seconds: i64,
 }
 
 /// What ends sessions without touching their items, read with every session check: the
 /// user's credential epoch (strongly consistent) and the operator's global epoch (see
-/// [`crate::store::GLOBAL_EPOCH_MAX_AGE`]).
+/// the store's `GLOBAL_EPOCH_MAX_AGE`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Cutoffs {
     /// The user's current credential epoch: a session stamped with another one is over.
@@ -90,16 +41,6 @@ impl Cutoffs {
     }
 }
 
-/// A user's role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// Sees and ends anyone's sessions.
-    Admin,
-    /// Sees and ends their own sessions.
-    User,
-}
-
 /// Where a session's latest sign-in or refresh came from, as CloudFront's viewer headers said.
 /// Only recorded from requests that prove they came through the configured CloudFront
 /// distribution; never guessed from an IP address.
@@ -113,43 +54,6 @@ pub struct Location {
     /// City name, where CloudFront knows it.
     #[serde(default)]
     pub city: Option<String>,
-}
-
-/// One item of the users table.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct User {
-    /// Positive integer below 2^53, never reused.
-    pub user_id: u64,
-    /// Normalised email.
-    pub email: String,
-    /// Display name.
-    pub display_name: String,
-    /// Current role: authorisation reads this, not the token claim.
-    pub role: Role,
-    /// argon2id PHC string; absent for users who cannot sign in with a password.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub password_hash: Option<String>,
-    /// A disabled user cannot sign in or use any session.
-    #[serde(default)]
-    pub disabled: bool,
-    /// Unix seconds.
-    pub created_at: i64,
-    /// Moves forward whenever every session of the user must end at once (password change,
-    /// disable, "end all sessions"). Each session records the epoch it was created in; one of
-    /// an earlier epoch is over, whether or not its item says so yet.
-    #[serde(default)]
-    pub credential_epoch: u64,
-    /// Networks (hashed) this user has signed in from: the sign-in throttle's per-account
-    /// ceiling does not lock these out (see [`crate::throttle`]).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub known_networks: Vec<String>,
-}
-
-impl User {
-    /// Whether this user may use the admin routes right now.
-    pub fn is_active_admin(&self) -> bool {
-        self.role == Role::Admin && !self.disabled
-    }
 }
 
 /// One item of the sessions table. Timestamps are Unix seconds so that DynamoDB filters and
@@ -243,7 +147,7 @@ impl Session {
     pub fn start(
         user_id: u64,
         session_id: String,
-        device: crate::device::DeviceInfo,
+        device: DeviceInfo,
         ip_address: &str,
         now: i64,
         policy: &SessionPolicy,
@@ -531,35 +435,5 @@ mod tests {
         assert_eq!(json["is_active"], true);
         assert_eq!(json["is_current"], false);
         assert!(json["ended_at"].is_null());
-    }
-}
-
-/// A user as the API returns it (never the password hash).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct UserResponse {
-    /// JSON integer.
-    pub user_id: u64,
-    /// Normalised email.
-    pub email: String,
-    /// Display name.
-    pub display_name: String,
-    /// `admin` or `user`.
-    pub role: Role,
-    /// Whether the user is disabled.
-    pub disabled: bool,
-    /// RFC 3339.
-    pub created_at: String,
-}
-
-impl From<&User> for UserResponse {
-    fn from(u: &User) -> Self {
-        Self {
-            user_id: u.user_id,
-            email: u.email.clone(),
-            display_name: u.display_name.clone(),
-            role: u.role,
-            disabled: u.disabled,
-            created_at: rfc3339(u.created_at),
-        }
     }
 }

@@ -5,8 +5,29 @@
 //! `shared/data/uap-core/`, Apache-2.0). The parser is built once, lazily, on first use, so a
 //! function that never labels a device never pays for it.
 
-use crate::model::DeviceType;
+use serde::{Deserialize, Serialize};
 use std::sync::LazyLock;
+
+/// The kind of device a session runs on, as the admin panel shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceType {
+    /// A browser or anything not recognised as a phone or tablet.
+    Web,
+    /// A phone or tablet (browser or native app).
+    Mobile,
+}
+
+/// Where a session's `device_name` came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceNameSource {
+    /// Parsed from the User-Agent by the service.
+    #[default]
+    UserAgent,
+    /// Sent by the client at sign-in (native apps): its own claim, shown as such.
+    Client,
+}
 
 /// Longest User-Agent kept; longer ones are truncated before parsing and storing.
 pub const MAX_USER_AGENT_LEN: usize = 512;

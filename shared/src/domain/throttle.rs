@@ -19,8 +19,7 @@
 //! (a botnet inside the owner's own network, per-address limits across many emails, which
 //! belong to the edge).
 
-use crate::error::ApiError;
-use crate::ids::hash_for_log;
+use super::ids::hash_for_log;
 use std::net::IpAddr;
 
 /// The throttle's settings.
@@ -74,23 +73,33 @@ impl Refusal {
     }
 }
 
+/// A refused attempt: which counter refused it and when to try again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttled {
+    /// The counter that refused.
+    pub why: Refusal,
+    /// Seconds until the window lets the client try again (at least 1).
+    pub retry_after_seconds: u64,
+}
+
 impl Reservation {
     /// Whether the attempt may go on: the per-client counter always applies, the per-account
     /// one only to a client on a network the account has not signed in from.
-    pub fn decide(&self, known_client: bool) -> Result<(), (Refusal, ApiError)> {
-        let blocked = |attempt: Attempt| match attempt {
+    pub fn decide(&self, known_client: bool) -> Result<(), Throttled> {
+        let blocked = |attempt: Attempt, why| match attempt {
             Attempt::Allowed => None,
             Attempt::Blocked {
                 retry_after_seconds,
-            } => Some(ApiError::TooManyRequests {
+            } => Some(Throttled {
+                why,
                 retry_after_seconds: retry_after_seconds.max(1),
             }),
         };
-        if let Some(e) = blocked(self.client) {
-            return Err((Refusal::Client, e));
+        if let Some(t) = blocked(self.client, Refusal::Client) {
+            return Err(t);
         }
-        match blocked(self.account) {
-            Some(e) if !known_client => Err((Refusal::Account, e)),
+        match blocked(self.account, Refusal::Account) {
+            Some(t) if !known_client => Err(t),
             _ => Ok(()),
         }
     }
@@ -170,11 +179,11 @@ mod tests {
         let r = |client, account| Reservation { client, account };
         assert!(r(allowed, allowed).decide(false).is_ok());
         assert!(r(allowed, blocked).decide(true).is_ok(), "owner's network");
-        let (why, err) = r(allowed, blocked).decide(false).unwrap_err();
-        assert_eq!(why, Refusal::Account);
-        assert_eq!(err.status(), 429);
-        let (why, _) = r(blocked, allowed).decide(true).unwrap_err();
-        assert_eq!(why, Refusal::Client);
+        let t = r(allowed, blocked).decide(false).unwrap_err();
+        assert_eq!(t.why, Refusal::Account);
+        assert_eq!(t.retry_after_seconds, 60);
+        let t = r(blocked, allowed).decide(true).unwrap_err();
+        assert_eq!(t.why, Refusal::Client);
     }
 
     #[test]

@@ -1,0 +1,27 @@
+//! The bottom layer: what a session, a user and a device are, and the pure rules about them.
+//!
+//! Nothing here performs I/O or imports any other module of the crate; every layer above
+//! (store, services, auth, http, the functions) builds on these types.
+//!
+//! - [`session`]: the session item, its lifetimes and status, the wire shape.
+//! - [`user`]: the user item, roles, the wire shape.
+//! - [`device`]: device labels from a User-Agent.
+//! - [`end_reason`]: why a session ended.
+//! - [`limits`]: the concurrent session limit's plan (which slot, what to end).
+//! - [`throttle`]: the password throttle's decision and keys.
+//! - [`ids`], [`text`], [`time`]: identifiers, cleaning user text, timestamps.
+
+pub mod device;
+pub mod end_reason;
+pub mod ids;
+pub mod limits;
+pub mod session;
+pub mod text;
+pub mod throttle;
+pub mod time;
+pub mod user;
+
+pub use device::{DeviceInfo, DeviceNameSource, DeviceType};
+pub use end_reason::EndReason;
+pub use session::{Cutoffs, Location, Session, SessionPolicy, SessionResponse, SessionStatus};
+pub use user::{Role, User, UserResponse};
