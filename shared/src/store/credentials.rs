@@ -7,7 +7,8 @@
 //! the superseded session items as ended, for the listings. It finds them with a strongly
 //! consistent query of the table itself, never through the activity index, which may lag.
 
-use super::{END_SESSION, END_SESSION_IF, StoreError, classify, end_values, n, s, txn_error};
+use super::expressions::{END_SESSION, END_SESSION_IF, end_values, txn_error};
+use super::{StoreError, classify, n, s};
 use crate::domain::SessionPolicy;
 use crate::domain::{EndReason, Role, Session};
 use crate::store::Store;
@@ -164,7 +165,7 @@ impl Store {
                 .update_expression("SET credential_epoch = :next")
                 .condition_expression(format!(
                     "attribute_exists(session_id) AND {} AND {}",
-                    super::SESSION_USABLE,
+                    super::expressions::SESSION_USABLE,
                     epoch_is(from)
                 ))
                 .expression_attribute_values(":cep", n(from))

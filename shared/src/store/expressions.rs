@@ -1,0 +1,72 @@
+//! Expressions and values several tables' writes share.
+
+use super::{StoreError, classify, condition_failed, n, s};
+use crate::domain::SessionPolicy;
+use crate::domain::{EndReason, Session};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::HashMap;
+
+/// What ending a session writes (with `:now`, `:by`, `:why`, `:ttl` and `#ttl`), and the
+/// condition that makes a session end once, by its first ender.
+pub(super) const END_SESSION: &str =
+    "SET revoked_at = :now, revoked_by = :by, revoked_reason = :why, #ttl = :ttl";
+pub(super) const END_SESSION_IF: &str =
+    "attribute_exists(session_id) AND attribute_not_exists(revoked_at)";
+
+/// The values [`END_SESSION`] writes.
+pub(super) fn end_values(
+    ended_by: u64,
+    reason: EndReason,
+    now: i64,
+    policy: &SessionPolicy,
+) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        (":now".to_owned(), n(now)),
+        (":by".to_owned(), n(ended_by)),
+        (":why".to_owned(), s(reason.as_str())),
+        (":ttl".to_owned(), n(Session::ttl_for(now, policy))),
+    ])
+}
+
+/// A session that is usable at `:now` (not ended, not expired, not idle before `:idle_cutoff`),
+/// as a condition or filter expression.
+macro_rules! session_usable {
+    () => {
+        "attribute_not_exists(revoked_at) AND expires_at > :now AND last_activity > :idle_cutoff"
+    };
+}
+
+/// [`session_usable!`] as a constant, for expressions built at run time.
+pub(super) const SESSION_USABLE: &str = session_usable!();
+
+/// The item an update returned, or `None` when its condition did not hold.
+pub(super) fn updated_item<E, R, T>(
+    result: Result<aws_sdk_dynamodb::operation::update_item::UpdateItemOutput, SdkError<E, R>>,
+) -> Result<Option<T>, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+    T: serde::de::DeserializeOwned,
+{
+    match result {
+        Ok(out) => Ok(out.attributes.map(serde_dynamo::from_item).transpose()?),
+        Err(e) if condition_failed(&e) => Ok(None),
+        Err(e) => Err(classify("UpdateItem", e)),
+    }
+}
+
+/// The users-table attribute that records which session holds slot `i` of a user's session
+/// limit.
+pub(super) fn slot_attribute(slot: u32) -> String {
+    format!("{SLOT_PREFIX}{slot}")
+}
+
+pub(super) const SLOT_PREFIX: &str = "session_slot_";
+
+pub(super) fn txn_error(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Failed {
+        operation: "TransactWriteItems",
+        source: Box::new(e),
+    }
+}

@@ -1,0 +1,149 @@
+//! DynamoDB access. Every read and write the service makes is a function of [`Store`] here, so
+//! round trips are visible and countable in one place.
+//!
+//! One file per table and concern: `sessions` (the sessions table), `users` (users, the
+//! user-id counter and the email table), `credentials` (epoch changes that end every session at
+//! once), `slots` (the session limit), `admin` (an admin's one-round-trip end of a session),
+//! `caller` (loading a request's caller and the global cut-off), `throttle` (password
+//! attempts), with `client` (SDK and TLS set-up) and `expressions` (what several writes share).
+
+use crate::config::TableNames;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::AttributeValue;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A failed store operation.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Unreachable, timed out, throttled or a DynamoDB-side failure: worth a retry later (503).
+    #[error("DynamoDB {operation} failed transiently")]
+    Transient {
+        /// The DynamoDB operation.
+        operation: &'static str,
+        /// The SDK error.
+        #[source]
+        source: BoxError,
+    },
+    /// A failure that retrying will not fix (500).
+    #[error("DynamoDB {operation} failed")]
+    Failed {
+        /// The DynamoDB operation.
+        operation: &'static str,
+        /// The SDK error.
+        #[source]
+        source: BoxError,
+    },
+    /// A stored item does not match the model (500).
+    #[error("a stored item does not match the model")]
+    Corrupt(#[from] serde_dynamo::Error),
+    /// A conditional write found the item already there (for a new user: the email).
+    #[error("the item already exists")]
+    AlreadyExists,
+    /// A new user's id is already taken.
+    #[error("the user id is already taken")]
+    IdTaken,
+}
+
+impl StoreError {
+    /// Whether a retry later may succeed (answered with 503 + `Retry-After`).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Transient { .. })
+    }
+}
+
+/// Error codes DynamoDB uses for throttling and its own transient failures.
+const TRANSIENT_CODES: &[&str] = &[
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionInProgressException",
+];
+
+/// Whether a conditional write was refused because its condition did not hold: an expected
+/// outcome (lost race, already done), never an error.
+pub(crate) fn condition_failed<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    err.as_service_error()
+        .and_then(|e| e.code())
+        .is_some_and(|code| code == "ConditionalCheckFailedException")
+}
+
+/// Sorts an SDK error into transient (503) or not (500).
+pub(crate) fn classify<E, R>(operation: &'static str, err: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    let transient = match &err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(e) => e.err().code().is_some_and(|c| TRANSIENT_CODES.contains(&c)),
+        _ => false,
+    };
+    let source: BoxError = Box::new(err);
+    if transient {
+        StoreError::Transient { operation, source }
+    } else {
+        StoreError::Failed { operation, source }
+    }
+}
+
+/// DynamoDB access for the three tables.
+#[derive(Clone, Debug)]
+pub struct Store {
+    client: Client,
+    tables: TableNames,
+    global: std::sync::Arc<caller::GlobalCache>,
+}
+
+pub(crate) fn n(v: impl ToString) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+impl Store {
+    /// A store over an existing client.
+    pub fn new(client: Client, tables: TableNames) -> Self {
+        Self {
+            client,
+            tables,
+            global: Default::default(),
+        }
+    }
+
+    /// The underlying client (for table management in the CLI and tests).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The table names.
+    pub fn tables(&self) -> &TableNames {
+        &self.tables
+    }
+}
+
+#[macro_use]
+mod expressions;
+mod admin;
+mod caller;
+mod client;
+mod credentials;
+mod sessions;
+mod slots;
+mod throttle;
+mod users;
+
+pub use admin::AdminToken;
+pub use caller::{CallerItems, GLOBAL_EPOCH_MAX_AGE};
+pub use client::{
+    AMAZON_TRUST_SERVICES_PEM, aws_config, dynamodb_client, https_client, lambda_aws_config,
+};
+pub use credentials::{AdminUpdate, EpochChange, EpochRefusal};
+pub use sessions::{ActiveAt, EndOutcome, LabelOutcome, Rotation, SessionPage};

@@ -1,0 +1,121 @@
+//! The session limit's slots: taking one, and ending its holder, in one transaction.
+
+use super::credentials;
+use super::expressions::{slot_attribute, txn_error};
+use super::{Store, StoreError, classify, n, s};
+use crate::domain::SessionPolicy;
+use crate::domain::limits::SlotClaim;
+use crate::domain::{EndReason, Session};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+
+impl Store {
+    /// Stores a new session in a slot of its user's session limit, in one transaction: the slot
+    /// changes hands only if it still has the holder read a moment ago, a free slot's previous
+    /// holder must still be ended, and an evicted holder is ended in the same write. `false`
+    /// when another sign-in got there first (read again and retry).
+    pub async fn put_session_in_slot(
+        &self,
+        session: &Session,
+        claim: &SlotClaim,
+        now: i64,
+        policy: &SessionPolicy,
+    ) -> Result<bool, StoreError> {
+        let (slot, holder) = match claim {
+            SlotClaim::Free { slot, previous } => (*slot, previous.as_deref()),
+            SlotClaim::Evict { slot, victim } => (*slot, Some(victim.as_str())),
+        };
+        let user_id = session.user_id;
+        // The slot is taken only in the credential epoch the session was stamped with (see
+        // `credentials.rs`): a sign-in that raced a password change stores nothing.
+        let epoch = credentials::epoch_is(session.credential_epoch);
+        let mut take = aws_sdk_dynamodb::types::Update::builder()
+            .table_name(&self.tables.users)
+            .key("user_id", n(user_id))
+            .update_expression("SET #slot = :sid")
+            .expression_attribute_names("#slot", slot_attribute(slot))
+            .expression_attribute_values(":sid", s(&session.session_id))
+            .expression_attribute_values(":cep", n(session.credential_epoch));
+        take = match holder {
+            Some(h) => take
+                .condition_expression(format!(
+                    "attribute_exists(user_id) AND #slot = :holder AND {epoch}"
+                ))
+                .expression_attribute_values(":holder", s(h)),
+            None => take.condition_expression(format!(
+                "attribute_exists(user_id) AND attribute_not_exists(#slot) AND {epoch}"
+            )),
+        };
+        let mut items = vec![
+            TransactWriteItem::builder()
+                .update(take.build().map_err(txn_error)?)
+                .build(),
+        ];
+        match claim {
+            SlotClaim::Free {
+                previous: Some(previous),
+                ..
+            } => {
+                let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
+                    .table_name(&self.tables.sessions)
+                    .key("user_id", n(user_id))
+                    .key("session_id", s(previous))
+                    .condition_expression(concat!(
+                        "attribute_not_exists(session_id) OR NOT (",
+                        session_usable!(),
+                        ")"
+                    ))
+                    .expression_attribute_values(":now", n(now))
+                    .expression_attribute_values(
+                        ":idle_cutoff",
+                        n(now - policy.idle_timeout_seconds),
+                    )
+                    .build()
+                    .map_err(txn_error)?;
+                items.push(TransactWriteItem::builder().condition_check(check).build());
+            }
+            SlotClaim::Free { previous: None, .. } => {}
+            SlotClaim::Evict { victim, .. } => {
+                let end = self
+                    .end_in_transaction(user_id, victim, user_id, EndReason::Evicted, now, policy)
+                    .build()
+                    .map_err(txn_error)?;
+                items.push(TransactWriteItem::builder().update(end).build());
+            }
+        }
+        let put = Put::builder()
+            .table_name(&self.tables.sessions)
+            .set_item(Some(serde_dynamo::to_item(session)?))
+            .condition_expression("attribute_not_exists(session_id)")
+            .build()
+            .map_err(txn_error)?;
+        items.push(TransactWriteItem::builder().put(put).build());
+
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let lost_race = e
+                    .as_service_error()
+                    .and_then(|se| match se {
+                        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => Some(c),
+                        _ => None,
+                    })
+                    .is_some_and(|c| {
+                        c.cancellation_reasons().iter().any(|r| {
+                            matches!(r.code(), Some("ConditionalCheckFailed" | "TransactionConflict"))
+                        })
+                    });
+                if lost_race {
+                    Ok(false)
+                } else {
+                    Err(classify("TransactWriteItems", e))
+                }
+            }
+        }
+    }
+}
