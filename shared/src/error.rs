@@ -131,6 +131,23 @@ impl ApiError {
         }
     }
 
+    /// 404: a session that is not the caller's (or does not exist).
+    pub fn session_not_found() -> Self {
+        Self::NotFound {
+            detail: "Session not found.",
+            code: "session_not_found",
+        }
+    }
+
+    /// 403: an administrator who lost their rights while the request ran (demoted or disabled
+    /// by another admin at the same moment).
+    pub fn no_longer_admin() -> Self {
+        Self::Forbidden {
+            detail: "Administrator role required.",
+            code: "admin_required",
+        }
+    }
+
     /// Whether the error is the server's fault (and so is logged with its cause chain).
     pub fn is_server_error(&self) -> bool {
         self.status().is_server_error()

@@ -11,8 +11,8 @@ use crate::domain::EndReason;
 use crate::domain::ids::is_session_id;
 use crate::domain::time::now_epoch;
 use crate::error::ApiError;
-use crate::handlers::{expect_method, session_not_found, target_user_id};
 use crate::http::{client_ip, empty, path_param};
+use crate::http::{expect_method, target_user_id};
 use crate::store::{AdminToken, EndOutcome};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -58,7 +58,7 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     )?;
     let session_id = path_param(&req, "session_id");
     if !is_session_id(session_id) {
-        return Err(session_not_found());
+        return Err(ApiError::session_not_found());
     }
     let outcome = store
         .end_session(
@@ -91,7 +91,7 @@ fn respond(
     outcome: EndOutcome,
 ) -> Result<Response<Body>, ApiError> {
     match outcome {
-        EndOutcome::NotFound => Err(session_not_found()),
+        EndOutcome::NotFound => Err(ApiError::session_not_found()),
         EndOutcome::AlreadyEnded => Ok(empty(StatusCode::NO_CONTENT)),
         EndOutcome::Ended => {
             audit::sessions_ended(

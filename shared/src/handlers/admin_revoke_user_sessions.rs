@@ -10,7 +10,7 @@ use crate::auth::{require_admin, require_recent_auth};
 use crate::domain::EndReason;
 use crate::domain::time::now_epoch;
 use crate::error::ApiError;
-use crate::handlers::{Revoked, expect_method, target_user_id};
+use crate::http::{Revoked, expect_method, target_user_id};
 use crate::http::{client_ip, json};
 use crate::store::{EpochChange, EpochRefusal};
 use lambda_http::http::{Method, StatusCode};
@@ -57,7 +57,7 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
                 epoch = Some(next);
                 break;
             }
-            Err(EpochRefusal::CallerNotAdmin) => return Err(super::no_longer_admin()),
+            Err(EpochRefusal::CallerNotAdmin) => return Err(ApiError::no_longer_admin()),
             // Changed meanwhile (or gone): read again and try once more.
             Err(_) => {
                 let user = store.get_user(user_id).await?.ok_or_else(user_not_found)?;

@@ -12,7 +12,7 @@ use crate::domain::EndReason;
 use crate::domain::time::now_epoch;
 use crate::end_all::end_other_sessions;
 use crate::error::ApiError;
-use crate::handlers::expect_method;
+use crate::http::expect_method;
 use crate::http::{client_ip, json, json_body};
 use crate::password_check::{CheckFailed, PasswordCheck};
 use crate::passwords::check_password_policy;

@@ -13,8 +13,8 @@ use crate::auth::require_admin;
 use crate::domain::Cutoffs;
 use crate::domain::time::now_epoch;
 use crate::error::ApiError;
-use crate::handlers::listing::ListQuery;
 use crate::http::client_ip;
+use crate::http::paging::ListQuery;
 use crate::store::ActiveAt;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
@@ -26,7 +26,7 @@ pub const CURSOR_SCOPE: &str = "admin";
 /// returned only after the caller proved to be an admin.
 fn validate(state: &AppState, req: &Request, caller: u64) -> Result<(u64, ListQuery), ApiError> {
     let user_id =
-        super::target_user_id(req, caller, "Use GET /sessions to list your own sessions.")?;
+        crate::http::target_user_id(req, caller, "Use GET /sessions to list your own sessions.")?;
     let query = ListQuery::parse(req, CURSOR_SCOPE, user_id, state.cursors()?)?;
     Ok((user_id, query))
 }

@@ -3,7 +3,7 @@
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::handlers::expect_method;
+use crate::http::expect_method;
 use crate::http::json;
 use lambda_http::http::{HeaderValue, Method, StatusCode, header::CACHE_CONTROL};
 use lambda_http::{Body, Request, Response};

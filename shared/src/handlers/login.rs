@@ -21,7 +21,7 @@ use crate::domain::limits::Snapshot;
 use crate::domain::time::now_epoch;
 use crate::domain::{Cutoffs, DeviceNameSource, DeviceType, Session, SessionResponse, User};
 use crate::error::ApiError;
-use crate::handlers::expect_method;
+use crate::http::expect_method;
 use crate::http::{json, json_body, user_agent, viewer};
 use crate::limits;
 use crate::password_check::{CheckFailed, PasswordCheck};

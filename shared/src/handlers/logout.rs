@@ -7,7 +7,7 @@ use crate::auth::require_user;
 use crate::domain::EndReason;
 use crate::domain::time::now_epoch;
 use crate::error::ApiError;
-use crate::handlers::expect_method;
+use crate::http::expect_method;
 use crate::http::{client_ip, empty};
 use crate::store::EndOutcome;
 use lambda_http::http::{Method, StatusCode};

@@ -13,7 +13,7 @@ use crate::audit;
 use crate::auth::require_user;
 use crate::domain::time::{now_epoch, rfc3339};
 use crate::error::ApiError;
-use crate::handlers::expect_method;
+use crate::http::expect_method;
 use crate::http::{client_ip, json, json_body};
 use crate::password_check::{CheckFailed, PasswordCheck};
 use lambda_http::http::{Method, StatusCode};

@@ -8,7 +8,7 @@ use crate::audit;
 use crate::domain::time::now_epoch;
 use crate::domain::{Role, UserResponse};
 use crate::error::ApiError;
-use crate::handlers::expect_method;
+use crate::http::expect_method;
 use crate::http::{client_ip, json, json_body};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};

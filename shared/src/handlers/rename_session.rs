@@ -11,7 +11,7 @@ use crate::auth::require_user;
 use crate::domain::ids::is_session_id;
 use crate::domain::time::now_epoch;
 use crate::error::ApiError;
-use crate::handlers::{expect_method, session_not_found};
+use crate::http::expect_method;
 use crate::http::{client_ip, json, json_body, path_param};
 use crate::store::LabelOutcome;
 use lambda_http::http::{Method, StatusCode};
@@ -63,7 +63,7 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     let caller = require_user(store, &bearer, now, policy).await?;
     let session_id = path_param(&req, "session_id");
     if !is_session_id(session_id) {
-        return Err(session_not_found());
+        return Err(ApiError::session_not_found());
     }
     let body: RenameBody = json_body(&req)?;
     let label = clean_label(body.label.as_deref())?;
@@ -74,7 +74,7 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
         .await?
     {
         LabelOutcome::Labelled(session) => session,
-        LabelOutcome::NotFound => return Err(session_not_found()),
+        LabelOutcome::NotFound => return Err(ApiError::session_not_found()),
         LabelOutcome::NotActive => {
             return Err(ApiError::Conflict {
                 detail: "The session has ended; its label can no longer change.",

@@ -10,7 +10,7 @@ use crate::domain::EndReason;
 use crate::domain::ids::is_session_id;
 use crate::domain::time::now_epoch;
 use crate::error::ApiError;
-use crate::handlers::{expect_method, session_not_found};
+use crate::http::expect_method;
 use crate::http::{client_ip, empty, path_param};
 use crate::store::EndOutcome;
 use lambda_http::http::{Method, StatusCode};
@@ -30,7 +30,7 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
         require_recent_auth(&caller, now, state.config.auth.reauth_max_age_seconds)?;
     }
     if !is_session_id(session_id) {
-        return Err(session_not_found());
+        return Err(ApiError::session_not_found());
     }
     let reason = if current {
         EndReason::Logout
@@ -49,7 +49,7 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
         )
         .await?;
     if outcome == EndOutcome::NotFound {
-        return Err(session_not_found());
+        return Err(ApiError::session_not_found());
     }
     if outcome == EndOutcome::Ended {
         audit::sessions_ended(

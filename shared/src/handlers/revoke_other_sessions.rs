@@ -11,7 +11,7 @@ use crate::domain::EndReason;
 use crate::domain::time::now_epoch;
 use crate::end_all::end_other_sessions;
 use crate::error::ApiError;
-use crate::handlers::{Revoked, expect_method};
+use crate::http::{Revoked, expect_method};
 use crate::http::{client_ip, json};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};

@@ -13,8 +13,8 @@ use crate::domain::ids::parse_user_id;
 use crate::domain::time::now_epoch;
 use crate::domain::{EndReason, Role, UserResponse};
 use crate::error::ApiError;
-use crate::handlers::{expect_method, target_user_id};
 use crate::http::{client_ip, json, json_body, path_param};
+use crate::http::{expect_method, target_user_id};
 use crate::store::AdminUpdate;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -76,7 +76,7 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
         .await?
     {
         AdminUpdate::Updated => {}
-        AdminUpdate::CallerNotAdmin => return Err(super::no_longer_admin()),
+        AdminUpdate::CallerNotAdmin => return Err(ApiError::no_longer_admin()),
         AdminUpdate::NotFound => return Err(user_not_found()),
     }
     let user = store.get_user(user_id).await?.ok_or_else(user_not_found)?;
