@@ -6,6 +6,7 @@
 //! `exp` and `nbf` are checked. A valid signature is not enough: every request also reads the
 //! session item, so a session ended a moment ago is refused on its next request.
 
+use crate::AppState;
 use crate::config::TokenConfig;
 use crate::domain::SessionPolicy;
 use crate::domain::ids::{is_session_id, parse_user_id};
@@ -15,6 +16,7 @@ use crate::keys::SigningKey;
 use crate::store::Store;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use lambda_http::Request;
 use lambda_http::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -477,6 +479,52 @@ pub fn require_recent_auth(
         Ok(())
     } else {
         Err(reauthentication_required())
+    }
+}
+
+impl Caller {
+    /// Authenticates a user route's request: a valid access token (401 without I/O otherwise)
+    /// of a usable session of an enabled user ([`require_user`]).
+    pub async fn authenticate(state: &AppState, req: &Request, now: i64) -> Result<Self, ApiError> {
+        let bearer = state.verifier.verify_headers(req.headers())?;
+        Self::user(state, &bearer, now).await
+    }
+
+    /// The caller behind an already verified token, as a user route sees it ([`require_user`]).
+    pub async fn user(state: &AppState, bearer: &Bearer, now: i64) -> Result<Self, ApiError> {
+        require_user(&state.store, bearer, now, &state.config.sessions).await
+    }
+
+    /// The caller behind an already verified token, as an admin route sees it (401, then 403;
+    /// [`require_admin`]), with `target` read in the same batch.
+    pub async fn admin(
+        state: &AppState,
+        bearer: &Bearer,
+        target: Option<u64>,
+        now: i64,
+    ) -> Result<Self, ApiError> {
+        require_admin(&state.store, bearer, target, now, &state.config.sessions).await
+    }
+
+    /// 401 `reauthentication_required` unless this caller proved their password recently
+    /// enough ([`require_recent_auth`] with `REAUTH_MAX_AGE_SECONDS`).
+    pub fn signed_in_recently(&self, state: &AppState, now: i64) -> Result<(), ApiError> {
+        require_recent_auth(self, now, state.config.auth.reauth_max_age_seconds)
+    }
+}
+
+/// The request's input, or its error only once `caller` has checked out: a client without a
+/// usable session (401) or the rights (403) learns nothing from how its input was judged.
+pub async fn input_after<T>(
+    caller: impl Future<Output = Result<Caller, ApiError>>,
+    input: Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    match input {
+        Ok(input) => Ok(input),
+        Err(bad_input) => {
+            caller.await?;
+            Err(bad_input)
+        }
     }
 }
 

@@ -2,15 +2,15 @@
 //! sessions on several real devices (one of them ended).
 
 use crate::AppState;
-use crate::accounts::{NewUser, create_user};
 use crate::auth::TokenSigner;
 use crate::domain::SessionPolicy;
 use crate::domain::device::describe;
 use crate::domain::ids::new_session_id;
 use crate::domain::{EndReason, Role, Session};
 use crate::error::ApiError;
-use crate::handlers::login;
 use crate::refresh::{RefreshKey, new_family};
+use crate::services::accounts::{NewUser, create_user};
+use crate::services::sign_in::{SignIn, sign_in};
 use crate::store::{Store, StoreError};
 use std::collections::BTreeMap;
 
@@ -86,33 +86,8 @@ pub async fn start_session(
     Ok(session)
 }
 
-/// A sign-in request as API Gateway would deliver it, from a device and an address.
-fn login_request(
-    email: &str,
-    user_agent: &str,
-    ip: &str,
-) -> Result<lambda_http::Request, ApiError> {
-    let event = serde_json::json!({
-        "version": "2.0",
-        "routeKey": "POST /auth/login",
-        "rawPath": "/auth/login",
-        "rawQueryString": "",
-        "headers": {"content-type": "application/json", "user-agent": user_agent},
-        "requestContext": {
-            "accountId": "000000000000", "apiId": "local", "domainName": "localhost",
-            "domainPrefix": "localhost", "requestId": "demo-seed", "routeKey": "POST /auth/login",
-            "stage": "$default", "time": "01/Jan/2026:00:00:00 +0000", "timeEpoch": 0,
-            "http": {"method": "POST", "path": "/auth/login", "protocol": "HTTP/1.1",
-                     "sourceIp": ip, "userAgent": user_agent}
-        },
-        "body": serde_json::json!({"email": email, "password": DEMO_PASSWORD}).to_string(),
-        "isBase64Encoded": false
-    });
-    lambda_http::request::from_str(&event.to_string()).map_err(ApiError::internal)
-}
-
 /// Seeds the demo data through the service's own paths: the users through the sign-up rules
-/// (with explicit ids), user 74's sessions through the sign-in handler from four real devices,
+/// (with explicit ids), user 74's sessions through the sign-in service from four real devices,
 /// then aged so the demo shows a realistic history, one of them ended by the admin. Returns
 /// `false` (and writes nothing) when the data is already there, so `make dev` runs twice.
 /// `state` must hold a signer.
@@ -141,12 +116,18 @@ pub async fn seed(state: &AppState, now: i64) -> Result<bool, ApiError> {
     }
     store.raise_user_id_floor(PLAIN_USER_ID).await?;
     for (ua, ip, started, used, ended) in DEVICES {
-        let response = login::handle(state, login_request("jane@example.com", ua, ip)?).await?;
-        let body: serde_json::Value = match response.body() {
-            lambda_http::Body::Text(t) => serde_json::from_str(t).map_err(ApiError::internal)?,
-            _ => return Err(ApiError::internal("sign-in returned no JSON body")),
+        let attempt = SignIn {
+            email: "jane@example.com",
+            password: DEMO_PASSWORD,
+            user_agent: ua,
+            device_name: None,
+            device_type: None,
+            ip,
+            location: None,
         };
-        let session_id = body["session"]["id"].as_str().unwrap_or_default();
+        let signed_in = sign_in(state, attempt, now).await?;
+        let session_id = signed_in.session.map(|s| s.id).unwrap_or_default();
+        let session_id = session_id.as_str();
         let mut session = store
             .get_session(USER_ID, session_id)
             .await?

@@ -1,30 +1,28 @@
 //! Device Sessions API: everything the Lambda functions share.
 //!
 //! Each function binary builds an [`AppState`] once per cold start and hands every request to
-//! one handler in [`handlers`]. The handlers read like their route's story; the pieces they use
-//! live here: configuration, the DynamoDB store, token checks, the error type and the HTTP
-//! helpers, all on top of [`domain`] (sessions, users, devices and the pure rules), which
-//! imports nothing else of the crate.
+//! one handler in [`handlers`]. A handler reads like its route's story: authenticate
+//! ([`auth::Caller`]), authorise, validate ([`http`]), one call into [`services`], respond.
+//! Dependencies run one way: [`domain`] (sessions, users, devices and the pure rules, no I/O)
+//! ← [`store`] (DynamoDB) ← [`services`] (the use cases and their audit events) ← [`auth`] and
+//! [`http`] ← the handlers.
 
-pub mod accounts;
 pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod cursor;
 pub mod demo;
 pub mod domain;
-pub mod end_all;
 pub mod error;
 pub mod handlers;
 pub mod http;
 pub mod jwt_crypto;
 pub mod keys;
-pub mod limits;
 pub mod logging;
 pub mod metrics;
-pub mod password_check;
 pub mod passwords;
 pub mod refresh;
+pub mod services;
 pub mod store;
 pub mod tables;
 pub mod trips;

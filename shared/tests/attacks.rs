@@ -8,10 +8,10 @@ mod common;
 use common::{Reply, TestEnv, event, now, send, with_body};
 use serde_json::{Value, json};
 use shared::AppState;
-use shared::accounts::{NewUser, create_user};
 use shared::demo::{ADMIN_ID, DEMO_PASSWORD, PLAIN_USER_ID};
 use shared::domain::{EndReason, Role};
 use shared::handlers::*;
+use shared::services::accounts::{NewUser, create_user};
 
 const SAM: &str = "sam@example.com";
 const UA: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";

@@ -997,8 +997,8 @@ async fn every_authenticated_route_refuses_an_ended_sessions_token() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_created_through_the_admin_cli_path_follow_the_same_rules() {
-    use shared::accounts::{NewUser, create_user};
     use shared::domain::Role;
+    use shared::services::accounts::{NewUser, create_user};
     let env = TestEnv::seeded().await;
     let new = |email: &'static str, password: &'static str| NewUser {
         email,

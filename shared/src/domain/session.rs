@@ -323,6 +323,23 @@ pub struct SessionResponse {
     pub location: Option<Location>,
 }
 
+/// Longest session label kept, in characters.
+pub const MAX_LABEL_CHARS: usize = 64;
+
+/// The label to store for what the user typed: cleaned (see [`super::text::clean`]), `None`
+/// to clear; `Err(MAX_LABEL_CHARS)` when it is too long.
+pub fn clean_label(raw: Option<&str>) -> Result<Option<String>, usize> {
+    let Some(raw) = raw else { return Ok(None) };
+    // Bounds the work on absurd input before cleaning.
+    if raw.chars().filter(|c| !c.is_control()).count() > MAX_LABEL_CHARS * 4 {
+        return Err(MAX_LABEL_CHARS);
+    }
+    match super::text::clean(Some(raw), usize::MAX) {
+        Some(label) if label.chars().count() > MAX_LABEL_CHARS => Err(MAX_LABEL_CHARS),
+        other => Ok(other),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,6 +351,19 @@ mod tests {
             retention_seconds: 500,
             activity_write_interval_seconds: 60,
         }
+    }
+
+    #[test]
+    fn labels_are_cleaned_limited_and_clearable() {
+        assert_eq!(
+            clean_label(Some("  work\u{0007} laptop \n")),
+            Ok(Some("work laptop".to_owned()))
+        );
+        assert_eq!(clean_label(Some("   ")), Ok(None));
+        assert_eq!(clean_label(None), Ok(None));
+        let max = "ä".repeat(MAX_LABEL_CHARS);
+        assert_eq!(clean_label(Some(&max)), Ok(Some(max.clone())));
+        assert_eq!(clean_label(Some(&format!("{max}x"))), Err(MAX_LABEL_CHARS));
     }
 
     fn session() -> Session {

@@ -8,81 +8,35 @@
 //! the global epoch all say so.
 
 use crate::AppState;
-use crate::audit;
-use crate::auth::require_admin;
-use crate::domain::Cutoffs;
+use crate::auth::{Caller, input_after};
 use crate::domain::time::now_epoch;
 use crate::error::ApiError;
-use crate::http::client_ip;
 use crate::http::paging::ListQuery;
-use crate::store::ActiveAt;
+use crate::http::{client_ip, expect_method, target_user_id};
+use crate::services::admin;
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 
 /// The scope cursors of this listing are bound to.
 pub const CURSOR_SCOPE: &str = "admin";
 
-/// Validates the path and query. Only called after the token checked out; its error is
-/// returned only after the caller proved to be an admin.
+/// The path and query, valid: the user asked about and the page.
 fn validate(state: &AppState, req: &Request, caller: u64) -> Result<(u64, ListQuery), ApiError> {
-    let user_id =
-        crate::http::target_user_id(req, caller, "Use GET /sessions to list your own sessions.")?;
+    let hint = "Use GET /sessions to list your own sessions.";
+    let user_id = target_user_id(req, caller, hint)?;
     let query = ListQuery::parse(req, CURSOR_SCOPE, user_id, state.cursors()?)?;
     Ok((user_id, query))
 }
 
 /// Handles one request.
 pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
-    if req.method() != Method::GET {
-        return Err(ApiError::MethodNotAllowed);
-    }
-    let store = &state.store;
-    let policy = &state.config.sessions;
+    expect_method(&req, Method::GET)?;
     let now = now_epoch();
-
-    // Authenticate: signature, claims and key, without I/O.
+    // Authenticate without I/O; a bad request is answered only once the caller is an admin.
     let bearer = state.verifier.verify_headers(req.headers())?;
-
-    // Validate; a bad request is answered only once the caller is known to be an admin.
-    let (user_id, query) = match validate(state, &req, bearer.user_id) {
-        Ok(valid) => valid,
-        Err(bad_input) => {
-            require_admin(store, &bearer, None, now, policy).await?;
-            return Err(bad_input);
-        }
-    };
-
-    // Authorise and read, concurrently.
-    let active = (!query.include_inactive).then_some(ActiveAt {
-        now,
-        idle_timeout_seconds: policy.idle_timeout_seconds,
-    });
-    let (admin, page) = tokio::join!(
-        require_admin(store, &bearer, Some(user_id), now, policy),
-        store.list_sessions(user_id, active, query.limit, query.after.as_ref()),
-    );
-    let admin = admin?;
-    let Some(target) = &admin.other else {
-        return Err(ApiError::NotFound {
-            detail: "User not found.",
-            code: "user_not_found",
-        });
-    };
-    let page = page?;
-    let cutoffs = Cutoffs::of(target, admin.cutoffs.global_epoch);
-    let sessions: Vec<_> = page
-        .sessions
-        .iter()
-        .map(|s| s.to_response(now, policy, &cutoffs, None))
-        .filter(|s| query.include_inactive || s.is_active)
-        .collect();
-    audit::admin_listing(
-        admin.user.user_id,
-        &admin.session.session_id,
-        user_id,
-        sessions.len(),
-        query.include_inactive,
-        &client_ip(&req, &state.config),
-    );
-    query.respond(&req, &sessions, &page, state.cursors()?)
+    let input = validate(state, &req, bearer.user_id);
+    let (user_id, query) = input_after(Caller::admin(state, &bearer, None, now), input).await?;
+    let ip = client_ip(&req, &state.config);
+    let listed = admin::list_sessions(state, &bearer, user_id, query.wanted(), &ip, now).await?;
+    query.respond(&req, &listed.sessions, &listed.page, state.cursors()?)
 }

@@ -3,13 +3,11 @@
 //! same transaction as the user, so a duplicate is a 409 even under concurrent sign-ups.
 
 use crate::AppState;
-use crate::accounts::{NewUser, create_user};
-use crate::audit;
+use crate::domain::UserResponse;
 use crate::domain::time::now_epoch;
-use crate::domain::{Role, UserResponse};
 use crate::error::ApiError;
-use crate::http::expect_method;
-use crate::http::{client_ip, json, json_body};
+use crate::http::{client_ip, expect_method, json, json_body};
+use crate::services::accounts;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
@@ -25,21 +23,11 @@ struct RegisterBody {
 /// Handles one request.
 pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
     expect_method(&req, Method::POST)?;
-    if !state.config.auth.registration_enabled {
-        return Err(ApiError::Forbidden {
-            detail: "Registration is closed.",
-            code: "registration_disabled",
-        });
-    }
+    accounts::registration_open(state)?;
     let body: RegisterBody = json_body(&req)?;
-    let new = NewUser {
-        email: &body.email,
-        password: &body.password,
-        display_name: body.display_name.as_deref(),
-        role: Role::User,
-        user_id: None,
-    };
-    let user = create_user(&state.store, &state.passwords, new, now_epoch()).await?;
-    audit::user_registered(user.user_id, &client_ip(&req, &state.config));
+    let ip = client_ip(&req, &state.config);
+    let (email, password) = (&body.email, &body.password);
+    let name = body.display_name.as_deref();
+    let user = accounts::register(state, email, password, name, &ip, now_epoch()).await?;
     json(StatusCode::CREATED, &UserResponse::from(&user))
 }

@@ -7,15 +7,13 @@
 //! `reauthentication_required`).
 
 use crate::AppState;
-use crate::audit;
-use crate::auth::{require_admin, require_recent_auth};
+use crate::auth::Caller;
 use crate::domain::ids::parse_user_id;
 use crate::domain::time::now_epoch;
-use crate::domain::{EndReason, Role, UserResponse};
+use crate::domain::{Role, UserResponse};
 use crate::error::ApiError;
-use crate::http::{client_ip, json, json_body, path_param};
-use crate::http::{expect_method, target_user_id};
-use crate::store::AdminUpdate;
+use crate::http::{client_ip, expect_method, json, json_body, path_param, target_user_id};
+use crate::services::admin::{self, UserChange};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
@@ -34,7 +32,8 @@ struct Updated {
     revoked_sessions: usize,
 }
 
-fn validate(req: &Request, caller: u64) -> Result<(u64, UpdateUserBody), ApiError> {
+/// The user and the change, valid.
+fn validate(req: &Request, caller: u64) -> Result<(u64, UserChange), ApiError> {
     let body: UpdateUserBody = json_body(req)?;
     if body.disabled.is_none() && body.role.is_none() {
         return Err(ApiError::bad_request(
@@ -55,72 +54,30 @@ fn validate(req: &Request, caller: u64) -> Result<(u64, UpdateUserBody), ApiErro
     } else {
         target_user_id(req, caller, "")?
     };
-    Ok((user_id, body))
+    let change = UserChange {
+        role: body.role,
+        disabled: body.disabled,
+    };
+    Ok((user_id, change))
 }
 
 /// Handles one request.
 pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
     expect_method(&req, Method::PATCH)?;
-    let bearer = state.verifier.verify_headers(req.headers())?;
-    let store = &state.store;
-    let policy = &state.config.sessions;
     let now = now_epoch();
-    let admin = require_admin(store, &bearer, None, now, policy).await?;
-    require_recent_auth(&admin, now, state.config.auth.reauth_max_age_seconds)?;
-    let (user_id, body) = validate(&req, bearer.user_id)?;
-
-    // The caller's own admin rights are a condition of the write: two admins demoting or
-    // disabling each other at once cannot both succeed.
-    match store
-        .update_user_as_admin(admin.user.user_id, user_id, body.role, body.disabled)
-        .await?
-    {
-        AdminUpdate::Updated => {}
-        AdminUpdate::CallerNotAdmin => return Err(ApiError::no_longer_admin()),
-        AdminUpdate::NotFound => return Err(user_not_found()),
-    }
-    let user = store.get_user(user_id).await?.ok_or_else(user_not_found)?;
+    let bearer = state.verifier.verify_headers(req.headers())?;
+    let admin = Caller::admin(state, &bearer, None, now).await?;
+    admin.signed_in_recently(state, now)?;
+    let (user_id, change) = validate(&req, bearer.user_id)?;
     let ip = client_ip(&req, &state.config);
-    let role = body
-        .role
-        .map(|r| if r == Role::Admin { "admin" } else { "user" });
-    audit::user_updated(admin.user.user_id, user_id, role, body.disabled, &ip);
-    // Disabling moved the user's credential epoch: every session is over already; mark them.
-    let revoked_sessions = if body.disabled == Some(true) {
-        let n = store
-            .end_superseded_sessions(
-                user_id,
-                user.credential_epoch,
-                admin.user.user_id,
-                EndReason::UserDisabled,
-                now,
-                policy,
-            )
-            .await?;
-        audit::sessions_ended(
-            admin.user.user_id,
-            user_id,
-            None,
-            n,
-            EndReason::UserDisabled,
-            &ip,
-        );
-        n
-    } else {
-        0
-    };
+    let (user, revoked_sessions) =
+        admin::update_user(state, &admin, user_id, change, &ip, now).await?;
+    let user = UserResponse::from(&user);
     json(
         StatusCode::OK,
         &Updated {
-            user: UserResponse::from(&user),
+            user,
             revoked_sessions,
         },
     )
-}
-
-fn user_not_found() -> ApiError {
-    ApiError::NotFound {
-        detail: "User not found.",
-        code: "user_not_found",
-    }
 }

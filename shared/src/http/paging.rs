@@ -3,6 +3,7 @@
 use crate::cursor::{Binding, CursorCodec, Position};
 use crate::error::ApiError;
 use crate::http;
+use crate::services::sessions::PageWanted;
 use crate::store::SessionPage;
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -41,6 +42,15 @@ fn single<'a>(req: &'a Request, name: &str) -> Result<Option<&'a str>, ApiError>
 }
 
 impl ListQuery {
+    /// The page this query asks for.
+    pub fn wanted(&self) -> PageWanted<'_> {
+        PageWanted {
+            limit: self.limit,
+            include_inactive: self.include_inactive,
+            after: self.after.as_ref(),
+        }
+    }
+
     /// Parses `limit`, `include_inactive` and `cursor` for a listing of `user_id` in `scope`.
     pub fn parse(
         req: &Request,

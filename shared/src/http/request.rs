@@ -1,7 +1,7 @@
 //! Reading a request: its body, headers, path and where it came from.
 
 use crate::domain::Location;
-use crate::domain::ids::parse_user_id;
+use crate::domain::ids::{is_session_id, parse_user_id};
 use crate::error::ApiError;
 use lambda_http::http::Method;
 use lambda_http::request::RequestContext;
@@ -171,4 +171,15 @@ pub fn target_user_id(req: &Request, caller: u64, own_hint: &'static str) -> Res
         return Err(ApiError::bad_request(own_hint, "own_user_id"));
     }
     Ok(user_id)
+}
+
+/// The `{session_id}` path parameter: 404 `session_not_found` when it cannot be an id this
+/// service issued (no read needed to know there is no such session).
+pub fn session_id_param(req: &Request) -> Result<&str, ApiError> {
+    let session_id = path_param(req, "session_id");
+    if is_session_id(session_id) {
+        Ok(session_id)
+    } else {
+        Err(ApiError::session_not_found())
+    }
 }

@@ -1,6 +1,8 @@
 //! Creating users: shared by `POST /auth/register` and the admin CLI, so both apply the same
 //! email rules, password policy, hashing and id allocation.
 
+use crate::AppState;
+use crate::audit;
 use crate::domain::{Role, User};
 use crate::error::ApiError;
 use crate::passwords::{PasswordHashing, check_password_policy, normalise_email};
@@ -78,4 +80,38 @@ pub async fn create_user(
         }
     }
     Err(ApiError::internal("could not allocate a user id"))
+}
+
+/// 403 `registration_disabled` unless `POST /auth/register` is open (`REGISTRATION_ENABLED`).
+pub fn registration_open(state: &AppState) -> Result<(), ApiError> {
+    if state.config.auth.registration_enabled {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden {
+            detail: "Registration is closed.",
+            code: "registration_disabled",
+        })
+    }
+}
+
+/// Signs up a user (role `user`, a fresh id) from a client at `ip`.
+pub async fn register(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    display_name: Option<&str>,
+    ip: &str,
+    now: i64,
+) -> Result<User, ApiError> {
+    registration_open(state)?;
+    let new = NewUser {
+        email,
+        password,
+        display_name,
+        role: Role::User,
+        user_id: None,
+    };
+    let user = create_user(&state.store, &state.passwords, new, now).await?;
+    audit::user_registered(user.user_id, ip);
+    Ok(user)
 }

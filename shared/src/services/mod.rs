@@ -1,0 +1,18 @@
+//! What the service does, one use case per function, each with its audit events: the layer
+//! between the routes (which parse and respond) and the store (which reads and writes).
+//!
+//! - [`sign_in`]: email and password to a new session and its tokens.
+//! - [`tokens`]: issuing tokens, rotating refresh tokens (with theft detection).
+//! - [`sessions`]: a user's own sessions: list, name, end one, end all others, sign out.
+//! - [`admin`]: an administrator's view and control of any user and their sessions.
+//! - [`credentials`]: password checks (throttled), password change, re-authentication.
+//! - [`accounts`]: creating users (sign-up and the admin CLI).
+//! - [`limits`]: starting a session within the concurrent session limit.
+
+pub mod accounts;
+pub mod admin;
+pub mod credentials;
+pub mod limits;
+pub mod sessions;
+pub mod sign_in;
+pub mod tokens;

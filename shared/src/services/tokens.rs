@@ -1,0 +1,182 @@
+//! Issuing a session's tokens, and rotating its refresh token.
+//!
+//! Refresh tokens come in generations ([`crate::refresh`]). The current generation rotates to
+//! the next in one conditional write, so of concurrent refreshes with one token exactly one
+//! wins. What the rotation depends on (the session, its user and the epochs) is read, strongly
+//! consistent, before it commits, so once it has committed nothing but signing is left to
+//! fail. A rotated-out token whose MAC verifies is a stolen one (RFC 9700 §4.14.2): the session
+//! ends (401 `refresh_token_reused`), except the immediately previous generation within the
+//! grace window (409 `refresh_token_rotated`, the session lives: two tabs refreshing together,
+//! or a retry after a lost response). A token whose MAC does not verify never ends anything.
+//! Ended, expired, idle or superseded sessions and disabled users get 401.
+
+use crate::AppState;
+use crate::audit;
+use crate::domain::{Cutoffs, EndReason, Location, Role, Session, SessionResponse, SessionStatus};
+use crate::error::ApiError;
+use crate::refresh::RefreshToken;
+use crate::services::sessions::end_one;
+use crate::store::Rotation;
+use serde::Serialize;
+
+/// Tokens handed out by sign-in and refresh.
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    /// EdDSA JWT.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// Opaque; rotated on every use.
+    pub refresh_token: String,
+    /// The session (sign-in only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionResponse>,
+}
+
+/// An access token for `session` and the refresh token of its current generation.
+pub fn issue(
+    state: &AppState,
+    session: &Session,
+    role: Role,
+    now: i64,
+) -> Result<TokenResponse, ApiError> {
+    let family = session.refresh_family.as_deref().unwrap_or_default();
+    let refresh = state.refresh_key()?.issue(
+        session.user_id,
+        &session.session_id,
+        family,
+        session.refresh_generation,
+    );
+    Ok(TokenResponse {
+        access_token: state.signer()?.issue_for(session, role, now)?,
+        token_type: "Bearer",
+        expires_in: state.config.auth.access_token_ttl_seconds,
+        refresh_token: refresh.expose(),
+        session: None,
+    })
+}
+
+fn invalid_refresh_token() -> ApiError {
+    ApiError::Unauthorized {
+        detail: "The refresh token is not valid.",
+        code: "invalid_refresh_token",
+    }
+}
+
+fn session_ended() -> ApiError {
+    ApiError::Unauthorized {
+        detail: "The session has ended; sign in again.",
+        code: "session_ended",
+    }
+}
+
+/// Rotates the refresh token `token`, presented from `ip` (and `location`, when known): new
+/// tokens of the next generation, or why not.
+pub async fn refresh(
+    state: &AppState,
+    token: &str,
+    ip: &str,
+    location: Option<&Location>,
+    now: i64,
+) -> Result<TokenResponse, ApiError> {
+    let (store, policy) = (&state.store, &state.config.sessions);
+    let Some(presented) = RefreshToken::parse(token) else {
+        audit::refresh_refused(0, "", 0, ip, "malformed");
+        return Err(invalid_refresh_token());
+    };
+    let (user_id, session_id) = (presented.user_id, presented.session_id.as_str());
+    let refused = |reason: &str| {
+        audit::refresh_refused(user_id, session_id, presented.generation, ip, reason)
+    };
+
+    let items = store.load_caller(user_id, session_id, None).await?;
+    let key = state.refresh_key()?;
+    let genuine = items.session.filter(|s| {
+        s.refresh_family
+            .as_deref()
+            .is_some_and(|f| key.verify(&presented, f))
+    });
+    let Some(session) = genuine else {
+        refused("forged");
+        return Err(invalid_refresh_token());
+    };
+    let Some(user) = items.user else {
+        refused("session_ended");
+        return Err(session_ended());
+    };
+    if !session.is_usable(now, policy, &Cutoffs::of(&user, items.global_epoch)) {
+        refused("session_ended");
+        return Err(session_ended());
+    }
+    if user.disabled {
+        refused("account_disabled");
+        return Err(ApiError::Unauthorized {
+            detail: "This account is disabled.",
+            code: "account_disabled",
+        });
+    }
+    let current = session.refresh_generation;
+    if presented.generation > current {
+        // A valid MAC for a generation never issued: not ours to act on.
+        refused("forged");
+        return Err(invalid_refresh_token());
+    }
+    if presented.generation < current {
+        return Err(rotated_out(state, &presented, &session, ip, now).await?);
+    }
+    let rotation = store
+        .rotate_refresh(user_id, session_id, current, ip, location, now, policy)
+        .await?;
+    match rotation {
+        Rotation::Rotated(rotated) => {
+            let tokens = issue(state, &rotated, user.role, now)?;
+            audit::session_refreshed(user_id, session_id, ip);
+            Ok(tokens)
+        }
+        // Another refresh with the same token committed first: this one is now the
+        // predecessor, just rotated.
+        Rotation::Refused(Some(latest))
+            if latest.status(now, policy) == SessionStatus::Active
+                && latest.refresh_generation > current =>
+        {
+            Err(rotated_out(state, &presented, &latest, ip, now).await?)
+        }
+        Rotation::Refused(_) => {
+            refused("session_ended");
+            Err(session_ended())
+        }
+    }
+}
+
+/// A genuine token of an earlier generation: the previous one within the grace window is
+/// refused without harm (409); any other ends the session as stolen (401). Returns the answer.
+async fn rotated_out(
+    state: &AppState,
+    presented: &RefreshToken,
+    session: &Session,
+    ip: &str,
+    now: i64,
+) -> Result<ApiError, ApiError> {
+    let (user_id, session_id) = (presented.user_id, presented.session_id.as_str());
+    let current = session.refresh_generation;
+    let rotated_at = session.refresh_rotated_at.unwrap_or(0);
+    let grace = state.config.auth.refresh_reuse_grace_seconds;
+    if presented.generation + 1 == current && now - rotated_at <= grace {
+        audit::refresh_refused(user_id, session_id, presented.generation, ip, "rotated");
+        return Ok(ApiError::Conflict {
+            detail: "This refresh token was just rotated; use the newer one.",
+            code: "refresh_token_rotated",
+        });
+    }
+    let reason = EndReason::RefreshTokenReuse;
+    // The theft is logged before the ending (and even if ending it fails).
+    let ended = end_one(state, (user_id, session_id), user_id, reason, ip, now);
+    audit::refresh_reuse_detected(user_id, session_id, presented.generation, current, ip);
+    ended.await?;
+    Ok(ApiError::Unauthorized {
+        detail: "This refresh token was already used; the session has been ended.",
+        code: "refresh_token_reused",
+    })
+}
