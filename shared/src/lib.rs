@@ -14,7 +14,6 @@ pub mod cursor;
 pub mod demo;
 pub mod domain;
 pub mod error;
-pub mod handlers;
 pub mod http;
 pub mod jwt_crypto;
 pub mod keys;

@@ -1,8 +1,8 @@
-//! `admin-revoke-session`: DELETE /sessions/user/{user_id}/{session_id}: an admin ends a session. Builds the state once per cold start and hands each request to the
-//! shared handler.
+//! `admin-revoke-session`: DELETE /sessions/user/{user_id}/{session_id}: an admin ends a session. Builds the state once per cold start and hands each request to
+//! the route (`src/lib.rs`).
 
+use admin_revoke_session::handle;
 use lambda_http::{Error, service_fn};
-use shared::handlers::admin_revoke_session::handle;
 use shared::{AppState, http, logging};
 
 #[tokio::main(flavor = "current_thread")]

@@ -1,8 +1,8 @@
-//! `admin-revoke-user-sessions`: DELETE /sessions/user/{user_id}: an admin ends all of a user's sessions. Builds the state once per cold start and hands each request to the
-//! shared handler.
+//! `admin-revoke-user-sessions`: DELETE /sessions/user/{user_id}: an admin ends all of a user's sessions. Builds the state once per cold start and hands each request to
+//! the route (`src/lib.rs`).
 
+use admin_revoke_user_sessions::handle;
 use lambda_http::{Error, service_fn};
-use shared::handlers::admin_revoke_user_sessions::handle;
 use shared::{AppState, http, logging};
 
 #[tokio::main(flavor = "current_thread")]

@@ -1,8 +1,8 @@
-//! `change-password`: POST /auth/password: change the password, end the other sessions. Builds the state once per cold start and hands each request to the
-//! shared handler.
+//! `change-password`: POST /auth/password: change the password, end the other sessions. Builds the state once per cold start and hands each request to
+//! the route (`src/lib.rs`).
 
+use change_password::handle;
 use lambda_http::{Error, service_fn};
-use shared::handlers::change_password::handle;
 use shared::{AppState, http, logging};
 
 #[tokio::main(flavor = "current_thread")]

@@ -1,8 +1,8 @@
 //! `get-user-sessions`: GET /sessions/user/{user_id}. Builds the state once per cold start and
-//! hands each request to the shared handler.
+//! hands each request to the route (`src/lib.rs`).
 
+use get_user_sessions::handle;
 use lambda_http::{Error, service_fn};
-use shared::handlers::get_user_sessions::handle;
 use shared::{AppState, http, logging};
 
 #[tokio::main(flavor = "current_thread")]

@@ -1,8 +1,8 @@
-//! `jwks`: GET /.well-known/jwks.json: the public keys that verify access tokens. Builds the state once per cold start and hands each request to the
-//! shared handler.
+//! `jwks`: GET /.well-known/jwks.json: the public keys that verify access tokens. Builds the state once per cold start and hands each request to
+//! the route (`src/lib.rs`).
 
+use jwks::handle;
 use lambda_http::{Error, service_fn};
-use shared::handlers::jwks::handle;
 use shared::{AppState, http, logging};
 
 #[tokio::main(flavor = "current_thread")]

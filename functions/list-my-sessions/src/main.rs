@@ -1,8 +1,8 @@
-//! `list-my-sessions`: GET /sessions: the caller's own sessions. Builds the state once per cold start and hands each request to the
-//! shared handler.
+//! `list-my-sessions`: GET /sessions: the caller's own sessions. Builds the state once per cold start and hands each request to
+//! the route (`src/lib.rs`).
 
 use lambda_http::{Error, service_fn};
-use shared::handlers::list_my_sessions::handle;
+use list_my_sessions::handle;
 use shared::{AppState, http, logging};
 
 #[tokio::main(flavor = "current_thread")]

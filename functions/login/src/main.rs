@@ -1,8 +1,8 @@
-//! `login`: POST /auth/login: email + password -> tokens and a new session. Builds the state once per cold start and hands each request to the
-//! shared handler. It holds the private signing key and the refresh-token key.
+//! `login`: POST /auth/login: email + password -> tokens and a new session. Builds the state once per cold start and hands each request to
+//! the route (`src/lib.rs`). It holds the private signing key and the refresh-token key.
 
 use lambda_http::{Error, service_fn};
-use shared::handlers::login::handle;
+use login::handle;
 use shared::{AppState, http, logging};
 
 #[tokio::main(flavor = "current_thread")]

@@ -1,8 +1,8 @@
-//! `logout`: POST /auth/logout: end the current session. Builds the state once per cold start and hands each request to the
-//! shared handler.
+//! `logout`: POST /auth/logout: end the current session. Builds the state once per cold start and hands each request to
+//! the route (`src/lib.rs`).
 
 use lambda_http::{Error, service_fn};
-use shared::handlers::logout::handle;
+use logout::handle;
 use shared::{AppState, http, logging};
 
 #[tokio::main(flavor = "current_thread")]

@@ -1,9 +1,9 @@
 //! `reauthenticate`: POST /auth/reauthenticate: confirm the password in the current session and
 //! get an access token with a fresh `auth_time`. Builds the state once per cold start and hands
-//! each request to the shared handler. It holds the private signing key and the refresh-token key.
+//! each request to the route (`src/lib.rs`). It holds the private signing key and the refresh-token key.
 
 use lambda_http::{Error, service_fn};
-use shared::handlers::reauthenticate::handle;
+use reauthenticate::handle;
 use shared::{AppState, http, logging};
 
 #[tokio::main(flavor = "current_thread")]

@@ -1,8 +1,8 @@
-//! `refresh`: POST /auth/refresh: rotate the refresh token, get a new access token. Builds the state once per cold start and hands each request to the
-//! shared handler. It holds the private signing key and the refresh-token key.
+//! `refresh`: POST /auth/refresh: rotate the refresh token, get a new access token. Builds the state once per cold start and hands each request to
+//! the route (`src/lib.rs`). It holds the private signing key and the refresh-token key.
 
 use lambda_http::{Error, service_fn};
-use shared::handlers::refresh::handle;
+use refresh::handle;
 use shared::{AppState, http, logging};
 
 #[tokio::main(flavor = "current_thread")]

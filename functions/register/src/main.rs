@@ -1,8 +1,8 @@
-//! `register`: POST /auth/register: anyone signs up (can be switched off). Builds the state once per cold start and hands each request to the
-//! shared handler.
+//! `register`: POST /auth/register: anyone signs up (can be switched off). Builds the state once per cold start and hands each request to
+//! the route (`src/lib.rs`).
 
 use lambda_http::{Error, service_fn};
-use shared::handlers::register::handle;
+use register::handle;
 use shared::{AppState, http, logging};
 
 #[tokio::main(flavor = "current_thread")]

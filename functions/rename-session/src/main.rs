@@ -1,8 +1,8 @@
 //! `rename-session`: PATCH /sessions/{session_id}: label one of the caller's sessions. Builds the
-//! state once per cold start and hands each request to the shared handler.
+//! state once per cold start and hands each request to the route (`src/lib.rs`).
 
 use lambda_http::{Error, service_fn};
-use shared::handlers::rename_session::handle;
+use rename_session::handle;
 use shared::{AppState, http, logging};
 
 #[tokio::main(flavor = "current_thread")]

@@ -1,8 +1,8 @@
-//! `revoke-my-session`: DELETE /sessions/{session_id}: end one of the caller's sessions. Builds the state once per cold start and hands each request to the
-//! shared handler.
+//! `revoke-my-session`: DELETE /sessions/{session_id}: end one of the caller's sessions. Builds the state once per cold start and hands each request to
+//! the route (`src/lib.rs`).
 
 use lambda_http::{Error, service_fn};
-use shared::handlers::revoke_my_session::handle;
+use revoke_my_session::handle;
 use shared::{AppState, http, logging};
 
 #[tokio::main(flavor = "current_thread")]

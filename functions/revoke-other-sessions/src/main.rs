@@ -1,8 +1,8 @@
-//! `revoke-other-sessions`: DELETE /sessions?scope=others: end all the caller's other sessions. Builds the state once per cold start and hands each request to the
-//! shared handler.
+//! `revoke-other-sessions`: DELETE /sessions?scope=others: end all the caller's other sessions. Builds the state once per cold start and hands each request to
+//! the route (`src/lib.rs`).
 
 use lambda_http::{Error, service_fn};
-use shared::handlers::revoke_other_sessions::handle;
+use revoke_other_sessions::handle;
 use shared::{AppState, http, logging};
 
 #[tokio::main(flavor = "current_thread")]

@@ -1,9 +1,9 @@
-//! `update-user`: PATCH /users/{user_id}: an admin disables/enables a user or changes the role. Builds the state once per cold start and hands each request to the
-//! shared handler.
+//! `update-user`: PATCH /users/{user_id}: an admin disables/enables a user or changes the role. Builds the state once per cold start and hands each request to
+//! the route (`src/lib.rs`).
 
 use lambda_http::{Error, service_fn};
-use shared::handlers::update_user::handle;
 use shared::{AppState, http, logging};
+use update_user::handle;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {

@@ -294,54 +294,9 @@ struct InProcess {
     sequential: usize,
 }
 
-type Handler = for<'a> fn(
-    &'a AppState,
-    lambda_http::Request,
-) -> std::pin::Pin<
-    Box<
-        dyn std::future::Future<
-                Output = Result<lambda_http::Response<lambda_http::Body>, shared::ApiError>,
-            > + 'a,
-    >,
->;
-
-macro_rules! handler {
-    ($module:ident) => {{
-        fn call<'a>(
-            state: &'a AppState,
-            req: lambda_http::Request,
-        ) -> std::pin::Pin<
-            Box<
-                dyn std::future::Future<
-                        Output = Result<lambda_http::Response<lambda_http::Body>, shared::ApiError>,
-                    > + 'a,
-            >,
-        > {
-            Box::pin(shared::handlers::$module::handle(state, req))
-        }
-        call as Handler
-    }};
-}
-
-fn handler_for(function: &str) -> Option<Handler> {
-    Some(match function {
-        "get-user-sessions" => handler!(get_user_sessions),
-        "list-my-sessions" => handler!(list_my_sessions),
-        "admin-revoke-session" => handler!(admin_revoke_session),
-        "admin-revoke-user-sessions" => handler!(admin_revoke_user_sessions),
-        "update-user" => handler!(update_user),
-        "register" => handler!(register),
-        "login" => handler!(login),
-        "refresh" => handler!(refresh),
-        "logout" => handler!(logout),
-        "change-password" => handler!(change_password),
-        "reauthenticate" => handler!(reauthenticate),
-        "revoke-my-session" => handler!(revoke_my_session),
-        "rename-session" => handler!(rename_session),
-        "revoke-other-sessions" => handler!(revoke_other_sessions),
-        "jwks" => handler!(jwks),
-        _ => return None,
-    })
+/// The handler a function serves, from the route table the API's tests share.
+fn handler_for(function: &str) -> Option<api_tests::routes::Handler> {
+    api_tests::routes::route(function).map(|r| r.handler)
 }
 
 /// Runs `events` through the handler in this thread, timing each with the thread's CPU clock.

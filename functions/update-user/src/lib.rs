@@ -1,0 +1,83 @@
+//! `PATCH /users/{user_id}`: an admin disables or enables a user, or changes their role.
+//! Disabling ends every session of the user at once (OWASP ASVS 5.0 7.4.2): it moves the
+//! user's credential epoch in the same write. An admin cannot disable or demote themselves,
+//! and the caller's admin rights are a condition of the write, so there is always at least one
+//! active admin, even when two admins demote or disable each other at the same moment. Same order of answers as the admin listing, with a sign-in
+//! within `REAUTH_MAX_AGE_SECONDS` required after the admin check (401
+//! `reauthentication_required`).
+
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+use shared::AppState;
+use shared::auth::Caller;
+use shared::domain::ids::parse_user_id;
+use shared::domain::time::now_epoch;
+use shared::domain::{Role, UserResponse};
+use shared::error::ApiError;
+use shared::http::{client_ip, expect_method, json, json_body, path_param, target_user_id};
+use shared::services::admin::{self, UserChange};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpdateUserBody {
+    disabled: Option<bool>,
+    role: Option<Role>,
+}
+
+#[derive(Serialize)]
+struct Updated {
+    #[serde(flatten)]
+    user: UserResponse,
+    revoked_sessions: usize,
+}
+
+/// The user and the change, valid.
+fn validate(req: &Request, caller: u64) -> Result<(u64, UserChange), ApiError> {
+    let body: UpdateUserBody = json_body(req)?;
+    if body.disabled.is_none() && body.role.is_none() {
+        return Err(ApiError::bad_request(
+            "give at least one of disabled, role",
+            "invalid_body",
+        ));
+    }
+    // Changing oneself is refused only for the changes that would lock oneself out.
+    let own = parse_user_id(path_param(req, "user_id")) == Some(caller);
+    if own && (body.disabled == Some(true) || body.role == Some(Role::User)) {
+        return Err(ApiError::bad_request(
+            "Administrators cannot disable or demote themselves.",
+            "cannot_modify_self",
+        ));
+    }
+    let user_id = if own {
+        caller
+    } else {
+        target_user_id(req, caller, "")?
+    };
+    let change = UserChange {
+        role: body.role,
+        disabled: body.disabled,
+    };
+    Ok((user_id, change))
+}
+
+/// Handles one request.
+pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
+    expect_method(&req, Method::PATCH)?;
+    let now = now_epoch();
+    let bearer = state.verifier.verify_headers(req.headers())?;
+    let admin = Caller::admin(state, &bearer, None, now).await?;
+    admin.signed_in_recently(state, now)?;
+    let (user_id, change) = validate(&req, bearer.user_id)?;
+    let ip = client_ip(&req, &state.config);
+    let (user, revoked_sessions) =
+        admin::update_user(state, &admin, user_id, change, &ip, now).await?;
+    let user = UserResponse::from(&user);
+    json(
+        StatusCode::OK,
+        &Updated {
+            user,
+            revoked_sessions,
+        },
+    )
+}

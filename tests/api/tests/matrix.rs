@@ -1,0 +1,409 @@
+//! The authorisation matrix: every authenticated route × every kind of credential → the exact
+//! status. The table is data; `docs/security.md` carries the same table (checked below).
+//! The public routes (`register`, `login`, `refresh`, `jwks`) ignore `Authorization`.
+
+use api_tests::{Reply, TestEnv, event, now, send, with_body};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::json;
+use shared::auth::AccessClaims;
+use shared::demo::{ADMIN_ID, DEMO_PASSWORD, PLAIN_USER_ID, USER_ID};
+use shared::domain::EndReason;
+use shared::domain::Role;
+use shared::keys::{SigningKey, dev_signing_key};
+use shared::refresh::RefreshKey;
+
+/// The columns, in order.
+const ROUTES: [&str; 11] = [
+    "GET /sessions/user/{user_id}",
+    "DELETE /sessions/user/{user_id}/{session_id}",
+    "DELETE /sessions/user/{user_id}",
+    "PATCH /users/{user_id}",
+    "POST /auth/logout",
+    "POST /auth/password",
+    "GET /sessions",
+    "DELETE /sessions/{session_id}",
+    "DELETE /sessions?scope=others",
+    "PATCH /sessions/{session_id}",
+    "POST /auth/reauthenticate",
+];
+
+/// The rows: a kind of credential and the status each route must answer.
+const MATRIX: [(&str, [u16; 11]); 19] = [
+    ("no token", [401; 11]),
+    ("garbage", [401; 11]),
+    ("expired", [401; 11]),
+    ("nbf in the future", [401; 11]),
+    ("wrong aud", [401; 11]),
+    ("wrong iss", [401; 11]),
+    ("alg none (and None, NONE, nOnE)", [401; 11]),
+    ("HS256 signed with the public key", [401; 11]),
+    ("unknown kid", [401; 11]),
+    ("jku header (never fetched)", [401; 11]),
+    ("x5u header (never fetched)", [401; 11]),
+    ("tampered payload", [401; 11]),
+    ("refresh token as bearer", [401; 11]),
+    ("token of an ended session", [401; 11]),
+    (
+        "token of a disabled user",
+        [403, 403, 403, 403, 401, 401, 401, 401, 401, 401, 401],
+    ),
+    (
+        "token claiming admin, users table says user",
+        [403, 403, 403, 403, 204, 200, 200, 204, 200, 200, 200],
+    ),
+    (
+        "plain user",
+        [403, 403, 403, 403, 204, 200, 200, 204, 200, 200, 200],
+    ),
+    (
+        "another user's session id",
+        [403, 403, 403, 403, 204, 200, 200, 404, 200, 404, 200],
+    ),
+    (
+        "admin",
+        [200, 204, 200, 200, 204, 200, 200, 204, 200, 200, 200],
+    ),
+];
+
+fn b64(v: &serde_json::Value) -> String {
+    URL_SAFE_NO_PAD.encode(v.to_string())
+}
+
+/// Signs claims with the dev key under a custom header (for headers TokenSigner never sets).
+fn sign_with_header(header: Header, claims: &AccessClaims) -> String {
+    let key = EncodingKey::from_ed_der(dev_signing_key().pkcs8());
+    shared::jwt_crypto::install();
+    jsonwebtoken::encode(&header, claims, &key).unwrap()
+}
+
+/// Builds the credential of a row: (token, the session id `DELETE /sessions/{id}` targets).
+async fn credential(env: &TestEnv, kind: &str) -> (Option<String>, String) {
+    let (own, token) = env.login(PLAIN_USER_ID, Role::User).await;
+    let (spare, _) = env.login(PLAIN_USER_ID, Role::User).await;
+    let claims = env
+        .signer
+        .claims(PLAIN_USER_ID, &own.session_id, Role::User, now());
+    let signed = |c: &AccessClaims| env.signer.sign_claims(c).unwrap();
+    let dev_header = || {
+        let mut h = Header::new(Algorithm::EdDSA);
+        h.kid = Some(shared::keys::DEV_ONLY_KID.to_owned());
+        h.typ = Some("at+jwt".to_owned());
+        h
+    };
+    let target = spare.session_id.clone();
+    let token = match kind {
+        "no token" => None,
+        "garbage" => Some("garbage.garbage.garbage".to_owned()),
+        "expired" => {
+            let mut c = claims.clone();
+            c.iat = now() - 3600;
+            c.exp = now() - 60;
+            Some(signed(&c))
+        }
+        "nbf in the future" => {
+            let mut c = claims.clone();
+            c.nbf = now() + 600;
+            Some(signed(&c))
+        }
+        "wrong aud" => {
+            let mut c = claims.clone();
+            c.aud = "another-api".into();
+            Some(signed(&c))
+        }
+        "wrong iss" => {
+            let mut c = claims.clone();
+            c.iss = "https://evil.example".into();
+            Some(signed(&c))
+        }
+        "alg none (and None, NONE, nOnE)" => {
+            // One spelling per call keeps the row's shape; all four are refused in auth.rs tests.
+            let header = json!({"alg": "none", "typ": "at+jwt", "kid": shared::keys::DEV_ONLY_KID});
+            Some(format!(
+                "{}.{}.",
+                b64(&header),
+                b64(&serde_json::to_value(&claims).unwrap())
+            ))
+        }
+        "HS256 signed with the public key" => {
+            let public = URL_SAFE_NO_PAD
+                .decode(dev_signing_key().public_jwk().x)
+                .unwrap();
+            // Built by hand: the functions' JWT provider refuses to make HMAC signatures.
+            let header =
+                json!({"alg": "HS256", "typ": "at+jwt", "kid": shared::keys::DEV_ONLY_KID});
+            let body = format!(
+                "{}.{}",
+                b64(&header),
+                b64(&serde_json::to_value(&claims).unwrap())
+            );
+            let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &public);
+            let mac = ring::hmac::sign(&key, body.as_bytes());
+            Some(format!("{body}.{}", URL_SAFE_NO_PAD.encode(mac.as_ref())))
+        }
+        "unknown kid" => {
+            let stranger = SigningKey::generate("unknown-kid").unwrap();
+            let s = shared::auth::TokenSigner::new(&stranger, &env.state.config.tokens, 900);
+            Some(s.sign_claims(&claims).unwrap())
+        }
+        "jku header (never fetched)" => {
+            let mut h = dev_header();
+            h.jku = Some("https://evil.example/jwks.json".into());
+            Some(sign_with_header(h, &claims))
+        }
+        "x5u header (never fetched)" => {
+            let mut h = dev_header();
+            h.x5u = Some("https://evil.example/cert.pem".into());
+            Some(sign_with_header(h, &claims))
+        }
+        "tampered payload" => {
+            let good = signed(&claims);
+            let parts: Vec<&str> = good.split('.').collect();
+            let mut evil = claims.clone();
+            evil.sub = ADMIN_ID.to_string();
+            evil.role = Role::Admin;
+            Some(format!(
+                "{}.{}.{}",
+                parts[0],
+                b64(&serde_json::to_value(&evil).unwrap()),
+                parts[2]
+            ))
+        }
+        "refresh token as bearer" => Some(
+            RefreshKey::dev()
+                .issue(PLAIN_USER_ID, &own.session_id, "family", 0)
+                .expose(),
+        ),
+        "token of an ended session" => {
+            let policy = env.state.config.sessions;
+            env.state
+                .store
+                .end_session(
+                    PLAIN_USER_ID,
+                    &own.session_id,
+                    PLAIN_USER_ID,
+                    EndReason::Logout,
+                    now(),
+                    &policy,
+                )
+                .await
+                .unwrap();
+            Some(token)
+        }
+        "token of a disabled user" => {
+            env.update_user(PLAIN_USER_ID, "user", true).await;
+            Some(token)
+        }
+        "token claiming admin, users table says user" => Some(
+            env.signer
+                .issue(PLAIN_USER_ID, &own.session_id, Role::Admin, now())
+                .unwrap(),
+        ),
+        "plain user" => Some(token),
+        "another user's session id" => {
+            let (jane, _) = env.login(USER_ID, Role::User).await;
+            return (Some(token), jane.session_id);
+        }
+        "admin" => {
+            let (admin_spare, _) = env.login(ADMIN_ID, Role::Admin).await;
+            let (_, admin) = env.login(ADMIN_ID, Role::Admin).await;
+            return (Some(admin), admin_spare.session_id);
+        }
+        other => panic!("no credential for {other}"),
+    };
+    (token, target)
+}
+
+async fn call(env: &TestEnv, route: &str, token: Option<&str>, own_target: &str) -> Reply {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("user-agent", "matrix")];
+    if let Some(a) = &auth {
+        headers.push(("authorization", a.as_str()));
+    }
+    let (jane_session, _) = env.login(USER_ID, Role::User).await;
+    let s = &env.state;
+    match route {
+        "GET /sessions/user/{user_id}" => {
+            send(
+                s,
+                &event(
+                    "GET",
+                    "/sessions/user/{user_id}",
+                    "/sessions/user/74",
+                    "",
+                    &headers,
+                ),
+                get_user_sessions::handle,
+            )
+            .await
+        }
+        "DELETE /sessions/user/{user_id}/{session_id}" => {
+            let path = format!("/sessions/user/74/{}", jane_session.session_id);
+            send(
+                s,
+                &event(
+                    "DELETE",
+                    "/sessions/user/{user_id}/{session_id}",
+                    &path,
+                    "",
+                    &headers,
+                ),
+                admin_revoke_session::handle,
+            )
+            .await
+        }
+        "DELETE /sessions/user/{user_id}" => {
+            send(
+                s,
+                &event(
+                    "DELETE",
+                    "/sessions/user/{user_id}",
+                    "/sessions/user/74",
+                    "",
+                    &headers,
+                ),
+                admin_revoke_user_sessions::handle,
+            )
+            .await
+        }
+        "PATCH /users/{user_id}" => {
+            let ev = with_body(
+                event("PATCH", "/users/{user_id}", "/users/74", "", &headers),
+                &json!({"disabled": false}),
+            );
+            send(s, &ev, update_user::handle).await
+        }
+        "POST /auth/logout" => {
+            send(
+                s,
+                &event("POST", "/auth/logout", "/auth/logout", "", &headers),
+                logout::handle,
+            )
+            .await
+        }
+        "POST /auth/password" => {
+            let body =
+                json!({"current_password": DEMO_PASSWORD, "new_password": "a brand new secret"});
+            send(
+                s,
+                &with_body(
+                    event("POST", "/auth/password", "/auth/password", "", &headers),
+                    &body,
+                ),
+                change_password::handle,
+            )
+            .await
+        }
+        "GET /sessions" => {
+            send(
+                s,
+                &event("GET", "/sessions", "/sessions", "", &headers),
+                list_my_sessions::handle,
+            )
+            .await
+        }
+        "DELETE /sessions/{session_id}" => {
+            let path = format!("/sessions/{own_target}");
+            send(
+                s,
+                &event("DELETE", "/sessions/{session_id}", &path, "", &headers),
+                revoke_my_session::handle,
+            )
+            .await
+        }
+        "DELETE /sessions?scope=others" => {
+            send(
+                s,
+                &event("DELETE", "/sessions", "/sessions", "scope=others", &headers),
+                revoke_other_sessions::handle,
+            )
+            .await
+        }
+        "PATCH /sessions/{session_id}" => {
+            let path = format!("/sessions/{own_target}");
+            let ev = with_body(
+                event("PATCH", "/sessions/{session_id}", &path, "", &headers),
+                &json!({"label": "matrix"}),
+            );
+            send(s, &ev, rename_session::handle).await
+        }
+        "POST /auth/reauthenticate" => {
+            let ev = with_body(
+                event(
+                    "POST",
+                    "/auth/reauthenticate",
+                    "/auth/reauthenticate",
+                    "",
+                    &headers,
+                ),
+                &json!({"password": DEMO_PASSWORD}),
+            );
+            send(s, &ev, reauthenticate::handle).await
+        }
+        other => panic!("no request for {other}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_answers_every_credential_exactly() {
+    let mut failures = Vec::new();
+    for (kind, expected) in MATRIX {
+        for (route, want) in ROUTES.iter().zip(expected) {
+            // A fresh world per cell: a successful call changes state.
+            let env = TestEnv::seeded().await;
+            let (token, own_target) = credential(&env, kind).await;
+            let r = call(&env, route, token.as_deref(), &own_target).await;
+            if r.status != want {
+                failures.push(format!(
+                    "{kind} × {route}: want {want}, got {} {}",
+                    r.status, r.body
+                ));
+            }
+            if r.status >= 400 {
+                assert!(
+                    r.body["detail"].is_string() && r.body["code"].is_string(),
+                    "{kind} × {route}"
+                );
+            }
+            if r.status == 401 {
+                assert!(
+                    r.header("www-authenticate")
+                        .is_some_and(|h| h.starts_with("Bearer")),
+                    "{kind} × {route}"
+                );
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The matrix as the Markdown table `docs/security.md` carries.
+fn markdown() -> String {
+    let mut out = format!(
+        "| credential | {} |\n",
+        ROUTES.map(|r| format!("`{r}`")).join(" | ")
+    );
+    out.push_str(&format!("|---|{}\n", "---|".repeat(ROUTES.len())));
+    for (kind, statuses) in MATRIX {
+        out.push_str(&format!(
+            "| {kind} | {} |\n",
+            statuses.map(|s| s.to_string()).join(" | ")
+        ));
+    }
+    out
+}
+
+#[test]
+fn docs_security_md_carries_the_same_matrix() {
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/security.md"
+    ))
+    .unwrap();
+    let table = markdown();
+    assert!(
+        doc.contains(&table),
+        "docs/security.md must contain exactly:\n{table}"
+    );
+}

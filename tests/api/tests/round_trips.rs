@@ -1,0 +1,267 @@
+//! DynamoDB requests and sequential round trips per route, counted by an SDK interceptor on
+//! the handlers' own client: the latency budget as a test, not a timer. A request that starts
+//! before another one ends shares its round trip (they were awaited together). The client's
+//! connector holds every response for a few milliseconds, as a network would: against an
+//! in-process DynamoDB a request can otherwise finish before its sibling is even polled.
+
+use api_tests::{Reply, TestEnv, event, send, with_body};
+use aws_sdk_dynamodb::config::http::HttpRequest;
+use aws_sdk_dynamodb::config::{HttpClient, RuntimeComponents, SharedHttpClient};
+use aws_smithy_runtime_api::client::http::{
+    HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
+};
+use serde_json::json;
+use shared::demo::{ADMIN_ID, DEMO_PASSWORD, PLAIN_USER_ID, USER_ID};
+use shared::domain::Role;
+use shared::trips::{Recorder, Trip, instrument_with, sequential};
+use shared::{AppState, Store};
+use std::time::Duration;
+
+/// What the connector adds to every response.
+const LATENCY: Duration = Duration::from_millis(30);
+
+/// A client whose responses arrive `LATENCY` late.
+#[derive(Debug, Clone)]
+struct Late(SharedHttpClient);
+
+impl HttpClient for Late {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(LateConnector(self.0.http_connector(settings, components)))
+    }
+}
+
+#[derive(Debug)]
+struct LateConnector(SharedHttpConnector);
+
+impl HttpConnector for LateConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let inner = self.0.clone();
+        HttpConnectorFuture::new(async move {
+            let response = inner.call(request).await;
+            tokio::time::sleep(LATENCY).await;
+            response
+        })
+    }
+}
+
+/// The handlers' state with the recorder on a client whose responses come late.
+fn instrumented(env: &TestEnv) -> (AppState, Recorder) {
+    let recorder = Recorder::default();
+    (late(env, recorder.clone()), recorder)
+}
+
+/// `env`'s state with `recorder` on a client whose responses come late.
+fn late(env: &TestEnv, recorder: Recorder) -> AppState {
+    let state = instrument_with(&env.state, recorder);
+    let config = state.store.client().config();
+    // Plain HTTP to the local DynamoDB: the default client without TLS.
+    let inner = aws_smithy_http_client::Builder::new().build_http();
+    let client =
+        aws_sdk_dynamodb::Client::from_conf(config.to_builder().http_client(Late(inner)).build());
+    let mut late = state.clone();
+    late.store = Store::new(client, state.store.tables().clone());
+    late
+}
+
+fn ops(trips: &[Trip]) -> Vec<&'static str> {
+    let mut sorted = trips.to_vec();
+    sorted.sort_by_key(|t| t.start);
+    sorted.iter().map(|t| t.op).collect()
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+async fn measure<F, Fut>(recorder: &Recorder, call: F) -> (Reply, Vec<Trip>)
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Reply>,
+{
+    recorder.take();
+    let reply = call().await;
+    (reply, recorder.take())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listings_take_one_round_trip() {
+    let env = TestEnv::seeded().await;
+    let (state, recorder) = instrumented(&env);
+    let (_, admin) = env.login(ADMIN_ID, Role::Admin).await;
+    let (mine, user) = env.login(PLAIN_USER_ID, Role::User).await;
+
+    let ev = event(
+        "GET",
+        "/sessions/user/{user_id}",
+        &format!("/sessions/user/{USER_ID}"),
+        "",
+        &[("authorization", &bearer(&admin))],
+    );
+    let (r, trips) = measure(&recorder, || send(&state, &ev, get_user_sessions::handle)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(sequential(&trips), 1, "admin listing: {:?}", ops(&trips));
+    assert_eq!(
+        ops(&trips),
+        ["BatchGetItem", "Query"],
+        "caller's session and user, target user (one consistent batch), page"
+    );
+
+    let ev = event(
+        "GET",
+        "/sessions",
+        "/sessions",
+        "",
+        &[("authorization", &bearer(&user))],
+    );
+    let (r, trips) = measure(&recorder, || send(&state, &ev, list_my_sessions::handle)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(sequential(&trips), 1, "my sessions: {:?}", ops(&trips));
+
+    // At most once a minute per session the activity write follows the reads: the one
+    // request that takes a second round trip.
+    let mut stale = mine.clone();
+    stale.last_activity -= 120;
+    env.state.store.replace_session(&stale).await.unwrap();
+    let (r, trips) = measure(&recorder, || send(&state, &ev, list_my_sessions::handle)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(sequential(&trips), 2, "{:?}", ops(&trips));
+    assert_eq!(ops(&trips).last(), Some(&"UpdateItem"));
+    let (_, trips) = measure(&recorder, || send(&state, &ev, list_my_sessions::handle)).await;
+    assert_eq!(sequential(&trips), 1, "written once: {:?}", ops(&trips));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_ends_a_session_in_one_round_trip() {
+    let env = TestEnv::seeded().await;
+    let (state, recorder) = instrumented(&env);
+    let (_, admin) = env.login(ADMIN_ID, Role::Admin).await;
+    let (target, _) = env.login(USER_ID, Role::User).await;
+    let path = format!("/sessions/user/{USER_ID}/{}", target.session_id);
+    let ev = event(
+        "DELETE",
+        "/sessions/user/{user_id}/{session_id}",
+        &path,
+        "",
+        &[("authorization", &bearer(&admin))],
+    );
+    let (r, trips) = measure(&recorder, || {
+        send(&state, &ev, admin_revoke_session::handle)
+    })
+    .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(ops(&trips), ["TransactWriteItems"]);
+    // Again: already ended, still 204, still one round trip.
+    let (r, trips) = measure(&recorder, || {
+        send(&state, &ev, admin_revoke_session::handle)
+    })
+    .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(sequential(&trips), 1);
+    // A session that does not exist: 404 in one round trip.
+    let missing = format!("/sessions/user/{USER_ID}/{}", "A".repeat(27));
+    let ev = event(
+        "DELETE",
+        "/sessions/user/{user_id}/{session_id}",
+        &missing,
+        "",
+        &[("authorization", &bearer(&admin))],
+    );
+    let (r, trips) = measure(&recorder, || {
+        send(&state, &ev, admin_revoke_session::handle)
+    })
+    .await;
+    r.assert_error(404, "session_not_found");
+    assert_eq!(sequential(&trips), 1);
+    // A plain user's token falls back to the reads, which say 403.
+    let (_, user) = env.login(PLAIN_USER_ID, Role::User).await;
+    let ev = event(
+        "DELETE",
+        "/sessions/user/{user_id}/{session_id}",
+        &path,
+        "",
+        &[("authorization", &bearer(&user))],
+    );
+    send(&state, &ev, admin_revoke_session::handle)
+        .await
+        .assert_error(403, "admin_required");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_takes_at_most_three_round_trips_and_refresh_two() {
+    for limit in ["0", "5"] {
+        let env = TestEnv::seeded_with(&[("SESSION_LIMIT", limit)]).await;
+        let (state, recorder) = instrumented(&env);
+        let ev = with_body(
+            event("POST", "/auth/login", "/auth/login", "", &[]),
+            &json!({"email": "sam@example.com", "password": DEMO_PASSWORD}),
+        );
+        let (r, trips) = measure(&recorder, || send(&state, &ev, login::handle)).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert!(
+            sequential(&trips) <= 3,
+            "limit {limit}: {} round trips: {:?}",
+            sequential(&trips),
+            ops(&trips)
+        );
+        let refresh = r.body["refresh_token"].as_str().unwrap().to_owned();
+        let ev = with_body(
+            event("POST", "/auth/refresh", "/auth/refresh", "", &[]),
+            &json!({"refresh_token": refresh}),
+        );
+        let (r, trips) = measure(&recorder, || send(&state, &ev, refresh::handle)).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        // The rotation reads what it depends on (session, user, epochs) before it commits, so
+        // that nothing but signing can fail after the old token stopped working.
+        assert_eq!(sequential(&trips), 2, "refresh: {:?}", ops(&trips));
+        assert_eq!(ops(&trips), ["BatchGetItem", "UpdateItem"]);
+    }
+}
+
+/// A clock that moves one second each time it is read.
+fn ticks() -> Duration {
+    static TICKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    Duration::from_secs(TICKS.fetch_add(1, std::sync::atomic::Ordering::SeqCst))
+}
+
+/// The benchmark tells a handler's own CPU from the SDK's by reading the thread's clock when
+/// the first request starts and the last one ends: requests awaited together are one span.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_clock_is_read_around_each_round_trip() {
+    let env = TestEnv::seeded().await;
+    let recorder = Recorder::with_clock(ticks);
+    let state = late(&env, recorder.clone());
+    let (_, admin) = env.login(ADMIN_ID, Role::Admin).await;
+    let (_, user) = env.login(PLAIN_USER_ID, Role::User).await;
+
+    let ev = event(
+        "GET",
+        "/sessions/user/{user_id}",
+        &format!("/sessions/user/{USER_ID}"),
+        "",
+        &[("authorization", &bearer(&admin))],
+    );
+    recorder.take_inside();
+    let (r, trips) = measure(&recorder, || send(&state, &ev, get_user_sessions::handle)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(trips.len(), 2);
+    // Two requests in one round trip: one span, the clock read at its two ends.
+    assert_eq!(recorder.take_inside(), Duration::from_secs(1));
+
+    // Sign-out: the caller's session and user read together, then the session ended.
+    let ev = event(
+        "POST",
+        "/auth/logout",
+        "/auth/logout",
+        "",
+        &[("authorization", &bearer(&user))],
+    );
+    let (r, trips) = measure(&recorder, || send(&state, &ev, logout::handle)).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(sequential(&trips), 2, "{:?}", ops(&trips));
+    assert_eq!(recorder.take_inside(), Duration::from_secs(2));
+    assert_eq!(recorder.take_inside(), Duration::ZERO, "taken");
+}
