@@ -2,16 +2,16 @@
 //! sessions on several real devices (one of them ended).
 
 use crate::AppState;
-use crate::auth::TokenSigner;
 use crate::domain::SessionPolicy;
 use crate::domain::device::describe;
 use crate::domain::ids::new_session_id;
 use crate::domain::{EndReason, Role, Session};
 use crate::error::ApiError;
-use crate::refresh::{RefreshKey, new_family};
 use crate::services::accounts::{NewUser, create_user};
 use crate::services::sign_in::{SignIn, sign_in};
 use crate::store::{Store, StoreError};
+use crate::tokens::TokenSigner;
+use crate::tokens::refresh::{RefreshKey, new_family};
 use std::collections::BTreeMap;
 
 /// The demo admin.

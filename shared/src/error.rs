@@ -1,9 +1,52 @@
-//! The one error type of the API and its mapping to status + `{"detail", "code"}`.
+//! The errors, in one place: [`ApiError`] (every request's, mapped here to status +
+//! `{"detail", "code"}`), [`StoreError`] (DynamoDB's, which the API answers 503 or 500) and
+//! [`StartupError`] (a function that cannot start).
 
 use crate::domain::limits::PlanError;
 use crate::domain::throttle::Throttled;
-use crate::store::StoreError;
 use lambda_http::http::StatusCode;
+
+/// A boxed cause.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A failed store operation.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Unreachable, timed out, throttled or a DynamoDB-side failure: worth a retry later (503).
+    #[error("DynamoDB {operation} failed transiently")]
+    Transient {
+        /// The DynamoDB operation.
+        operation: &'static str,
+        /// The SDK error.
+        #[source]
+        source: BoxError,
+    },
+    /// A failure that retrying will not fix (500).
+    #[error("DynamoDB {operation} failed")]
+    Failed {
+        /// The DynamoDB operation.
+        operation: &'static str,
+        /// The SDK error.
+        #[source]
+        source: BoxError,
+    },
+    /// A stored item does not match the model (500).
+    #[error("a stored item does not match the model")]
+    Corrupt(#[from] serde_dynamo::Error),
+    /// A conditional write found the item already there (for a new user: the email).
+    #[error("the item already exists")]
+    AlreadyExists,
+    /// A new user's id is already taken.
+    #[error("the user id is already taken")]
+    IdTaken,
+}
+
+impl StoreError {
+    /// Whether a retry later may succeed (answered with 503 + `Retry-After`).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Transient { .. })
+    }
+}
 
 /// Everything a handler can fail with. Each variant maps to exactly one status in
 /// [`ApiError::status`]; client errors carry the message the client sees, server errors carry

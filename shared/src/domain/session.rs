@@ -95,7 +95,7 @@ pub struct Session {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_reason: Option<EndReason>,
     /// The refresh-token family's secret nonce (base64url, 256 bits): every generation's token
-    /// is a MAC over it (see [`crate::refresh`]). Never leaves the service.
+    /// is a MAC over it (see [`crate::tokens::refresh`]). Never leaves the service.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_family: Option<String>,
     /// The generation of the current refresh token; every earlier one is rotated out.

@@ -4,12 +4,13 @@
 
 use crate::AppState;
 use crate::audit;
-use crate::auth::{Bearer, Caller};
+use crate::auth::Caller;
 use crate::domain::ids::is_session_id;
 use crate::domain::{Cutoffs, EndReason, Role, User};
 use crate::error::ApiError;
 use crate::services::sessions::{Listed, PageWanted, end_one, read_page, shape};
 use crate::store::{AdminToken, AdminUpdate, EndOutcome, EpochChange, EpochRefusal};
+use crate::tokens::Bearer;
 
 fn user_not_found() -> ApiError {
     ApiError::NotFound {

@@ -3,13 +3,14 @@
 
 use crate::AppState;
 use crate::audit;
-use crate::auth::{Bearer, Caller};
+use crate::auth::Caller;
 use crate::cursor::Position;
 use crate::domain::ids::is_session_id;
 use crate::domain::session::clean_label;
 use crate::domain::{Cutoffs, EndReason, Session, SessionResponse};
 use crate::error::ApiError;
 use crate::store::{ActiveAt, EndOutcome, EpochChange, EpochRefusal, LabelOutcome, SessionPage};
+use crate::tokens::Bearer;
 
 /// The page a listing asks for.
 #[derive(Debug, Clone, Copy)]

@@ -17,10 +17,10 @@ use crate::domain::throttle::remember;
 use crate::domain::{Cutoffs, DeviceNameSource, DeviceType, Location, Session, User};
 use crate::error::ApiError;
 use crate::passwords::normalise_email;
-use crate::refresh::new_family;
 use crate::services::credentials::PasswordCheck;
 use crate::services::limits;
 use crate::services::tokens::{TokenResponse, issue};
+use crate::tokens::refresh::new_family;
 
 /// Longest client-sent device name kept.
 pub const MAX_DEVICE_NAME_CHARS: usize = 64;

@@ -1,6 +1,6 @@
 //! Issuing a session's tokens, and rotating its refresh token.
 //!
-//! Refresh tokens come in generations ([`crate::refresh`]). The current generation rotates to
+//! Refresh tokens come in generations ([`crate::tokens::refresh`]). The current generation rotates to
 //! the next in one conditional write, so of concurrent refreshes with one token exactly one
 //! wins. What the rotation depends on (the session, its user and the epochs) is read, strongly
 //! consistent, before it commits, so once it has committed nothing but signing is left to
@@ -14,9 +14,9 @@ use crate::AppState;
 use crate::audit;
 use crate::domain::{Cutoffs, EndReason, Location, Role, Session, SessionResponse, SessionStatus};
 use crate::error::ApiError;
-use crate::refresh::RefreshToken;
 use crate::services::sessions::end_one;
 use crate::store::Rotation;
+use crate::tokens::refresh::RefreshToken;
 use serde::Serialize;
 
 /// Tokens handed out by sign-in and refresh.

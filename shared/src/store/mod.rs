@@ -12,46 +12,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// A failed store operation.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// Unreachable, timed out, throttled or a DynamoDB-side failure: worth a retry later (503).
-    #[error("DynamoDB {operation} failed transiently")]
-    Transient {
-        /// The DynamoDB operation.
-        operation: &'static str,
-        /// The SDK error.
-        #[source]
-        source: BoxError,
-    },
-    /// A failure that retrying will not fix (500).
-    #[error("DynamoDB {operation} failed")]
-    Failed {
-        /// The DynamoDB operation.
-        operation: &'static str,
-        /// The SDK error.
-        #[source]
-        source: BoxError,
-    },
-    /// A stored item does not match the model (500).
-    #[error("a stored item does not match the model")]
-    Corrupt(#[from] serde_dynamo::Error),
-    /// A conditional write found the item already there (for a new user: the email).
-    #[error("the item already exists")]
-    AlreadyExists,
-    /// A new user's id is already taken.
-    #[error("the user id is already taken")]
-    IdTaken,
-}
-
-impl StoreError {
-    /// Whether a retry later may succeed (answered with 503 + `Retry-After`).
-    pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Transient { .. })
-    }
-}
+use crate::error::BoxError;
+pub use crate::error::StoreError;
 
 /// Error codes DynamoDB uses for throttling and its own transient failures.
 const TRANSIENT_CODES: &[&str] = &[

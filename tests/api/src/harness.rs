@@ -3,11 +3,11 @@
 
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
-use shared::auth::TokenSigner;
 use shared::config::Config;
 use shared::demo;
 use shared::domain::{Role, Session};
-use shared::keys::dev_signing_key;
+use shared::tokens::TokenSigner;
+use shared::tokens::keys::dev_signing_key;
 use shared::{AppState, tables};
 use std::collections::HashMap;
 use tokio::sync::oneshot;
@@ -78,9 +78,9 @@ impl TestEnv {
         vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let state = state_for(&vars)
             .await
-            .with_signer(shared::keys::dev_signing_key())
+            .with_signer(shared::tokens::keys::dev_signing_key())
             .expect("dev signer")
-            .with_refresh_key(shared::refresh::RefreshKey::dev());
+            .with_refresh_key(shared::tokens::refresh::RefreshKey::dev());
         let names = state.store.tables().clone();
         for (def, name) in
             tables::ALL

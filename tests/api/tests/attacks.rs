@@ -438,9 +438,9 @@ async fn an_idle_session_does_not_come_back_when_the_idle_timeout_grows() {
     vars.insert("SESSION_IDLE_TIMEOUT_SECONDS".into(), "2419200".into());
     let longer = api_tests::state_for(&vars)
         .await
-        .with_signer(shared::keys::dev_signing_key())
+        .with_signer(shared::tokens::keys::dev_signing_key())
         .unwrap()
-        .with_refresh_key(shared::refresh::RefreshKey::dev());
+        .with_refresh_key(shared::tokens::refresh::RefreshKey::dev());
     my_sessions(&longer, &idle.access)
         .await
         .assert_error(401, "session_ended");

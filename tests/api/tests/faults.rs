@@ -136,9 +136,9 @@ async fn behind_proxy(env: &TestEnv) -> (Proxy, shared::AppState) {
     let proxy = Proxy::start(&env.endpoint).await;
     let state = api_tests::state_for(&api_tests::env_for(&proxy.endpoint))
         .await
-        .with_signer(shared::keys::dev_signing_key())
+        .with_signer(shared::tokens::keys::dev_signing_key())
         .unwrap()
-        .with_refresh_key(shared::refresh::RefreshKey::dev());
+        .with_refresh_key(shared::tokens::refresh::RefreshKey::dev());
     (proxy, state)
 }
 

@@ -151,8 +151,9 @@ async fn unauthenticated_requests_are_401_with_www_authenticate() {
         .assert_error(401, "token_expired");
 
     // Signed by a key the service does not trust.
-    let stranger = shared::keys::SigningKey::generate(shared::keys::DEV_ONLY_KID).unwrap();
-    let forged = shared::auth::TokenSigner::new(&stranger, &env.state.config.tokens, 900)
+    let stranger =
+        shared::tokens::keys::SigningKey::generate(shared::tokens::keys::DEV_ONLY_KID).unwrap();
+    let forged = shared::tokens::TokenSigner::new(&stranger, &env.state.config.tokens, 900)
         .issue(ADMIN_ID, &session.session_id, Role::Admin, now())
         .unwrap();
     get(&env, "74", "", Some(&forged))
@@ -549,8 +550,8 @@ async fn any_page_on_this_machine_may_call_the_local_stack_but_not_a_deployed_on
     assert!(r.header("access-control-allow-origin").is_none());
 
     // A deployed stack (APP_ENV not local) allows only its configured origins.
-    let key = shared::keys::SigningKey::generate("k1").unwrap();
-    let keys = serde_json::to_string(&shared::keys::JwkSet {
+    let key = shared::tokens::keys::SigningKey::generate("k1").unwrap();
+    let keys = serde_json::to_string(&shared::tokens::keys::JwkSet {
         keys: vec![key.public_jwk()],
     })
     .unwrap();

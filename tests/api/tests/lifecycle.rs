@@ -928,7 +928,7 @@ async fn jwks_publishes_the_verifying_keys() {
     let key = &r.body["keys"][0];
     assert_eq!(key["kty"], "OKP");
     assert_eq!(key["crv"], "Ed25519");
-    assert_eq!(key["kid"], shared::keys::DEV_ONLY_KID);
+    assert_eq!(key["kid"], shared::tokens::keys::DEV_ONLY_KID);
     assert!(key.get("d").is_none(), "never the private key");
 }
 

@@ -7,12 +7,12 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
-use shared::auth::AccessClaims;
 use shared::demo::{ADMIN_ID, DEMO_PASSWORD, PLAIN_USER_ID, USER_ID};
 use shared::domain::EndReason;
 use shared::domain::Role;
-use shared::keys::{SigningKey, dev_signing_key};
-use shared::refresh::RefreshKey;
+use shared::tokens::AccessClaims;
+use shared::tokens::keys::{SigningKey, dev_signing_key};
+use shared::tokens::refresh::RefreshKey;
 
 /// The columns, in order.
 const ROUTES: [&str; 11] = [
@@ -74,7 +74,7 @@ fn b64(v: &serde_json::Value) -> String {
 /// Signs claims with the dev key under a custom header (for headers TokenSigner never sets).
 fn sign_with_header(header: Header, claims: &AccessClaims) -> String {
     let key = EncodingKey::from_ed_der(dev_signing_key().pkcs8());
-    shared::jwt_crypto::install();
+    shared::tokens::crypto::install();
     jsonwebtoken::encode(&header, claims, &key).unwrap()
 }
 
@@ -88,7 +88,7 @@ async fn credential(env: &TestEnv, kind: &str) -> (Option<String>, String) {
     let signed = |c: &AccessClaims| env.signer.sign_claims(c).unwrap();
     let dev_header = || {
         let mut h = Header::new(Algorithm::EdDSA);
-        h.kid = Some(shared::keys::DEV_ONLY_KID.to_owned());
+        h.kid = Some(shared::tokens::keys::DEV_ONLY_KID.to_owned());
         h.typ = Some("at+jwt".to_owned());
         h
     };
@@ -119,7 +119,8 @@ async fn credential(env: &TestEnv, kind: &str) -> (Option<String>, String) {
         }
         "alg none (and None, NONE, nOnE)" => {
             // One spelling per call keeps the row's shape; all four are refused in auth.rs tests.
-            let header = json!({"alg": "none", "typ": "at+jwt", "kid": shared::keys::DEV_ONLY_KID});
+            let header =
+                json!({"alg": "none", "typ": "at+jwt", "kid": shared::tokens::keys::DEV_ONLY_KID});
             Some(format!(
                 "{}.{}.",
                 b64(&header),
@@ -132,7 +133,7 @@ async fn credential(env: &TestEnv, kind: &str) -> (Option<String>, String) {
                 .unwrap();
             // Built by hand: the functions' JWT provider refuses to make HMAC signatures.
             let header =
-                json!({"alg": "HS256", "typ": "at+jwt", "kid": shared::keys::DEV_ONLY_KID});
+                json!({"alg": "HS256", "typ": "at+jwt", "kid": shared::tokens::keys::DEV_ONLY_KID});
             let body = format!(
                 "{}.{}",
                 b64(&header),
@@ -144,7 +145,7 @@ async fn credential(env: &TestEnv, kind: &str) -> (Option<String>, String) {
         }
         "unknown kid" => {
             let stranger = SigningKey::generate("unknown-kid").unwrap();
-            let s = shared::auth::TokenSigner::new(&stranger, &env.state.config.tokens, 900);
+            let s = shared::tokens::TokenSigner::new(&stranger, &env.state.config.tokens, 900);
             Some(s.sign_claims(&claims).unwrap())
         }
         "jku header (never fetched)" => {

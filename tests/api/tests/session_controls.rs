@@ -212,9 +212,9 @@ async fn sessions_from_before_the_limit_count_and_go_first() {
     vars.insert("SESSION_LIMIT".into(), "2".into());
     let limited = state_for(&vars)
         .await
-        .with_signer(shared::keys::dev_signing_key())
+        .with_signer(shared::tokens::keys::dev_signing_key())
         .unwrap()
-        .with_refresh_key(shared::refresh::RefreshKey::dev());
+        .with_refresh_key(shared::tokens::refresh::RefreshKey::dev());
     let (token, _, new) = sign_in(&limited, SAM).await;
     assert_eq!(active_count(&env, PLAIN_USER_ID).await, 2);
     let sessions = my_sessions(&limited, &token).await;

@@ -433,8 +433,8 @@ async fn run(args: Args) -> Result<()> {
     let config = Config::from_lookup(|k| vars.get(k).cloned())?;
     let state = AppState::build(config)
         .await?
-        .with_signer(shared::keys::dev_signing_key())?
-        .with_refresh_key(shared::refresh::RefreshKey::dev());
+        .with_signer(shared::tokens::keys::dev_signing_key())?
+        .with_refresh_key(shared::tokens::refresh::RefreshKey::dev());
     let names = state.store.tables().clone();
     for (def, name) in
         shared::tables::ALL
@@ -545,8 +545,8 @@ async fn run_peer(
     state: &AppState,
     tokens: &BTreeMap<&'static str, String>,
 ) -> Result<Peer> {
-    let jwks = serde_json::to_string(&shared::keys::JwkSet {
-        keys: vec![shared::keys::dev_signing_key().public_jwk()],
+    let jwks = serde_json::to_string(&shared::tokens::keys::JwkSet {
+        keys: vec![shared::tokens::keys::dev_signing_key().public_jwk()],
     })?;
     let launch = Launch {
         program: python.to_path_buf(),

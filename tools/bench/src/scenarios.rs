@@ -8,7 +8,7 @@ use serde_json::Value;
 use shared::AppState;
 use shared::demo::{self, ADMIN_ID, PLAIN_USER_ID};
 use shared::domain::Role;
-use shared::refresh::{RefreshKey, new_family};
+use shared::tokens::refresh::{RefreshKey, new_family};
 use std::collections::BTreeMap;
 use std::path::Path;
 

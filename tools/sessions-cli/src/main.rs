@@ -9,12 +9,12 @@ use anyhow::{Context, Result, bail};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use clap::{Parser, Subcommand};
-use shared::auth::TokenSigner;
 use shared::config::{Config, TlsRoots};
 use shared::domain::time::now_epoch;
 use shared::domain::{Role, UserResponse};
-use shared::keys::{JwkSet, SigningKey, signing_secret_json};
 use shared::services::accounts::{NewUser, create_user};
+use shared::tokens::TokenSigner;
+use shared::tokens::keys::{JwkSet, SigningKey, signing_secret_json};
 use shared::{AppState, demo, tables};
 use std::path::PathBuf;
 

@@ -3,10 +3,16 @@
 //! Every setting is documented in the README's "Configuration" table; the names here and there
 //! must agree.
 
+pub mod env;
+pub mod jwks;
+
+use env::Env;
+pub use env::{INT_SETTINGS, IntSetting};
+use jwks::{JwkSet, dev_public_jwk};
+
 use crate::domain::SessionPolicy;
 use crate::domain::limits::SessionLimitAction;
 use crate::error::StartupError;
-use crate::keys::{JwkSet, dev_signing_key};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use std::time::Duration;
@@ -106,6 +112,8 @@ pub struct Config {
     /// Whether every request must carry CloudFront's origin secret (`ORIGIN_VERIFY_REQUIRED`,
     /// set when the stack puts CloudFront in front): direct calls get 403.
     pub origin_verify_required: bool,
+    /// Where the secrets come from (read at cold start, never held in the environment).
+    pub secrets: SecretSources,
 }
 
 /// Settings of the routes that create users, sessions and tokens.
@@ -159,123 +167,162 @@ impl Config {
 
     /// Reads settings through `get`, so tests can pass a map instead of the environment.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, StartupError> {
-        let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
-        let app_env = match get("APP_ENV").as_deref() {
+        let env = Env::new(get);
+        let app_env = match env.text("APP_ENV").as_deref() {
             Some("local") => AppEnv::Local,
             _ => AppEnv::Deployed,
         };
-        let required = |name: &'static str| get(name).ok_or(StartupError::Missing(name));
-
-        let tables = TableNames {
-            sessions: required("SESSIONS_TABLE")?,
-            users: required("USERS_TABLE")?,
-            user_emails: required("USER_EMAILS_TABLE")?,
-        };
-
-        let millis = |name: &'static str| -> Result<Duration, StartupError> {
-            Ok(Duration::from_millis(number(&get, name)?))
-        };
-        let dynamodb = DynamoConfig {
-            endpoint: get("DYNAMODB_ENDPOINT"),
-            connect_timeout: millis("DYNAMODB_CONNECT_TIMEOUT_MS")?,
-            attempt_timeout: millis("DYNAMODB_ATTEMPT_TIMEOUT_MS")?,
-            operation_timeout: millis("DYNAMODB_OPERATION_TIMEOUT_MS")?,
-            max_attempts: number(&get, "DYNAMODB_MAX_ATTEMPTS")? as u32,
-            tls_roots: match get("TLS_ROOTS").as_deref() {
-                None | Some("amazon") => TlsRoots::Amazon,
-                Some("system") => TlsRoots::System,
-                Some(_) => {
-                    return Err(StartupError::Invalid {
-                        name: "TLS_ROOTS",
-                        reason: "expected amazon or system".to_owned(),
-                    });
-                }
+        let auth = AuthPolicy::read(&env)?;
+        let origin_verify_secret = env
+            .text("ORIGIN_VERIFY_SECRET")
+            .map(|s| origin_secret(s, "ORIGIN_VERIFY_SECRET"))
+            .transpose()?;
+        Ok(Self {
+            app_env,
+            tables: TableNames::read(&env)?,
+            dynamodb: DynamoConfig::read(&env)?,
+            tokens: TokenConfig::read(&env, app_env, auth.access_token_ttl_seconds)?,
+            sessions: session_policy(&env)?,
+            cursor_key: match (env.text("CURSOR_SECRET"), app_env) {
+                (Some(b64), _) => Some(cursor_key(&b64, "CURSOR_SECRET")?),
+                (None, AppEnv::Local) => Some(DEV_ONLY_CURSOR_SECRET.to_vec()),
+                (None, AppEnv::Deployed) => None,
             },
-        };
+            cors_allowed_origins: env.origins("CORS_ALLOWED_ORIGINS"),
+            retry_after_seconds: 1,
+            auth,
+            origin_verify_secret,
+            origin_verify_required: env.boolean("ORIGIN_VERIFY_REQUIRED", false)?,
+            secrets: SecretSources::read(&env),
+        })
+    }
+}
 
-        let public_keys = match (get("JWT_PUBLIC_KEYS"), app_env) {
+impl TableNames {
+    fn read(env: &Env<impl Fn(&str) -> Option<String>>) -> Result<Self, StartupError> {
+        Ok(Self {
+            sessions: env.required("SESSIONS_TABLE")?,
+            users: env.required("USERS_TABLE")?,
+            user_emails: env.required("USER_EMAILS_TABLE")?,
+        })
+    }
+}
+
+impl DynamoConfig {
+    fn read(env: &Env<impl Fn(&str) -> Option<String>>) -> Result<Self, StartupError> {
+        let roots = [("amazon", TlsRoots::Amazon), ("system", TlsRoots::System)];
+        Ok(Self {
+            endpoint: env.text("DYNAMODB_ENDPOINT"),
+            connect_timeout: env.millis("DYNAMODB_CONNECT_TIMEOUT_MS")?,
+            attempt_timeout: env.millis("DYNAMODB_ATTEMPT_TIMEOUT_MS")?,
+            operation_timeout: env.millis("DYNAMODB_OPERATION_TIMEOUT_MS")?,
+            max_attempts: env.number("DYNAMODB_MAX_ATTEMPTS")? as u32,
+            tls_roots: env.choice("TLS_ROOTS", &roots, TlsRoots::Amazon)?,
+        })
+    }
+}
+
+impl TokenConfig {
+    /// The verifying keys (the dev key where `APP_ENV=local` and none are set; never in a
+    /// deployed stack), issuer, audience, leeway and the longest lifetime issued.
+    fn read(
+        env: &Env<impl Fn(&str) -> Option<String>>,
+        app_env: AppEnv,
+        max_lifetime_seconds: i64,
+    ) -> Result<Self, StartupError> {
+        let public_keys = match (env.text("JWT_PUBLIC_KEYS"), app_env) {
             (Some(json), _) => JwkSet::parse(&json).map_err(|reason| StartupError::Invalid {
                 name: "JWT_PUBLIC_KEYS",
                 reason,
             })?,
             (None, AppEnv::Local) => JwkSet {
-                keys: vec![dev_signing_key().public_jwk()],
+                keys: vec![dev_public_jwk()],
             },
             (None, AppEnv::Deployed) => return Err(StartupError::Missing("JWT_PUBLIC_KEYS")),
         };
         if app_env == AppEnv::Deployed && public_keys.contains_dev_key() {
             return Err(StartupError::DevKeyOutsideLocal);
         }
-        let access_token_ttl_seconds = number(&get, "ACCESS_TOKEN_TTL_SECONDS")? as i64;
-        let tokens = TokenConfig {
-            issuer: get("TOKEN_ISSUER").unwrap_or_else(|| "device-sessions-api".to_owned()),
-            audience: get("TOKEN_AUDIENCE").unwrap_or_else(|| "device-sessions-api".to_owned()),
-            public_keys,
-            leeway_seconds: number(&get, "TOKEN_LEEWAY_SECONDS")?,
-            max_lifetime_seconds: access_token_ttl_seconds,
-        };
-
-        let sessions = SessionPolicy {
-            idle_timeout_seconds: number(&get, "SESSION_IDLE_TIMEOUT_SECONDS")? as i64,
-            absolute_lifetime_seconds: number(&get, "SESSION_ABSOLUTE_LIFETIME_SECONDS")? as i64,
-            retention_seconds: number(&get, "SESSION_RETENTION_SECONDS")? as i64,
-            activity_write_interval_seconds: 60,
-        };
-
-        let cursor_key = match (get("CURSOR_SECRET"), app_env) {
-            (Some(b64), _) => Some(cursor_key(&b64, "CURSOR_SECRET")?),
-            (None, AppEnv::Local) => Some(DEV_ONLY_CURSOR_SECRET.to_vec()),
-            (None, AppEnv::Deployed) => None,
-        };
-
-        let cors_allowed_origins = get("CORS_ALLOWED_ORIGINS")
-            .map(|v| {
-                v.split(',')
-                    .map(|o| o.trim().trim_end_matches('/').to_owned())
-                    .filter(|o| !o.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default();
-
-        let auth = AuthPolicy {
-            registration_enabled: boolean(&get, "REGISTRATION_ENABLED", true)?,
-            access_token_ttl_seconds,
-            refresh_reuse_grace_seconds: number(&get, "REFRESH_REUSE_GRACE_SECONDS")? as i64,
-            login_max_failures: number(&get, "LOGIN_MAX_FAILURES")? as u32,
-            login_max_failures_per_account: number(&get, "LOGIN_MAX_FAILURES_PER_ACCOUNT")? as u32,
-            login_failure_window_seconds: number(&get, "LOGIN_FAILURE_WINDOW_SECONDS")? as i64,
-            password_hash_memory_kib: number(&get, "PASSWORD_HASH_MEMORY_KIB")? as u32,
-            password_hash_iterations: number(&get, "PASSWORD_HASH_ITERATIONS")? as u32,
-            reauth_max_age_seconds: number(&get, "REAUTH_MAX_AGE_SECONDS")? as i64,
-            session_limit: number(&get, "SESSION_LIMIT")? as u32,
-            session_limit_action: match get("SESSION_LIMIT_ACTION").as_deref() {
-                None | Some("evict") => SessionLimitAction::Evict,
-                Some("refuse") => SessionLimitAction::Refuse,
-                Some(_) => {
-                    return Err(StartupError::Invalid {
-                        name: "SESSION_LIMIT_ACTION",
-                        reason: "expected evict or refuse".to_owned(),
-                    });
-                }
-            },
-        };
-        let origin_verify_secret = get("ORIGIN_VERIFY_SECRET")
-            .map(|s| origin_secret(s, "ORIGIN_VERIFY_SECRET"))
-            .transpose()?;
-
         Ok(Self {
-            auth,
-            app_env,
-            tables,
-            dynamodb,
-            tokens,
-            sessions,
-            cursor_key,
-            origin_verify_required: boolean(&get, "ORIGIN_VERIFY_REQUIRED", false)?,
-            cors_allowed_origins,
-            retry_after_seconds: 1,
-            origin_verify_secret,
+            issuer: env.text_or("TOKEN_ISSUER", "device-sessions-api"),
+            audience: env.text_or("TOKEN_AUDIENCE", "device-sessions-api"),
+            public_keys,
+            leeway_seconds: env.number("TOKEN_LEEWAY_SECONDS")?,
+            max_lifetime_seconds,
         })
+    }
+}
+
+fn session_policy(
+    env: &Env<impl Fn(&str) -> Option<String>>,
+) -> Result<SessionPolicy, StartupError> {
+    Ok(SessionPolicy {
+        idle_timeout_seconds: env.number("SESSION_IDLE_TIMEOUT_SECONDS")? as i64,
+        absolute_lifetime_seconds: env.number("SESSION_ABSOLUTE_LIFETIME_SECONDS")? as i64,
+        retention_seconds: env.number("SESSION_RETENTION_SECONDS")? as i64,
+        activity_write_interval_seconds: 60,
+    })
+}
+
+impl AuthPolicy {
+    fn read(env: &Env<impl Fn(&str) -> Option<String>>) -> Result<Self, StartupError> {
+        let actions = [
+            ("evict", SessionLimitAction::Evict),
+            ("refuse", SessionLimitAction::Refuse),
+        ];
+        let seconds = |name| Ok::<_, StartupError>(env.number(name)? as i64);
+        let count = |name| Ok::<_, StartupError>(env.number(name)? as u32);
+        Ok(Self {
+            registration_enabled: env.boolean("REGISTRATION_ENABLED", true)?,
+            access_token_ttl_seconds: seconds("ACCESS_TOKEN_TTL_SECONDS")?,
+            refresh_reuse_grace_seconds: seconds("REFRESH_REUSE_GRACE_SECONDS")?,
+            login_max_failures: count("LOGIN_MAX_FAILURES")?,
+            login_max_failures_per_account: count("LOGIN_MAX_FAILURES_PER_ACCOUNT")?,
+            login_failure_window_seconds: seconds("LOGIN_FAILURE_WINDOW_SECONDS")?,
+            password_hash_memory_kib: count("PASSWORD_HASH_MEMORY_KIB")?,
+            password_hash_iterations: count("PASSWORD_HASH_ITERATIONS")?,
+            reauth_max_age_seconds: seconds("REAUTH_MAX_AGE_SECONDS")?,
+            session_limit: count("SESSION_LIMIT")?,
+            session_limit_action: env.choice(
+                "SESSION_LIMIT_ACTION",
+                &actions,
+                SessionLimitAction::Evict,
+            )?,
+        })
+    }
+}
+
+/// Where a function's secrets come from: each is read once, at cold start
+/// ([`crate::AppState::from_env`]), from Secrets Manager by ARN, or (outside AWS) from the
+/// environment, or, only where `APP_ENV=local`, is the dev-only one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecretSources {
+    /// `SIGNING_KEY_SECRET_ARN`: the token-signing key.
+    pub signing_key_arn: Option<String>,
+    /// `SIGNING_KEY` (PKCS#8, base64) and `SIGNING_KEY_ID`, outside AWS.
+    pub signing_key: Option<(String, Option<String>)>,
+    /// `REFRESH_TOKEN_KEY_SECRET_ARN`: the refresh-token MAC key.
+    pub refresh_key_arn: Option<String>,
+    /// `REFRESH_TOKEN_KEY`, outside AWS.
+    pub refresh_key: Option<String>,
+    /// `CURSOR_SECRET_ARN`: the paging-cursor key (base64).
+    pub cursor_arn: Option<String>,
+    /// `ORIGIN_VERIFY_SECRET_ARN`: CloudFront's origin secret.
+    pub origin_verify_arn: Option<String>,
+}
+
+impl SecretSources {
+    fn read(env: &Env<impl Fn(&str) -> Option<String>>) -> Self {
+        Self {
+            signing_key_arn: env.text("SIGNING_KEY_SECRET_ARN"),
+            signing_key: env
+                .text("SIGNING_KEY")
+                .map(|key| (key, env.text("SIGNING_KEY_ID"))),
+            refresh_key_arn: env.text("REFRESH_TOKEN_KEY_SECRET_ARN"),
+            refresh_key: env.text("REFRESH_TOKEN_KEY"),
+            cursor_arn: env.text("CURSOR_SECRET_ARN"),
+            origin_verify_arn: env.text("ORIGIN_VERIFY_SECRET_ARN"),
+        }
     }
 }
 
@@ -307,95 +354,10 @@ pub fn origin_secret(secret: String, setting: &'static str) -> Result<String, St
     Ok(secret.trim().to_owned())
 }
 
-const DAY: u64 = 86_400;
-
-/// An integer setting: its environment variable, default and bounds. `template.yaml`'s
-/// parameters for these carry the same default and bounds (checked by `template.rs`), so a
-/// deploy never succeeds with a value every function then refuses at start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IntSetting {
-    /// The environment variable.
-    pub name: &'static str,
-    /// Its value when unset.
-    pub default: u64,
-    /// Smallest value accepted.
-    pub min: u64,
-    /// Largest value accepted.
-    pub max: u64,
-}
-
-const fn int(name: &'static str, default: u64, min: u64, max: u64) -> IntSetting {
-    IntSetting {
-        name,
-        default,
-        min,
-        max,
-    }
-}
-
-/// Every integer setting.
-pub const INT_SETTINGS: &[IntSetting] = &[
-    int("DYNAMODB_CONNECT_TIMEOUT_MS", 300, 1, 60_000),
-    int("DYNAMODB_ATTEMPT_TIMEOUT_MS", 700, 1, 60_000),
-    int("DYNAMODB_OPERATION_TIMEOUT_MS", 1_600, 1, 60_000),
-    int("DYNAMODB_MAX_ATTEMPTS", 2, 1, 10),
-    int("ACCESS_TOKEN_TTL_SECONDS", 900, 60, 3600),
-    int("TOKEN_LEEWAY_SECONDS", 30, 0, 300),
-    int("SESSION_IDLE_TIMEOUT_SECONDS", 7 * DAY, 60, 365 * DAY),
-    int("SESSION_ABSOLUTE_LIFETIME_SECONDS", 30 * DAY, 60, 730 * DAY),
-    int("SESSION_RETENTION_SECONDS", 30 * DAY, 0, 730 * DAY),
-    int("REFRESH_REUSE_GRACE_SECONDS", 10, 0, 300),
-    int("LOGIN_MAX_FAILURES", 5, 1, 100),
-    int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 50, 1, 100_000),
-    int("LOGIN_FAILURE_WINDOW_SECONDS", 900, 10, DAY),
-    int("PASSWORD_HASH_MEMORY_KIB", 9_216, 1024, 1 << 20),
-    int("PASSWORD_HASH_ITERATIONS", 4, 1, 10),
-    int("REAUTH_MAX_AGE_SECONDS", 900, 60, DAY),
-    int("SESSION_LIMIT", 0, 0, 100),
-];
-
-/// Reads a `true`/`false` setting with a default.
-fn boolean(
-    get: &impl Fn(&str) -> Option<String>,
-    name: &'static str,
-    default: bool,
-) -> Result<bool, StartupError> {
-    match get(name).as_deref() {
-        None => Ok(default),
-        Some("true") => Ok(true),
-        Some("false") => Ok(false),
-        Some(_) => Err(StartupError::Invalid {
-            name,
-            reason: "expected true or false".to_owned(),
-        }),
-    }
-}
-
-/// Reads the integer setting `name` of [`INT_SETTINGS`] with its default and bounds.
-fn number(get: &impl Fn(&str) -> Option<String>, name: &'static str) -> Result<u64, StartupError> {
-    let Some(setting) = INT_SETTINGS.iter().find(|s| s.name == name) else {
-        return Err(StartupError::Invalid {
-            name,
-            reason: "not a known integer setting".to_owned(),
-        });
-    };
-    let Some(raw) = get(name) else {
-        return Ok(setting.default);
-    };
-    let (min, max) = (setting.min, setting.max);
-    match raw.trim().parse::<u64>() {
-        Ok(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(StartupError::Invalid {
-            name,
-            reason: format!("expected an integer from {min} to {max}"),
-        }),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::SigningKey;
+    use crate::tokens::keys::{SigningKey, dev_signing_key};
     use std::collections::HashMap;
 
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {

@@ -112,7 +112,7 @@ impl JwtVerifier for EdDsaVerifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::{DEV_ONLY_SIGNING_KEY_PKCS8_B64, SigningKey};
+    use crate::tokens::keys::{DEV_ONLY_SIGNING_KEY_PKCS8_B64, SigningKey};
     use jsonwebtoken::{Header, Validation};
 
     #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]

@@ -1,108 +1,18 @@
-//! Ed25519 signing and verifying keys, their JWK form, and the dev-only key.
+//! Ed25519 signing keys, where they are read from, and the dev-only key. Their public form
+//! (JWK) is [`crate::config::jwks`]: the verifying keys are configuration.
 
+pub use crate::config::jwks::{DEV_ONLY_KID, JwkSet, PublicJwk};
 use crate::error::StartupError;
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use ring::signature::{Ed25519KeyPair, KeyPair};
-use serde::{Deserialize, Serialize};
-
-/// Key id of the dev-only key. Tokens signed with it are accepted only where `APP_ENV=local`.
-pub const DEV_ONLY_KID: &str = "dev-only-not-for-production";
+use serde::Deserialize;
 
 /// The dev-only Ed25519 private key (PKCS#8 DER, base64). It is public by design: it exists so
 /// that `make dev` and the tests can mint tokens. Every deployed function refuses to start when
 /// its verifying keys include this key's public half.
 pub const DEV_ONLY_SIGNING_KEY_PKCS8_B64: &str =
     "MC4CAQAwBQYDK2VwBCIEIMCdCq+TNOQ/BgrovHNi8eiTes9nF0Y8FFMrFBhzoNgr";
-
-/// A public Ed25519 key as a JWK (RFC 7517 / RFC 8037): what `jwks` publishes and what
-/// verifiers are configured with.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PublicJwk {
-    /// Always `OKP`.
-    pub kty: String,
-    /// Always `Ed25519`.
-    pub crv: String,
-    /// Key id, matched against the token header's `kid`.
-    pub kid: String,
-    /// The 32-byte public key, base64url without padding.
-    pub x: String,
-    /// Always `EdDSA`.
-    #[serde(default = "eddsa")]
-    pub alg: String,
-    /// Always `sig`.
-    #[serde(rename = "use", default = "sig")]
-    pub use_: String,
-}
-
-fn eddsa() -> String {
-    "EdDSA".to_owned()
-}
-fn sig() -> String {
-    "sig".to_owned()
-}
-
-impl PublicJwk {
-    /// A JWK for raw public key bytes.
-    pub fn new(kid: impl Into<String>, public_key: &[u8]) -> Self {
-        Self {
-            kty: "OKP".to_owned(),
-            crv: "Ed25519".to_owned(),
-            kid: kid.into(),
-            x: URL_SAFE_NO_PAD.encode(public_key),
-            alg: eddsa(),
-            use_: sig(),
-        }
-    }
-
-    /// Checks the fields a verifier depends on.
-    fn validate(&self) -> Result<(), String> {
-        if self.kty != "OKP" || self.crv != "Ed25519" {
-            return Err(format!("key {:?} is not an Ed25519 (OKP) key", self.kid));
-        }
-        if self.kid.is_empty() {
-            return Err("a key has an empty kid".to_owned());
-        }
-        match URL_SAFE_NO_PAD.decode(&self.x) {
-            Ok(bytes) if bytes.len() == 32 => Ok(()),
-            _ => Err(format!("key {:?} has an invalid x", self.kid)),
-        }
-    }
-}
-
-/// A JWK Set: `{"keys": [...]}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JwkSet {
-    /// The keys.
-    pub keys: Vec<PublicJwk>,
-}
-
-impl JwkSet {
-    /// Parses and checks a JWK Set from its JSON text.
-    pub fn parse(json: &str) -> Result<Self, String> {
-        let set: JwkSet = serde_json::from_str(json).map_err(|e| e.to_string())?;
-        if set.keys.is_empty() {
-            return Err("the key set is empty".to_owned());
-        }
-        let mut kids = std::collections::HashSet::new();
-        for key in &set.keys {
-            key.validate()?;
-            // Two keys under one kid: which one verifies would depend on the order.
-            if !kids.insert(key.kid.as_str()) {
-                return Err(format!("two keys share the kid {:?}", key.kid));
-            }
-        }
-        Ok(set)
-    }
-
-    /// Whether the set holds the dev-only public key (under any kid).
-    pub fn contains_dev_key(&self) -> bool {
-        let dev = dev_signing_key().public_jwk();
-        self.keys
-            .iter()
-            .any(|k| k.x == dev.x || k.kid == DEV_ONLY_KID)
-    }
-}
 
 /// An Ed25519 private key with its key id, for the functions (and the CLI) that sign tokens.
 pub struct SigningKey {
@@ -255,6 +165,14 @@ pub fn dev_signing_key() -> SigningKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_dev_public_key_in_configuration_is_the_dev_signing_keys() {
+        assert_eq!(
+            crate::config::jwks::dev_public_jwk(),
+            dev_signing_key().public_jwk()
+        );
+    }
 
     #[test]
     fn dev_key_loads_and_is_recognised() {
