@@ -51,7 +51,10 @@ contract: $(ST_STAMP) ## schemathesis against the running `make dev` stack (open
 	scripts/contract.sh
 
 bench: $(BENCH_STAMP) ## Release-build every function, measure init, warm latency, CPU, RSS, size, cost; write docs/benchmarks.md
-	cargo build --release --locked --workspace --exclude sessions-cli
+	# The functions alone first, as a deploy builds them (without the testkit feature the bench's
+	# own crates turn on), then the bench.
+	cargo build --release --locked $(patsubst functions/%,-p %,$(wildcard functions/*))
+	cargo build --release --locked -p bench
 	target/release/bench --python $(BENCH_VENV)/bin/python --out docs/benchmarks.md
 	cat bench/notes.md >> docs/benchmarks.md
 

@@ -8,27 +8,27 @@
 //! Dependencies run one way, each layer importing only those below it (`tests/layers.rs`
 //! checks every import): [`domain`] (sessions, users, devices and the pure rules, no I/O) ←
 //! [`error`], [`config`] ← [`store`] (DynamoDB), [`tokens`] (access and refresh tokens, keys) ←
-//! [`state`] (what a cold start builds) ← [`auth`] (who is calling) ← [`services`] (the use
+//! `state` ([`AppState`], what a cold start builds) ← [`auth`] (who is calling) ← [`services`] (the use
 //! cases and their audit events) ← [`http`] ← the routes. Authentication sits below the
 //! services because the caller is what every use case acts for.
 
-pub mod audit;
+pub(crate) mod audit;
 pub mod auth;
 pub mod config;
-pub mod cursor;
-pub mod demo;
+pub(crate) mod cursor;
 pub mod domain;
 pub mod error;
 pub mod http;
 pub mod logging;
 pub mod metrics;
-pub mod passwords;
+pub(crate) mod passwords;
 pub mod services;
-pub mod state;
+mod state;
 pub mod store;
 pub mod tables;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod tokens;
-pub mod trips;
 
 pub use config::Config;
 pub use error::ApiError;

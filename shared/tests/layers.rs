@@ -30,8 +30,7 @@ const LAYERS: &[(&str, u8)] = &[
     // Requests and responses.
     ("http", 7),
     // Local stack, tests and bench: demo data and the round-trip recorder.
-    ("demo", 8),
-    ("trips", 8),
+    ("testkit", 8),
 ];
 
 /// What the crate root re-exports, by the module that defines it.

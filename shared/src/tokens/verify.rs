@@ -2,7 +2,7 @@
 //! a known `kid` and the explicit type `at+jwt`, headers that point at other keys (`jku`, `x5u`,
 //! `jwk`, `x5c`) or demand extensions (`crit`) are refused and never followed, and `iss`,
 //! `aud`, `exp` and `nbf` are checked. A valid signature is not enough: every request also reads
-//! the session item ([`super::caller`]), so a session ended a moment ago is refused on its next
+//! the session item ([`crate::auth`]), so a session ended a moment ago is refused on its next
 //! request.
 
 use crate::config::TokenConfig;

@@ -4,8 +4,8 @@
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 use shared::config::Config;
-use shared::demo;
 use shared::domain::{Role, Session};
+use shared::testkit::demo;
 use shared::tokens::TokenSigner;
 use shared::tokens::keys::dev_signing_key;
 use shared::{AppState, tables};
@@ -88,7 +88,7 @@ impl TestEnv {
                 .zip([&names.sessions, &names.users, &names.user_emails])
         {
             assert!(
-                tables::create(state.store.client(), def, name)
+                shared::testkit::tables::create(state.store.client(), def, name)
                     .await
                     .unwrap()
             );

@@ -6,9 +6,9 @@
 use api_tests::{Reply, TestEnv, event, now, send, with_body};
 use serde_json::{Value, json};
 use shared::AppState;
-use shared::demo::{ADMIN_ID, DEMO_PASSWORD, PLAIN_USER_ID};
 use shared::domain::{EndReason, Role};
 use shared::services::accounts::{NewUser, create_user};
+use shared::testkit::demo::{ADMIN_ID, DEMO_PASSWORD, PLAIN_USER_ID};
 
 const SAM: &str = "sam@example.com";
 const UA: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";

@@ -7,7 +7,7 @@ use api_tests::Capture;
 
 use api_tests::{TestEnv, event, send, with_body};
 use serde_json::{Value, json};
-use shared::demo::{DEMO_PASSWORD, PLAIN_USER_ID};
+use shared::testkit::demo::{DEMO_PASSWORD, PLAIN_USER_ID};
 
 fn named<'a>(events: &'a [Value], audit: &str) -> Vec<&'a Value> {
     events.iter().filter(|e| e["audit"] == audit).collect()

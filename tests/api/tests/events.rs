@@ -7,8 +7,8 @@ use api_tests::routes::route;
 use api_tests::{TestEnv, now, reply};
 use lambda_http::{Body, Response};
 use shared::AppState;
-use shared::demo;
 use shared::http::serve;
+use shared::testkit::demo;
 use std::path::{Path, PathBuf};
 
 fn repo_root() -> PathBuf {

@@ -5,8 +5,8 @@
 
 use api_tests::{TestEnv, event, send, with_body};
 use serde_json::json;
-use shared::demo::ADMIN_ID;
 use shared::domain::Role;
+use shared::testkit::demo::ADMIN_ID;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};

@@ -7,8 +7,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use shared::demo::{ADMIN_ID, DEMO_PASSWORD, PLAIN_USER_ID};
 use shared::domain::Role;
+use shared::testkit::demo::{ADMIN_ID, DEMO_PASSWORD, PLAIN_USER_ID};
 use std::sync::LazyLock;
 use tokio::runtime::Runtime;
 

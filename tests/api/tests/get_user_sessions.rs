@@ -2,9 +2,9 @@
 
 use api_tests::{TestEnv, event, now, reply, request};
 use get_user_sessions::handle;
-use shared::demo::{ADMIN_ID, PLAIN_USER_ID, USER_ID};
 use shared::domain::Role;
 use shared::http::serve;
+use shared::testkit::demo::{ADMIN_ID, PLAIN_USER_ID, USER_ID};
 
 const ROUTE: &str = "/sessions/user/{user_id}";
 

@@ -107,7 +107,7 @@ async fn a_full_run_logs_audit_events_and_no_secret() {
     );
     assert_eq!(send(s, &change, change_password::handle).await.status, 200);
     let (_, admin) = env
-        .login(shared::demo::ADMIN_ID, shared::domain::Role::Admin)
+        .login(shared::testkit::demo::ADMIN_ID, shared::domain::Role::Admin)
         .await;
     secrets.push(admin.clone());
     let user_id = reg.body["user_id"].as_u64().unwrap();

@@ -15,7 +15,7 @@
 use api_tests::{Reply, TestEnv, event, send, with_body};
 use serde_json::json;
 use shared::AppState;
-use shared::demo::{ADMIN_ID, DEMO_PASSWORD, PLAIN_USER_ID, USER_ID};
+use shared::testkit::demo::{ADMIN_ID, DEMO_PASSWORD, PLAIN_USER_ID, USER_ID};
 use std::collections::{BTreeMap, BTreeSet};
 
 const UA: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";

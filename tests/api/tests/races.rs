@@ -2,7 +2,7 @@
 
 use api_tests::{TestEnv, event, send, with_body};
 use serde_json::json;
-use shared::demo::{DEMO_PASSWORD, PLAIN_USER_ID};
+use shared::testkit::demo::{DEMO_PASSWORD, PLAIN_USER_ID};
 use std::collections::HashSet;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,9 +11,9 @@ use aws_smithy_runtime_api::client::http::{
     HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
 };
 use serde_json::json;
-use shared::demo::{ADMIN_ID, DEMO_PASSWORD, PLAIN_USER_ID, USER_ID};
 use shared::domain::Role;
-use shared::trips::{Recorder, Trip, instrument_with, sequential};
+use shared::testkit::demo::{ADMIN_ID, DEMO_PASSWORD, PLAIN_USER_ID, USER_ID};
+use shared::testkit::trips::{Recorder, Trip, instrument_with, sequential};
 use shared::{AppState, Store};
 use std::time::Duration;
 

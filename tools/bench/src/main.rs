@@ -11,7 +11,7 @@
 //!   the thread's CPU clock, which does not run while the thread waits for DynamoDB: the CPU
 //!   a request costs, DynamoDB excluded (SDK request building and signing included).
 //! - **Round trips**: DynamoDB requests per route and how many were sequential
-//!   (`shared::trips`).
+//!   (`shared::testkit::trips`).
 //! - **Sizes**: each stripped binary and the zip Lambda takes.
 //! - **The peer**: the admin route as a Python handler (boto3, PyJWT) under the official
 //!   runtime interface client, through the same Runtime API, same data, same run.
@@ -302,8 +302,8 @@ fn handler_for(function: &str) -> Option<api_tests::routes::Handler> {
 /// Runs `events` through the handler in this thread, timing each with the thread's CPU clock.
 async fn in_process(state: &AppState, function: &str, events: &[String]) -> Result<InProcess> {
     let handler = handler_for(function).with_context(|| format!("no handler for {function}"))?;
-    let recorder = shared::trips::Recorder::with_clock(thread_cpu);
-    let instrumented = shared::trips::instrument_with(state, recorder.clone());
+    let recorder = shared::testkit::trips::Recorder::with_clock(thread_cpu);
+    let instrumented = shared::testkit::trips::instrument_with(state, recorder.clone());
     let mut cpu_us = Vec::with_capacity(events.len());
     let mut own_us = Vec::with_capacity(events.len());
     let mut ops = Vec::new();
@@ -321,7 +321,7 @@ async fn in_process(state: &AppState, function: &str, events: &[String]) -> Resu
             // The first call builds lazy state (parsers, connections): its requests are
             // recorded, its time is not.
             ops = trips.iter().map(|t| t.op).collect();
-            sequential = shared::trips::sequential(&trips);
+            sequential = shared::testkit::trips::sequential(&trips);
             continue;
         }
         cpu_us.push(total.as_secs_f64() * 1e6);
@@ -441,13 +441,13 @@ async fn run(args: Args) -> Result<()> {
             .iter()
             .zip([&names.sessions, &names.users, &names.user_emails])
     {
-        shared::tables::create(state.store.client(), def, name)
+        shared::testkit::tables::create(state.store.client(), def, name)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
-    shared::demo::seed(&state, shared::domain::time::now_epoch()).await?;
+    shared::testkit::demo::seed(&state, shared::domain::time::now_epoch()).await?;
     let signer = state.signer()?.clone();
-    let tokens = shared::demo::event_tokens(
+    let tokens = shared::testkit::demo::event_tokens(
         &state.store,
         &signer,
         state.refresh_key()?,

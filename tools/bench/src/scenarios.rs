@@ -6,8 +6,8 @@
 use anyhow::{Context, Result};
 use serde_json::Value;
 use shared::AppState;
-use shared::demo::{self, ADMIN_ID, PLAIN_USER_ID};
 use shared::domain::Role;
+use shared::testkit::demo::{self, ADMIN_ID, PLAIN_USER_ID};
 use shared::tokens::refresh::{RefreshKey, new_family};
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -13,9 +13,10 @@ use shared::config::{Config, TlsRoots};
 use shared::domain::time::now_epoch;
 use shared::domain::{Role, UserResponse};
 use shared::services::accounts::{NewUser, create_user};
+use shared::testkit::{demo, tables as create_tables};
 use shared::tokens::TokenSigner;
 use shared::tokens::keys::{JwkSet, SigningKey, signing_secret_json};
-use shared::{AppState, demo, tables};
+use shared::{AppState, tables};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -164,7 +165,7 @@ async fn main() -> Result<()> {
                     .iter()
                     .zip([&names.sessions, &names.users, &names.user_emails])
             {
-                let created = tables::create(store.client(), def, name)
+                let created = create_tables::create(store.client(), def, name)
                     .await
                     .map_err(|e| anyhow::anyhow!(e))
                     .with_context(|| format!("creating table {name}"))?;
