@@ -1,0 +1,285 @@
+//! Writing `docs/benchmarks.md`: the targets, the tables and the machine they were measured on.
+
+use crate::Args;
+use crate::cost::{
+    DDB_ROUND_TRIP_MS, DDB_RRU, DDB_WRU, HTTP_API_REQUEST, LAMBDA_GB_SECOND, LAMBDA_REQUEST, units,
+};
+use crate::launch::Warm;
+use crate::measure::{InProcess, quantile};
+use crate::peer::Peer;
+use crate::scenarios;
+use std::fmt::Write as _;
+
+pub(crate) fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_default();
+    format!(
+        "{cpu}, {cores} cores, Linux {kernel}, {}",
+        std::env::consts::ARCH
+    )
+}
+
+pub(crate) struct Row {
+    pub(crate) scenario: scenarios::Scenario,
+    pub(crate) init: Vec<f64>,
+    pub(crate) warm: Warm,
+    pub(crate) cpu: Option<InProcess>,
+    pub(crate) size: (u64, u64),
+}
+
+/// The issue's targets, each with what this run measured.
+pub(crate) fn targets(md: &mut String, rows: &[Row], peer: Option<&Peer>) {
+    let check = |ok: bool| if ok { "met" } else { "**missed**" };
+    let max_init = rows
+        .iter()
+        .map(|r| (quantile(&r.init, 0.5), r.scenario.function))
+        .fold((0.0, ""), |a, b| if b.0 > a.0 { b } else { a });
+    let admin = rows
+        .iter()
+        .find(|r| r.scenario.function == "get-user-sessions")
+        .and_then(|r| r.cpu.as_ref());
+    let admin_cpu = admin.map(|c| quantile(&c.own_us, 0.5)).unwrap_or(f64::NAN);
+    let admin_total = admin.map(|c| quantile(&c.cpu_us, 0.5)).unwrap_or(f64::NAN);
+    let max_size = rows.iter().map(|r| r.size.0).max().unwrap_or(0);
+    let max_zip = rows.iter().map(|r| r.size.1).max().unwrap_or(0);
+    let max_rss = rows
+        .iter()
+        .map(|r| (r.warm.peak_rss_kb, r.scenario.function))
+        .max()
+        .unwrap_or((0, ""));
+    let _ = writeln!(md, "## Targets\n\n| target | measured | |\n|---|---|---|");
+    let _ = writeln!(
+        md,
+        "| init ≤ 10 ms median, every function | slowest: `{}` {:.1} ms | {} |",
+        max_init.1,
+        max_init.0,
+        check(max_init.0 <= 10.0)
+    );
+    let _ = writeln!(
+        md,
+        "| handler CPU ≤ 100 µs median excluding DynamoDB requests, admin route | {admin_cpu:.0} µs ({admin_total:.0} µs with the SDK's work in them) | {} |",
+        check(admin_cpu <= 100.0)
+    );
+    let _ = writeln!(
+        md,
+        "| stripped binary ≤ 8 MB, every function | largest {} | {} |",
+        mb(max_size),
+        check(max_size <= 8_000_000)
+    );
+    let _ = writeln!(
+        md,
+        "| zip ≤ 3.5 MB, every function | largest {} | {} |",
+        mb(max_zip),
+        check(max_zip <= 3_500_000)
+    );
+    let _ = writeln!(
+        md,
+        "| peak RSS ≤ 24 MB over 1,000 invocations | largest: `{}` {:.1} MB | {} |",
+        max_rss.1,
+        max_rss.0 as f64 / 1024.0,
+        check(max_rss.0 <= 24 * 1024)
+    );
+    if let (Some(p), Some(admin)) = (peer, rows.first()) {
+        let init_ratio = quantile(&p.init, 0.5) / quantile(&admin.init, 0.5);
+        let p50_ratio =
+            quantile(&p.warm.latencies_ms, 0.5) / quantile(&admin.warm.latencies_ms, 0.5);
+        let _ = writeln!(
+            md,
+            "| ≥ 10× faster init than the Python peer | {init_ratio:.1}× | {} |",
+            check(init_ratio >= 10.0)
+        );
+        let _ = writeln!(
+            md,
+            "| ≥ 3× lower warm p50 than the Python peer | {p50_ratio:.1}× | {} |",
+            check(p50_ratio >= 3.0)
+        );
+    }
+    let _ = writeln!(md);
+}
+
+pub(crate) fn mb(bytes: u64) -> String {
+    format!("{:.2} MB", bytes as f64 / 1e6)
+}
+
+pub(crate) fn report(args: &Args, rows: &[Row], peer: Option<&Peer>) -> String {
+    let mut md = String::new();
+    let rustc = std::process::Command::new("rustc")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let _ = writeln!(md, "# Benchmarks\n");
+    let _ = writeln!(
+        md,
+        "Made by `make bench` (release build, then `target/release/bench`) on {}; {rustc}; \
+         generated {}. Init: median of {} spawns per function (p25–p75 in brackets). Warm: {} \
+         invocations per route through the Runtime API against Dynoxide in the bench process \
+         (the first one is reported apart). Numbers from one run; see the notes at the end for what \
+         they do and do not say.\n",
+        machine(),
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
+        args.spawns,
+        args.invocations,
+    );
+    let _ = writeln!(md, "## Per function\n");
+    let _ = writeln!(
+        md,
+        "| function | init ms, median [p25–p75] | first invocation ms | warm p50 ms | warm p99 ms | handler CPU µs, median [p99] | of it outside DynamoDB requests, µs | DynamoDB requests (sequential) | peak RSS | binary | zip |"
+    );
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|---|");
+    for r in rows {
+        let cpu = r.cpu.as_ref();
+        let _ = writeln!(
+            md,
+            "| `{}` | {:.1} [{:.1}–{:.1}] | {:.2} | {:.2} | {:.2} | {} | {} | {} | {:.1} MB | {} | {} |",
+            r.scenario.function,
+            quantile(&r.init, 0.5),
+            quantile(&r.init, 0.25),
+            quantile(&r.init, 0.75),
+            r.warm.first_ms,
+            quantile(&r.warm.latencies_ms, 0.5),
+            quantile(&r.warm.latencies_ms, 0.99),
+            cpu.map(|c| format!(
+                "{:.0} [{:.0}]",
+                quantile(&c.cpu_us, 0.5),
+                quantile(&c.cpu_us, 0.99)
+            ))
+            .unwrap_or_default(),
+            cpu.map(|c| format!(
+                "{:.0} [{:.0}]",
+                quantile(&c.own_us, 0.5),
+                quantile(&c.own_us, 0.99)
+            ))
+            .unwrap_or_default(),
+            cpu.map(|c| format!("{} ({}): {}", c.ops.len(), c.sequential, c.ops.join(", ")))
+                .unwrap_or_default(),
+            r.warm.peak_rss_kb as f64 / 1024.0,
+            mb(r.size.0),
+            mb(r.size.1),
+        );
+    }
+    let wrong: Vec<String> = rows
+        .iter()
+        .filter(|r| r.warm.wrong > 0)
+        .map(|r| {
+            format!(
+                "`{}`: {} of {}",
+                r.scenario.function, r.warm.wrong, args.invocations
+            )
+        })
+        .collect();
+    if wrong.is_empty() {
+        let _ = writeln!(
+            md,
+            "\nEvery invocation answered its route's expected status.\n"
+        );
+    } else {
+        let _ = writeln!(
+            md,
+            "\nInvocations that did not answer the expected status: {}.\n",
+            wrong.join("; ")
+        );
+    }
+
+    if let (Some(p), Some(admin)) = (peer, rows.first()) {
+        let rust_init = quantile(&admin.init, 0.5);
+        let py_init = quantile(&p.init, 0.5);
+        let rust_p50 = quantile(&admin.warm.latencies_ms, 0.5);
+        let py_p50 = quantile(&p.warm.latencies_ms, 0.5);
+        let _ = writeln!(md, "## The admin route against a Python peer\n");
+        let _ = writeln!(
+            md,
+            "`bench/peer/handler.py`: `GET /sessions/user/{{user_id}}` as a team on the old FastAPI \
+             stack would write it for Lambda (boto3, PyJWT with `cryptography`, the same checks and \
+             response shape, reads one after another), run by `awslambdaric` through the same \
+             Runtime API, against the same Dynoxide and data, in the same run.\n"
+        );
+        let _ = writeln!(md, "| | Rust | Python | ratio |\n|---|---|---|---|");
+        let _ = writeln!(
+            md,
+            "| init ms, median | {rust_init:.1} | {py_init:.1} | {:.1}× faster |",
+            py_init / rust_init
+        );
+        let _ = writeln!(
+            md,
+            "| warm p50 ms | {rust_p50:.2} | {py_p50:.2} | {:.1}× faster |",
+            py_p50 / rust_p50
+        );
+        let _ = writeln!(
+            md,
+            "| warm p99 ms | {:.2} | {:.2} | {:.1}× faster |",
+            quantile(&admin.warm.latencies_ms, 0.99),
+            quantile(&p.warm.latencies_ms, 0.99),
+            quantile(&p.warm.latencies_ms, 0.99) / quantile(&admin.warm.latencies_ms, 0.99)
+        );
+        let _ = writeln!(
+            md,
+            "| peak RSS | {:.1} MB | {:.1} MB | {:.1}× less |",
+            admin.warm.peak_rss_kb as f64 / 1024.0,
+            p.warm.peak_rss_kb as f64 / 1024.0,
+            p.warm.peak_rss_kb as f64 / admin.warm.peak_rss_kb.max(1) as f64
+        );
+        if p.warm.wrong > 0 {
+            let _ = writeln!(
+                md,
+                "\nThe peer answered {} invocations wrongly.",
+                p.warm.wrong
+            );
+        }
+        let _ = writeln!(md);
+    }
+
+    targets(&mut md, rows, peer);
+    let _ = writeln!(md, "## Cost per million requests\n");
+    let _ = writeln!(
+        md,
+        "Lambda arm64 at the template's memory, billed per ms: `memory_GB × billed_s × \
+         ${LAMBDA_GB_SECOND}` + ${:.2} per request; HTTP API ${:.2} per request; DynamoDB \
+         on-demand ${:.3} per million read units and ${:.3} per million write units, units \
+         counted from the route's requests (strongly consistent read 1 RRU, index query 0.5, \
+         write 1 WRU, transaction 6 WRU; items under 1 KB, pages under 4 KB). Billed duration = \
+         the warm p50 measured here plus {DDB_ROUND_TRIP_MS} ms per sequential DynamoDB round \
+         trip (Dynoxide answers in well under a millisecond; DynamoDB in the same region in a \
+         few), rounded up to the ms.\n",
+        LAMBDA_REQUEST * 1e6,
+        HTTP_API_REQUEST * 1e6,
+        DDB_RRU * 1e6,
+        DDB_WRU * 1e6,
+    );
+    let _ = writeln!(
+        md,
+        "| route | memory | billed ms | Lambda | API | DynamoDB | total per 1M |\n|---|---|---|---|---|---|---|"
+    );
+    for r in rows {
+        let Some(cpu) = &r.cpu else { continue };
+        let billed_ms = (quantile(&r.warm.latencies_ms, 0.5)
+            + DDB_ROUND_TRIP_MS * cpu.sequential as f64)
+            .ceil();
+        let gb = r.scenario.memory_mb as f64 / 1024.0;
+        let lambda = 1e6 * (gb * billed_ms / 1000.0 * LAMBDA_GB_SECOND + LAMBDA_REQUEST);
+        let api = 1e6 * HTTP_API_REQUEST;
+        let (rru, wru) = units(&cpu.ops);
+        let ddb = 1e6 * (rru * DDB_RRU + wru * DDB_WRU);
+        let _ = writeln!(
+            md,
+            "| `{}` | {} MB | {billed_ms:.0} | ${lambda:.2} | ${api:.2} | ${ddb:.2} | **${:.2}** |",
+            r.scenario.route,
+            r.scenario.memory_mb,
+            lambda + api + ddb
+        );
+    }
+    md
+}
