@@ -337,3 +337,183 @@ impl Capture {
             .collect()
     }
 }
+
+/// The API as a client calls it, in process: one method per route, each building the API
+/// Gateway event the route gets and returning the reply. Requests come from
+/// `198.51.100.20` with no `User-Agent` unless set with [`TestApp::from_ip`],
+/// [`TestApp::with_user_agent`] and [`TestApp::with_header`].
+#[derive(Clone)]
+pub struct TestApp<'a> {
+    state: &'a AppState,
+    ip: Option<String>,
+    headers: Vec<(String, String)>,
+}
+
+impl<'a> TestApp<'a> {
+    /// A client of the functions built on `state`.
+    pub fn new(state: &'a AppState) -> Self {
+        Self {
+            state,
+            ip: None,
+            headers: Vec::new(),
+        }
+    }
+
+    /// The same client, calling from `ip` (API Gateway's source IP).
+    pub fn from_ip(mut self, ip: &str) -> Self {
+        self.ip = Some(ip.to_owned());
+        self
+    }
+
+    /// The same client, sending `user_agent`.
+    pub fn with_user_agent(self, user_agent: &str) -> Self {
+        self.with_header("user-agent", user_agent)
+    }
+
+    /// The same client, sending one more header.
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Calls `function` at `path` (with its query, if any), with a bearer token and a JSON
+    /// body when given.
+    pub async fn call(
+        &self,
+        function: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let route = crate::routes::route(function).expect("a known function");
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        let bearer = token.map(|t| format!("Bearer {t}"));
+        let mut headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        if let Some(b) = &bearer {
+            headers.push(("authorization", b.as_str()));
+        }
+        let mut ev = event(route.method, route.path, path, query, &headers);
+        if let Some(ip) = &self.ip {
+            ev["requestContext"]["http"]["sourceIp"] = json!(ip);
+        }
+        if let Some(body) = body {
+            ev = with_body(ev, &body);
+        }
+        send(self.state, &ev, route.handler).await
+    }
+
+    /// `POST /auth/register`.
+    pub async fn register(&self, body: Value) -> Reply {
+        self.call("register", "/auth/register", None, Some(body))
+            .await
+    }
+
+    /// `POST /auth/login` with an email and a password.
+    pub async fn login(&self, email: &str, password: &str) -> Reply {
+        let body = json!({"email": email, "password": password});
+        self.login_with(body).await
+    }
+
+    /// `POST /auth/login` with any body (device name and type, unknown fields).
+    pub async fn login_with(&self, body: Value) -> Reply {
+        self.call("login", "/auth/login", None, Some(body)).await
+    }
+
+    /// `POST /auth/refresh`.
+    pub async fn refresh(&self, refresh_token: &str) -> Reply {
+        let body = json!({"refresh_token": refresh_token});
+        self.call("refresh", "/auth/refresh", None, Some(body))
+            .await
+    }
+
+    /// `POST /auth/logout`.
+    pub async fn logout(&self, token: &str) -> Reply {
+        self.call("logout", "/auth/logout", Some(token), None).await
+    }
+
+    /// `POST /auth/password`.
+    pub async fn change_password(&self, token: &str, current: &str, new: &str) -> Reply {
+        let body = json!({"current_password": current, "new_password": new});
+        self.call("change-password", "/auth/password", Some(token), Some(body))
+            .await
+    }
+
+    /// `POST /auth/reauthenticate`.
+    pub async fn reauthenticate(&self, token: &str, password: &str) -> Reply {
+        let body = json!({"password": password});
+        let path = "/auth/reauthenticate";
+        self.call("reauthenticate", path, Some(token), Some(body))
+            .await
+    }
+
+    /// `GET /sessions`, `query` without the `?`.
+    pub async fn list_my_sessions(&self, token: &str, query: &str) -> Reply {
+        let path = format!("/sessions?{query}");
+        self.call("list-my-sessions", &path, Some(token), None)
+            .await
+    }
+
+    /// `DELETE /sessions/{session_id}`.
+    pub async fn revoke_my_session(&self, token: &str, session_id: &str) -> Reply {
+        let path = format!("/sessions/{session_id}");
+        self.call("revoke-my-session", &path, Some(token), None)
+            .await
+    }
+
+    /// `PATCH /sessions/{session_id}`.
+    pub async fn rename_session(&self, token: &str, session_id: &str, body: Value) -> Reply {
+        let path = format!("/sessions/{session_id}");
+        self.call("rename-session", &path, Some(token), Some(body))
+            .await
+    }
+
+    /// `DELETE /sessions?{query}` (`scope=others`).
+    pub async fn revoke_other_sessions(&self, token: &str, query: &str) -> Reply {
+        let path = format!("/sessions?{query}");
+        self.call("revoke-other-sessions", &path, Some(token), None)
+            .await
+    }
+
+    /// `GET /sessions/user/{user_id}?{query}`.
+    pub async fn get_user_sessions(&self, token: &str, user_id: &str, query: &str) -> Reply {
+        let path = format!("/sessions/user/{user_id}?{query}");
+        self.call("get-user-sessions", &path, Some(token), None)
+            .await
+    }
+
+    /// `DELETE /sessions/user/{user_id}/{session_id}`.
+    pub async fn admin_revoke_session(
+        &self,
+        token: &str,
+        user_id: &str,
+        session_id: &str,
+    ) -> Reply {
+        let path = format!("/sessions/user/{user_id}/{session_id}");
+        self.call("admin-revoke-session", &path, Some(token), None)
+            .await
+    }
+
+    /// `DELETE /sessions/user/{user_id}`.
+    pub async fn admin_revoke_user_sessions(&self, token: &str, user_id: &str) -> Reply {
+        let path = format!("/sessions/user/{user_id}");
+        self.call("admin-revoke-user-sessions", &path, Some(token), None)
+            .await
+    }
+
+    /// `PATCH /users/{user_id}`.
+    pub async fn update_user(&self, token: &str, user_id: &str, body: Value) -> Reply {
+        let path = format!("/users/{user_id}");
+        self.call("update-user", &path, Some(token), Some(body))
+            .await
+    }
+
+    /// `GET /.well-known/jwks.json`.
+    pub async fn jwks(&self) -> Reply {
+        self.call("jwks", "/.well-known/jwks.json", None, None)
+            .await
+    }
+}

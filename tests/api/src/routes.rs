@@ -12,7 +12,7 @@ pub type Handler =
     for<'a> fn(
         &'a AppState,
         Request,
-    ) -> Pin<Box<dyn Future<Output = Result<Response<Body>, ApiError>> + 'a>>;
+    ) -> Pin<Box<dyn Future<Output = Result<Response<Body>, ApiError>> + Send + 'a>>;
 
 /// One route.
 #[derive(Clone, Copy)]
@@ -32,7 +32,7 @@ macro_rules! route {
         fn call<'a>(
             state: &'a AppState,
             req: Request,
-        ) -> Pin<Box<dyn Future<Output = Result<Response<Body>, ApiError>> + 'a>> {
+        ) -> Pin<Box<dyn Future<Output = Result<Response<Body>, ApiError>> + Send + 'a>> {
             Box::pin($krate::handle(state, req))
         }
         Route {

@@ -3,7 +3,7 @@
 //! check-then-act throttle, step-up side-stepped, malicious lockout, spoofing text, and two
 //! admins demoting each other. Real handlers, in process and in parallel, against Dynoxide.
 
-use api_tests::{Reply, TestEnv, event, now, send, with_body};
+use api_tests::{Reply, TestApp, TestEnv, now};
 use serde_json::{Value, json};
 use shared::AppState;
 use shared::domain::{EndReason, Role};
@@ -15,90 +15,36 @@ const UA: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firef
 const OWNER_IP: &str = "198.51.100.20";
 const ATTACKER_IP: &str = "203.0.113.66";
 
-/// A request as a client at `ip` makes it.
-fn req(
-    method: &str,
-    route: &str,
-    path: &str,
-    ip: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> Value {
-    let (path, query) = path.split_once('?').unwrap_or((path, ""));
-    let bearer = token.map(|t| format!("Bearer {t}"));
-    let mut headers = vec![("user-agent", UA)];
-    if let Some(b) = &bearer {
-        headers.push(("authorization", b.as_str()));
-    }
-    let mut ev = event(method, route, path, query, &headers);
-    ev["requestContext"]["http"]["sourceIp"] = json!(ip);
-    match body {
-        Some(b) => with_body(ev, &b),
-        None => ev,
-    }
+/// The owner's browser; `.from_ip` for anyone else's.
+fn client(s: &AppState) -> TestApp<'_> {
+    TestApp::new(s).with_user_agent(UA).from_ip(OWNER_IP)
 }
 
 async fn login(s: &AppState, email: &str, password: &str, ip: &str) -> Reply {
-    let body = json!({"email": email, "password": password});
-    let ev = req("POST", "/auth/login", "/auth/login", ip, None, Some(body));
-    send(s, &ev, login::handle).await
+    client(s).from_ip(ip).login(email, password).await
 }
 
 async fn refresh(s: &AppState, token: &str) -> Reply {
-    let body = json!({"refresh_token": token});
-    let ev = req(
-        "POST",
-        "/auth/refresh",
-        "/auth/refresh",
-        OWNER_IP,
-        None,
-        Some(body),
-    );
-    send(s, &ev, refresh::handle).await
+    client(s).refresh(token).await
 }
 
 async fn my_sessions(s: &AppState, token: &str) -> Reply {
-    let ev = req("GET", "/sessions", "/sessions", OWNER_IP, Some(token), None);
-    send(s, &ev, list_my_sessions::handle).await
+    client(s).list_my_sessions(token, "").await
 }
 
 async fn change_password(s: &AppState, token: &str, current: &str, new: &str, ip: &str) -> Reply {
-    let body = json!({"current_password": current, "new_password": new});
-    let ev = req(
-        "POST",
-        "/auth/password",
-        "/auth/password",
-        ip,
-        Some(token),
-        Some(body),
-    );
-    send(s, &ev, change_password::handle).await
+    client(s)
+        .from_ip(ip)
+        .change_password(token, current, new)
+        .await
 }
 
 async fn reauthenticate(s: &AppState, token: &str, password: &str) -> Reply {
-    let body = json!({"password": password});
-    let ev = req(
-        "POST",
-        "/auth/reauthenticate",
-        "/auth/reauthenticate",
-        OWNER_IP,
-        Some(token),
-        Some(body),
-    );
-    send(s, &ev, reauthenticate::handle).await
+    client(s).reauthenticate(token, password).await
 }
 
 async fn end_one(s: &AppState, token: &str, session_id: &str) -> Reply {
-    let path = format!("/sessions/{session_id}");
-    let ev = req(
-        "DELETE",
-        "/sessions/{session_id}",
-        &path,
-        OWNER_IP,
-        Some(token),
-        None,
-    );
-    send(s, &ev, revoke_my_session::handle).await
+    client(s).revoke_my_session(token, session_id).await
 }
 
 /// A successful sign-in's tokens.
@@ -296,40 +242,18 @@ async fn race_sign_ins_against(action: Mass) {
             let r = match action {
                 Mass::PasswordChange => change_password(&st, &act, &pw, &npw, OWNER_IP).await,
                 Mass::EndOthers => {
-                    let ev = req(
-                        "DELETE",
-                        "/sessions",
-                        "/sessions?scope=others",
-                        OWNER_IP,
-                        Some(&act),
-                        None,
-                    );
-                    send(&st, &ev, revoke_other_sessions::handle).await
+                    client(&st)
+                        .revoke_other_sessions(&act, "scope=others")
+                        .await
                 }
                 Mass::Disable => {
-                    let path = format!("/users/{PLAIN_USER_ID}");
                     let body = json!({"disabled": true});
-                    let ev = req(
-                        "PATCH",
-                        "/users/{user_id}",
-                        &path,
-                        OWNER_IP,
-                        Some(&adm),
-                        Some(body),
-                    );
-                    send(&st, &ev, update_user::handle).await
+                    let user = PLAIN_USER_ID.to_string();
+                    client(&st).update_user(&adm, &user, body).await
                 }
                 Mass::AdminEndsAll => {
-                    let path = format!("/sessions/user/{PLAIN_USER_ID}");
-                    let ev = req(
-                        "DELETE",
-                        "/sessions/user/{user_id}",
-                        &path,
-                        OWNER_IP,
-                        Some(&adm),
-                        None,
-                    );
-                    send(&st, &ev, admin_revoke_user_sessions::handle).await
+                    let user = PLAIN_USER_ID.to_string();
+                    client(&st).admin_revoke_user_sessions(&adm, &user).await
                 }
             };
             (false, r)
@@ -468,15 +392,9 @@ async fn ending_every_session_of_every_user_takes_one_write() {
     }
     // Signing in again works, and the listing says why the old ones ended.
     let again = signed(&login(s, SAM, DEMO_PASSWORD, OWNER_IP).await);
-    let ev = req(
-        "GET",
-        "/sessions",
-        "/sessions?include_inactive=true",
-        OWNER_IP,
-        Some(&again.access),
-        None,
-    );
-    let list = send(s, &ev, list_my_sessions::handle).await;
+    let list = client(s)
+        .list_my_sessions(&again.access, "include_inactive=true")
+        .await;
     let old = list
         .body
         .as_array()
@@ -764,31 +682,16 @@ async fn spoofing_characters_never_reach_a_listing() {
         "device_name": "Work\u{202E}CP\u{200B} \u{2066}laptop\u{2069}",
         "device_type": "mobile"
     });
-    let ev = req(
-        "POST",
-        "/auth/login",
-        "/auth/login",
-        OWNER_IP,
-        None,
-        Some(body),
-    );
-    let r = send(s, &ev, login::handle).await;
+    let r = client(s).login_with(body).await;
     let me = signed(&r);
     assert_eq!(r.body["session"]["device_name"], "WorkCP laptop");
     assert_eq!(r.body["session"]["device_name_source"], "client");
     let from_ua = signed(&login(s, SAM, DEMO_PASSWORD, OWNER_IP).await);
 
     let label = |id: &str, label: &str| {
-        let path = format!("/sessions/{id}");
-        let ev = req(
-            "PATCH",
-            "/sessions/{session_id}",
-            &path,
-            OWNER_IP,
-            Some(&me.access),
-            Some(json!({"label": label})),
-        );
-        async move { send(s, &ev, rename_session::handle).await }
+        let (id, body) = (id.to_owned(), json!({"label": label}));
+        let access = me.access.clone();
+        async move { client(s).rename_session(&access, &id, body).await }
     };
     let r = label(
         &me.session,
@@ -807,16 +710,8 @@ async fn spoofing_characters_never_reach_a_listing() {
 
     // Both listings say where each name came from.
     let admin = signed(&login(s, "admin@example.com", DEMO_PASSWORD, OWNER_IP).await);
-    let path = format!("/sessions/user/{PLAIN_USER_ID}");
-    let ev = req(
-        "GET",
-        "/sessions/user/{user_id}",
-        &path,
-        OWNER_IP,
-        Some(&admin.access),
-        None,
-    );
-    let list = send(s, &ev, get_user_sessions::handle).await;
+    let user = PLAIN_USER_ID.to_string();
+    let list = client(s).get_user_sessions(&admin.access, &user, "").await;
     let source = |id: &str| {
         list.body
             .as_array()
@@ -864,16 +759,8 @@ async fn two_admins_demoting_or_disabling_each_other_at_once_leave_one_admin() {
         let patch = |token: String, target: u64, body: Value| {
             let s = s.clone();
             async move {
-                let path = format!("/users/{target}");
-                let ev = req(
-                    "PATCH",
-                    "/users/{user_id}",
-                    &path,
-                    OWNER_IP,
-                    Some(&token),
-                    Some(body),
-                );
-                send(&s, &ev, update_user::handle).await
+                let target = target.to_string();
+                client(&s).update_user(&token, &target, body).await
             }
         };
         let (x, y) = tokio::join!(

@@ -1,7 +1,7 @@
 //! The session lifecycle end to end against Dynoxide: sign-up, sign-in with device capture,
 //! refresh rotation and reuse detection, sign-out, self-service and admin actions.
 
-use api_tests::{Reply, TestEnv, event, now, send, with_body};
+use api_tests::{Reply, TestApp, TestEnv, event, now, send, with_body};
 use serde_json::{Value, json};
 use shared::domain::EndReason;
 use shared::testkit::demo::{ADMIN_ID, DEMO_PASSWORD, PLAIN_USER_ID, USER_ID};
@@ -14,25 +14,16 @@ fn auth(token: &str) -> String {
 }
 
 async fn register(env: &TestEnv, body: Value) -> Reply {
-    let ev = with_body(
-        event("POST", "/auth/register", "/auth/register", "", &[]),
-        &body,
-    );
-    send(&env.state, &ev, register::handle).await
+    TestApp::new(&env.state).register(body).await
 }
 
+/// Signs in from a device; the spoofed `X-Forwarded-For` must never be the recorded address.
 async fn login_as(env: &TestEnv, email: &str, password: &str, ua: &str) -> Reply {
-    let ev = with_body(
-        event(
-            "POST",
-            "/auth/login",
-            "/auth/login",
-            "",
-            &[("user-agent", ua), ("x-forwarded-for", "6.6.6.6")],
-        ),
-        &json!({"email": email, "password": password}),
-    );
-    send(&env.state, &ev, login::handle).await
+    TestApp::new(&env.state)
+        .with_user_agent(ua)
+        .with_header("x-forwarded-for", "6.6.6.6")
+        .login(email, password)
+        .await
 }
 
 /// Signs in and returns (access token, refresh token, session id).
@@ -47,58 +38,30 @@ async fn sign_in(env: &TestEnv, email: &str, ua: &str) -> (String, String, Strin
 }
 
 async fn refresh_with(env: &TestEnv, refresh_token: &str) -> Reply {
-    let ev = with_body(
-        event("POST", "/auth/refresh", "/auth/refresh", "", &[]),
-        &json!({"refresh_token": refresh_token}),
-    );
-    send(&env.state, &ev, refresh::handle).await
+    TestApp::new(&env.state).refresh(refresh_token).await
 }
 
 async fn my_sessions(env: &TestEnv, token: &str, query: &str) -> Reply {
-    let ev = event(
-        "GET",
-        "/sessions",
-        "/sessions",
-        query,
-        &[("authorization", &auth(token))],
-    );
-    send(&env.state, &ev, list_my_sessions::handle).await
+    TestApp::new(&env.state)
+        .list_my_sessions(token, query)
+        .await
 }
 
 async fn admin_list(env: &TestEnv, token: &str, user: u64, query: &str) -> Reply {
-    let ev = event(
-        "GET",
-        "/sessions/user/{user_id}",
-        &format!("/sessions/user/{user}"),
-        query,
-        &[("authorization", &auth(token))],
-    );
-    send(&env.state, &ev, get_user_sessions::handle).await
+    let user = user.to_string();
+    TestApp::new(&env.state)
+        .get_user_sessions(token, &user, query)
+        .await
 }
 
 async fn logout_with(env: &TestEnv, token: &str) -> Reply {
-    let ev = event(
-        "POST",
-        "/auth/logout",
-        "/auth/logout",
-        "",
-        &[("authorization", &auth(token))],
-    );
-    send(&env.state, &ev, logout::handle).await
+    TestApp::new(&env.state).logout(token).await
 }
 
 async fn patch_user(env: &TestEnv, token: &str, user: &str, body: Value) -> Reply {
-    let ev = with_body(
-        event(
-            "PATCH",
-            "/users/{user_id}",
-            &format!("/users/{user}"),
-            "",
-            &[("authorization", &auth(token))],
-        ),
-        &body,
-    );
-    send(&env.state, &ev, update_user::handle).await
+    TestApp::new(&env.state)
+        .update_user(token, user, body)
+        .await
 }
 
 // ---------------------------------------------------------------- register
