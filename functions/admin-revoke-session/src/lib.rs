@@ -24,3 +24,6 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     admin::end_session(state, &bearer, target, session_id, &ip, now).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
+
+#[cfg(test)]
+api_tests::replays_its_events!(handle);

@@ -23,3 +23,6 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     let revoked = admin::end_all_sessions(state, &bearer, target, &ip, now).await?;
     json(StatusCode::OK, &Revoked { revoked })
 }
+
+#[cfg(test)]
+api_tests::replays_its_events!(handle);

@@ -55,3 +55,6 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     };
     json(StatusCode::OK, &changed)
 }
+
+#[cfg(test)]
+api_tests::replays_its_events!(handle);

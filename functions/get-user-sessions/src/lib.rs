@@ -40,3 +40,6 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     let listed = admin::list_sessions(state, &bearer, user_id, query.wanted(), &ip, now).await?;
     query.respond(&req, &listed.sessions, &listed.page, state.cursors()?)
 }
+
+#[cfg(test)]
+api_tests::replays_its_events!(handle);

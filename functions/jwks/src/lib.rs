@@ -18,3 +18,6 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     );
     Ok(response)
 }
+
+#[cfg(test)]
+api_tests::replays_its_events!(handle);

@@ -25,3 +25,6 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     let listed = sessions::list_own(state, &bearer, query.wanted(), now).await?;
     query.respond(&req, &listed.sessions, &listed.page, cursors)
 }
+
+#[cfg(test)]
+api_tests::replays_its_events!(handle);

@@ -49,3 +49,6 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     let tokens = sign_in(state, attempt, now_epoch()).await?;
     json(StatusCode::OK, &tokens)
 }
+
+#[cfg(test)]
+api_tests::replays_its_events!(handle);

@@ -18,3 +18,6 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     sessions::sign_out(state, &caller, &client_ip(&req, &state.config), now).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
+
+#[cfg(test)]
+api_tests::replays_its_events!(handle);

@@ -46,3 +46,6 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     let auth_time = rfc3339(session.auth_time());
     json(StatusCode::OK, &Reauthenticated { tokens, auth_time })
 }
+
+#[cfg(test)]
+api_tests::replays_its_events!(handle);

@@ -26,3 +26,6 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     let tokens = tokens::refresh(state, &body.refresh_token, ip, location, now_epoch()).await?;
     json(StatusCode::OK, &tokens)
 }
+
+#[cfg(test)]
+api_tests::replays_its_events!(handle);

@@ -31,3 +31,6 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     let user = accounts::register(state, email, password, name, &ip, now_epoch()).await?;
     json(StatusCode::CREATED, &UserResponse::from(&user))
 }
+
+#[cfg(test)]
+api_tests::replays_its_events!(handle);

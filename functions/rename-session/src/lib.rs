@@ -42,3 +42,6 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     let shown = session.to_response(now, policy, &caller.cutoffs, current);
     json(StatusCode::OK, &shown)
 }
+
+#[cfg(test)]
+api_tests::replays_its_events!(handle);

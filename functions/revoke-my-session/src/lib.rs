@@ -22,3 +22,6 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     sessions::end_own(state, &caller, session_id, &ip, now).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
+
+#[cfg(test)]
+api_tests::replays_its_events!(handle);

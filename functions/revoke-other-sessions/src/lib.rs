@@ -40,3 +40,6 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     let revoked = sessions::end_others(state, &caller, &ip, now).await?;
     json(StatusCode::OK, &Revoked { revoked })
 }
+
+#[cfg(test)]
+api_tests::replays_its_events!(handle);

@@ -81,3 +81,6 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
         },
     )
 }
+
+#[cfg(test)]
+api_tests::replays_its_events!(handle);
