@@ -3,14 +3,13 @@
 //! session is stored only if the epoch it was stamped with is still the user's, so no sign-in
 //! in flight can outlive a password change, a disable or "end all sessions".
 //!
-//! Moving the epoch decides; the sweep ([`Store::end_superseded_sessions`]) afterwards marks
-//! the superseded session items as ended, for the listings. It finds them with a strongly
-//! consistent query of the table itself, never through the activity index, which may lag.
+//! Moving the epoch decides; the sweep ([`Store::end_superseded_sessions`], in `sweep.rs`)
+//! afterwards marks the superseded session items as ended, for the listings.
 
-use super::expressions::{END_SESSION, END_SESSION_IF, end_values, txn_error};
+use super::expressions::txn_error;
 use super::{StoreError, classify, n, s};
 use crate::domain::SessionPolicy;
-use crate::domain::{EndReason, Role, Session};
+use crate::domain::{Role, Session};
 use crate::store::Store;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
@@ -88,7 +87,6 @@ pub enum AdminUpdate {
     /// The caller is no longer an enabled administrator (demoted or disabled meanwhile).
     CallerNotAdmin,
 }
-
 impl Store {
     /// Stores a new session stamped with the credential epoch its user had when the password
     /// was checked: one transaction with a condition on the user item. `false` when the epoch
@@ -312,139 +310,6 @@ impl Store {
                 _ => Err(classify("TransactWriteItems", e)),
             },
         }
-    }
-
-    /// Marks every session of a user that is not ended, not expired and of an epoch before
-    /// `epoch` as ended (idle ones too: raising the idle timeout must not bring them back).
-    /// Found with a strongly consistent query of the table. Sessions of a later epoch (a
-    /// password change or sign-in that committed after this sweep's change) are never touched,
-    /// by the query nor by the write. Returns how many of them were active at `now` (sessions
-    /// ended meanwhile by someone else are not counted twice).
-    pub async fn end_superseded_sessions(
-        &self,
-        user_id: u64,
-        epoch: u64,
-        ended_by: u64,
-        reason: EndReason,
-        now: i64,
-        policy: &SessionPolicy,
-    ) -> Result<usize, StoreError> {
-        let mut targets: Vec<(String, bool)> = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.tables.sessions)
-                .key_condition_expression("user_id = :u")
-                .filter_expression(
-                    "attribute_not_exists(revoked_at) AND expires_at > :now AND \
-                     (attribute_not_exists(credential_epoch) OR credential_epoch < :cep)",
-                )
-                .projection_expression("session_id, last_activity")
-                .expression_attribute_values(":u", n(user_id))
-                .expression_attribute_values(":now", n(now))
-                .expression_attribute_values(":cep", n(epoch))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| classify("Query", e))?;
-            for item in out.items.unwrap_or_default() {
-                let id = item.get("session_id").and_then(|v| v.as_s().ok()).cloned();
-                let last = item
-                    .get("last_activity")
-                    .and_then(|v| v.as_n().ok())
-                    .and_then(|v| v.parse::<i64>().ok())
-                    .unwrap_or(0);
-                if let Some(id) = id {
-                    targets.push((id, last > now - policy.idle_timeout_seconds));
-                }
-            }
-            match out.last_evaluated_key {
-                Some(key) => start = Some(key),
-                None => break,
-            }
-        }
-        let mut tasks = tokio::task::JoinSet::new();
-        let mut ended = 0;
-        for chunk in targets.chunks(16) {
-            for (id, active) in chunk {
-                let store = self.clone();
-                let (id, active, policy) = (id.clone(), *active, *policy);
-                tasks.spawn(async move {
-                    let ended = store
-                        .end_superseded_session(user_id, &id, epoch, ended_by, reason, now, &policy)
-                        .await?;
-                    Ok::<_, StoreError>(active && ended)
-                });
-            }
-            while let Some(joined) = tasks.join_next().await {
-                let counted = joined.map_err(|e| StoreError::Failed {
-                    operation: "UpdateItem",
-                    source: Box::new(e),
-                })??;
-                ended += usize::from(counted);
-            }
-        }
-        Ok(ended)
-    }
-
-    /// Ends one session if it is still of an epoch before `epoch` (the sweep's write): `true`
-    /// when this call ended it.
-    #[allow(clippy::too_many_arguments)]
-    async fn end_superseded_session(
-        &self,
-        user_id: u64,
-        session_id: &str,
-        epoch: u64,
-        ended_by: u64,
-        reason: EndReason,
-        now: i64,
-        policy: &SessionPolicy,
-    ) -> Result<bool, StoreError> {
-        let mut values = end_values(ended_by, reason, now, policy);
-        values.insert(":cep".to_owned(), n(epoch));
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.tables.sessions)
-            .key("user_id", n(user_id))
-            .key("session_id", s(session_id))
-            .update_expression(END_SESSION)
-            .condition_expression(format!(
-                "{END_SESSION_IF} AND (attribute_not_exists(credential_epoch) OR credential_epoch < :cep)"
-            ))
-            .expression_attribute_names("#ttl", "ttl")
-            .set_expression_attribute_values(Some(values))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if super::condition_failed(&e) => Ok(false),
-            Err(e) => Err(classify("UpdateItem", e)),
-        }
-    }
-
-    /// Ending one session as an item of a transaction (the same write as
-    /// [`Store::end_session`]).
-    pub(crate) fn end_in_transaction(
-        &self,
-        user_id: u64,
-        session_id: &str,
-        ended_by: u64,
-        reason: EndReason,
-        now: i64,
-        policy: &SessionPolicy,
-    ) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
-        Update::builder()
-            .table_name(&self.tables.sessions)
-            .key("user_id", n(user_id))
-            .key("session_id", s(session_id))
-            .update_expression(END_SESSION)
-            .condition_expression(END_SESSION_IF)
-            .expression_attribute_names("#ttl", "ttl")
-            .set_expression_attribute_values(Some(end_values(ended_by, reason, now, policy)))
     }
 
     /// Adds a network to the user's known ones (see [`crate::domain::throttle::remember`]). Not an

@@ -1,9 +1,10 @@
 //! DynamoDB access. Every read and write the service makes is a function of [`Store`] here, so
 //! round trips are visible and countable in one place.
 //!
-//! One file per table and concern: `sessions` (the sessions table), `users` (users, the
-//! user-id counter and the email table), `credentials` (epoch changes that end every session at
-//! once), `slots` (the session limit), `admin` (an admin's one-round-trip end of a session),
+//! One file per table and concern: `sessions` (writes to the sessions table), `listing`
+//! (reading a user's sessions), `users` (users, the user-id counter and the email table),
+//! `credentials` (epoch changes that end every session at once), `sweep` (marking the sessions
+//! an epoch change ended), `slots` (the session limit), `admin` (an admin's one-round-trip end of a session),
 //! `caller` (loading a request's caller and the global cut-off), `throttle` (password
 //! attempts), with `client` (SDK and TLS set-up) and `expressions` (what several writes share).
 
@@ -97,8 +98,10 @@ mod admin;
 mod caller;
 mod client;
 mod credentials;
+mod listing;
 mod sessions;
 mod slots;
+mod sweep;
 mod throttle;
 mod users;
 
@@ -108,4 +111,5 @@ pub use client::{
     AMAZON_TRUST_SERVICES_PEM, aws_config, dynamodb_client, https_client, lambda_aws_config,
 };
 pub use credentials::{AdminUpdate, EpochChange, EpochRefusal};
-pub use sessions::{ActiveAt, EndOutcome, LabelOutcome, Rotation, SessionPage};
+pub use listing::{ActiveAt, SessionPage};
+pub use sessions::{EndOutcome, LabelOutcome, Rotation};

@@ -2,33 +2,11 @@
 
 use super::expressions::{END_SESSION, END_SESSION_IF, end_values, updated_item};
 use super::{Store, StoreError, classify, condition_failed, n, s};
-use crate::cursor::Position;
 use crate::domain::SessionPolicy;
-use crate::domain::limits::ActiveSession;
 use crate::domain::{EndReason, Location, Session};
-use crate::tables::BY_ACTIVITY_INDEX;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure, Update};
 use std::collections::HashMap;
-
-/// Only active sessions: the listing's default filter, evaluated by DynamoDB and matching
-/// [`Session::status`].
-#[derive(Debug, Clone, Copy)]
-pub struct ActiveAt {
-    /// The moment of the request (Unix seconds).
-    pub now: i64,
-    /// Idle timeout in seconds.
-    pub idle_timeout_seconds: i64,
-}
-
-/// One page of a user's sessions, most recent activity first.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SessionPage {
-    /// At most `limit` sessions.
-    pub sessions: Vec<Session>,
-    /// Where the next page starts, if there is one.
-    pub next: Option<Position>,
-}
 
 /// What ending a session did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +38,6 @@ pub enum Rotation {
     /// The condition failed; the item as it was (if it exists) tells why.
     Refused(Option<Session>),
 }
-
 impl Store {
     /// One session, or `None`. Strongly consistent, so an ended session is refused on the very
     /// next request.
@@ -185,73 +162,6 @@ impl Store {
             Err(e) if condition_failed(&e) => Ok(()),
             Err(e) => Err(classify("UpdateItem", e)),
         }
-    }
-
-    /// A page of a user's sessions, most recent activity first, from the `by_activity` index.
-    ///
-    /// With `active`, DynamoDB filters out ended, expired and idle sessions; since its `Limit`
-    /// counts items before the filter, the query continues until the page is full or the user
-    /// has no more sessions. One extra item is read to know whether a next page exists, so the
-    /// last page never carries a cursor to an empty one.
-    pub async fn list_sessions(
-        &self,
-        user_id: u64,
-        active: Option<ActiveAt>,
-        limit: usize,
-        after: Option<&Position>,
-    ) -> Result<SessionPage, StoreError> {
-        let want = limit + 1;
-        let per_query = if active.is_some() { want * 2 } else { want }.min(1000) as i32;
-        let mut start = after.map(|p| {
-            HashMap::from([
-                ("user_id".to_owned(), n(user_id)),
-                ("session_id".to_owned(), s(&p.session_id)),
-                ("last_activity".to_owned(), n(p.last_activity)),
-            ])
-        });
-        let mut sessions: Vec<Session> = Vec::with_capacity(want);
-        loop {
-            let mut query = self
-                .client
-                .query()
-                .table_name(&self.tables.sessions)
-                .index_name(BY_ACTIVITY_INDEX)
-                .key_condition_expression("user_id = :u")
-                .expression_attribute_values(":u", n(user_id))
-                .scan_index_forward(false)
-                .limit(per_query)
-                .set_exclusive_start_key(start.take());
-            if let Some(a) = active {
-                // Idle sessions are cut off by the index's sort key itself, so DynamoDB never
-                // reads them; ended and expired ones are filtered.
-                query = query
-                    .key_condition_expression("user_id = :u AND last_activity > :idle_cutoff")
-                    .filter_expression("attribute_not_exists(revoked_at) AND expires_at > :now")
-                    .expression_attribute_values(":now", n(a.now))
-                    .expression_attribute_values(":idle_cutoff", n(a.now - a.idle_timeout_seconds));
-            }
-            let out = query.send().await.map_err(|e| classify("Query", e))?;
-            for item in out.items.unwrap_or_default() {
-                sessions.push(serde_dynamo::from_item(item)?);
-                if sessions.len() == want {
-                    break;
-                }
-            }
-            match out.last_evaluated_key {
-                Some(key) if sessions.len() < want => start = Some(key),
-                _ => break,
-            }
-        }
-        let next = if sessions.len() > limit {
-            sessions.truncate(limit);
-            sessions.last().map(|last| Position {
-                last_activity: last.last_activity,
-                session_id: last.session_id.clone(),
-            })
-        } else {
-            None
-        };
-        Ok(SessionPage { sessions, next })
     }
 
     /// Rotates a session's refresh token from generation `from` to `from + 1`: succeeds only
@@ -415,47 +325,24 @@ impl Store {
         updated_item(result)
     }
 
-    /// Every active session of a user, from the table itself with a strongly consistent read
-    /// (the activity index may lag a moment behind a sign-in).
-    pub async fn active_sessions(
+    /// Ending one session as an item of a transaction (the same write as
+    /// [`Store::end_session`]).
+    pub(crate) fn end_in_transaction(
         &self,
         user_id: u64,
+        session_id: &str,
+        ended_by: u64,
+        reason: EndReason,
         now: i64,
         policy: &SessionPolicy,
-    ) -> Result<Vec<ActiveSession>, StoreError> {
-        let mut found = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.tables.sessions)
-                .key_condition_expression("user_id = :u")
-                .filter_expression(session_usable!())
-                .projection_expression("session_id, last_activity")
-                .expression_attribute_values(":u", n(user_id))
-                .expression_attribute_values(":now", n(now))
-                .expression_attribute_values(":idle_cutoff", n(now - policy.idle_timeout_seconds))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| classify("Query", e))?;
-            for item in out.items.unwrap_or_default() {
-                let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
-                let number = |name: &str| item.get(name).and_then(|v| v.as_n().ok());
-                if let (Some(id), Some(at)) = (text("session_id"), number("last_activity")) {
-                    found.push(ActiveSession {
-                        session_id: id.clone(),
-                        last_activity: at.parse().unwrap_or(0),
-                    });
-                }
-            }
-            match out.last_evaluated_key {
-                Some(key) => start = Some(key),
-                None => break,
-            }
-        }
-        Ok(found)
+    ) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
+        Update::builder()
+            .table_name(&self.tables.sessions)
+            .key("user_id", n(user_id))
+            .key("session_id", s(session_id))
+            .update_expression(END_SESSION)
+            .condition_expression(END_SESSION_IF)
+            .expression_attribute_names("#ttl", "ttl")
+            .set_expression_attribute_values(Some(end_values(ended_by, reason, now, policy)))
     }
 }
