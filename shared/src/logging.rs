@@ -16,12 +16,9 @@ pub fn filter(setting: Option<&str>) -> Targets {
     }
 }
 
-/// Installs the JSON subscriber once per cold start. The level comes from
-/// `AWS_LAMBDA_LOG_LEVEL` (Lambda's advanced logging controls) or `RUST_LOG`, default `info`.
-pub fn init() {
-    let setting = std::env::var("AWS_LAMBDA_LOG_LEVEL")
-        .or_else(|_| std::env::var("RUST_LOG"))
-        .ok();
+/// Installs the JSON subscriber once per cold start, at the level `setting` gives
+/// ([`filter`]; the functions pass [`crate::config::log_level`]), default `info`.
+pub fn init(setting: Option<&str>) {
     let _ = tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
@@ -31,7 +28,7 @@ pub fn init() {
         .with_ansi(false)
         .with_writer(std::io::stdout)
         .finish()
-        .with(filter(setting.as_deref()))
+        .with(filter(setting))
         .try_init();
 }
 

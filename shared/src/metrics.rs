@@ -1,7 +1,8 @@
 //! Metrics of our own: one CloudWatch embedded-metric-format (EMF) line on standard output per
 //! event, which CloudWatch Logs turns into a metric. No API call, nothing added to a request's
 //! latency. The namespace comes from `METRICS_NAMESPACE` (the stack sets
-//! `DeviceSessions/<stack name>`); without it (tests, the local stack) nothing is written.
+//! `DeviceSessions/<stack name>`), given to [`init`] when a function builds its state; without
+//! it (tests, the local stack) nothing is written.
 //!
 //! | metric | dimension | when |
 //! |---|---|---|
@@ -89,16 +90,18 @@ pub fn line(namespace: &str, metric: Metric, timestamp_ms: i64) -> String {
     doc.to_string()
 }
 
-/// The namespace, read once; `None` switches metrics off.
+/// The namespace of this process's metrics, set once per cold start.
+static NAMESPACE: OnceLock<Option<String>> = OnceLock::new();
+
+/// Sets the namespace once per process (a function builds one state per cold start; later
+/// calls change nothing). `None` switches metrics off.
+pub fn init(namespace: Option<String>) {
+    let _ = NAMESPACE.set(namespace.filter(|n| !n.trim().is_empty()));
+}
+
+/// The namespace; `None` (metrics off) until [`init`] gives one.
 fn namespace() -> Option<&'static str> {
-    static NAMESPACE: OnceLock<Option<String>> = OnceLock::new();
-    NAMESPACE
-        .get_or_init(|| {
-            std::env::var("METRICS_NAMESPACE")
-                .ok()
-                .filter(|n| !n.trim().is_empty())
-        })
-        .as_deref()
+    NAMESPACE.get().and_then(|n| n.as_deref())
 }
 
 /// Writes `metric` (nothing when metrics are off, or for a count of zero).

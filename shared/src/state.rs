@@ -63,6 +63,7 @@ impl AppState {
         config: Config,
         sdk: aws_config::SdkConfig,
     ) -> Result<Self, error::StartupError> {
+        crate::metrics::init(config.metrics_namespace.clone());
         let client = store::dynamodb_client(&sdk, &config.dynamodb);
         let store = Store::new(client, config.tables.clone());
         let verifier = tokens::TokenVerifier::new(&config.tokens)?;
@@ -208,7 +209,7 @@ impl AppState {
     /// secret (`ORIGIN_VERIFY_SECRET_ARN`, every function that records addresses).
     pub async fn from_env() -> Result<Self, error::StartupError> {
         let mut config = Config::from_env()?;
-        let sdk = store::lambda_aws_config(&config.dynamodb, |name| std::env::var(name).ok())?;
+        let sdk = store::lambda_aws_config(&config.dynamodb, config::process_var)?;
         let client = aws_sdk_secretsmanager::Client::new(&sdk);
         read_secrets(&mut config, &client).await?;
         Self::build_with(config, sdk)

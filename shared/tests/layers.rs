@@ -141,3 +141,21 @@ fn the_layer_check_sees_upward_imports() {
     );
     assert!(!code("// crate::b\n").contains("crate::b"));
 }
+
+/// The process environment is read in one place, `config/env.rs` (`process_var`): every
+/// setting has one reader, and a test can build any configuration from a map.
+#[test]
+fn only_the_configuration_reads_the_environment() {
+    let src = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/src"));
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    let readers: Vec<String> = files
+        .iter()
+        .filter(|f| {
+            let text = code(&std::fs::read_to_string(f).unwrap());
+            text.contains("env::var") || text.contains("env::vars")
+        })
+        .map(|f| f.strip_prefix(src).unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(readers, ["config/env.rs"]);
+}

@@ -3,11 +3,11 @@
 
 use lambda_http::{Error, service_fn};
 use list_my_sessions::handle;
-use shared::{AppState, http, logging};
+use shared::{AppState, config, http, logging};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    logging::init();
+    logging::init(config::log_level().as_deref());
     let state = AppState::from_env().await?.require_cursors()?;
     let state = &state;
     lambda_http::run(service_fn(move |req| http::serve(state, req, handle))).await

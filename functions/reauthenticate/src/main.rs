@@ -4,11 +4,11 @@
 
 use lambda_http::{Error, service_fn};
 use reauthenticate::handle;
-use shared::{AppState, http, logging};
+use shared::{AppState, config, http, logging};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    logging::init();
+    logging::init(config::log_level().as_deref());
     let state = AppState::from_env()
         .await?
         .with_signer_from_env()

@@ -51,6 +51,18 @@ pub const INT_SETTINGS: &[IntSetting] = &[
     int("SESSION_LIMIT", 0, 0, 100),
 ];
 
+/// The process environment: the one place the library reads it. [`crate::Config`] reads it
+/// through [`Env`]; the few settings needed outside the configuration have readers here.
+pub fn process_var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// The log level setting: `AWS_LAMBDA_LOG_LEVEL` (Lambda's advanced logging controls), else
+/// `RUST_LOG`. Read before the configuration, so that a configuration error is logged.
+pub fn log_level() -> Option<String> {
+    process_var("AWS_LAMBDA_LOG_LEVEL").or_else(|| process_var("RUST_LOG"))
+}
+
 /// The environment, read through a lookup (the process environment, or a map in tests). A
 /// value that is empty or only whitespace counts as unset.
 pub struct Env<F: Fn(&str) -> Option<String>>(F);

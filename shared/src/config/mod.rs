@@ -7,7 +7,7 @@ pub mod env;
 pub mod jwks;
 
 use env::Env;
-pub use env::{INT_SETTINGS, IntSetting};
+pub use env::{INT_SETTINGS, IntSetting, log_level, process_var};
 use jwks::{JwkSet, dev_public_jwk};
 
 use crate::domain::SessionPolicy;
@@ -114,6 +114,9 @@ pub struct Config {
     pub origin_verify_required: bool,
     /// Where the secrets come from (read at cold start, never held in the environment).
     pub secrets: SecretSources,
+    /// The CloudWatch namespace of the service's own metrics (`METRICS_NAMESPACE`); `None`
+    /// writes none (tests, the local stack).
+    pub metrics_namespace: Option<String>,
 }
 
 /// Settings of the routes that create users, sessions and tokens.
@@ -162,7 +165,7 @@ const DEV_ONLY_CURSOR_SECRET: &[u8] = b"dev-only-cursor-secret-not-for-productio
 impl Config {
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, StartupError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_lookup(process_var)
     }
 
     /// Reads settings through `get`, so tests can pass a map instead of the environment.
@@ -194,6 +197,7 @@ impl Config {
             origin_verify_secret,
             origin_verify_required: env.boolean("ORIGIN_VERIFY_REQUIRED", false)?,
             secrets: SecretSources::read(&env),
+            metrics_namespace: env.text("METRICS_NAMESPACE"),
         })
     }
 }

@@ -33,7 +33,7 @@ pub async fn aws_config(cfg: &DynamoConfig) -> aws_config::SdkConfig {
         .timeout_config(timeouts)
         .retry_config(retries)
         .http_client(https_client(cfg.tls_roots));
-    if cfg.endpoint.is_some() && std::env::var_os("AWS_REGION").is_none() {
+    if cfg.endpoint.is_some() && crate::config::process_var("AWS_REGION").is_none() {
         // A local DynamoDB: any region will do.
         loader = loader.region(aws_config::Region::new("us-east-1"));
     }
