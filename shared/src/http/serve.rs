@@ -60,23 +60,7 @@ where
 {
     let origin = allowed_origin(state, &req);
     if req.method() == Method::OPTIONS {
-        let mut response = Response::new(Body::Empty);
-        *response.status_mut() = StatusCode::NO_CONTENT;
-        if let Some(origin) = origin {
-            let h = response.headers_mut();
-            h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-            h.insert(
-                ACCESS_CONTROL_ALLOW_METHODS,
-                HeaderValue::from_static("GET, POST, PATCH, DELETE, OPTIONS"),
-            );
-            h.insert(
-                ACCESS_CONTROL_ALLOW_HEADERS,
-                HeaderValue::from_static("authorization, content-type"),
-            );
-            h.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
-            h.insert(VARY, HeaderValue::from_static("Origin"));
-        }
-        return Ok(response);
+        return Ok(preflight(origin));
     }
     // Behind CloudFront every request must come through it (its WAF rules included): a direct
     // call to the API's own address is refused before the handler runs.
@@ -90,32 +74,7 @@ where
     } else {
         handler(state, req).await
     };
-    let mut response = match result {
-        Ok(response) => response,
-        Err(err) => {
-            match err {
-                ApiError::Unavailable(_) => {
-                    crate::metrics::emit(crate::metrics::Metric::ServiceUnavailable)
-                }
-                ApiError::Internal(_) => crate::metrics::emit(crate::metrics::Metric::ServerError),
-                _ => {}
-            }
-            if err.is_server_error() {
-                tracing::error!(
-                    status = err.status().as_u16(),
-                    error = %cause_chain(&err),
-                    "request failed"
-                );
-            } else {
-                tracing::info!(
-                    status = err.status().as_u16(),
-                    code = err.code(),
-                    "request refused"
-                );
-            }
-            error_response(&err, state.config.retry_after_seconds)
-        }
-    };
+    let mut response = result.unwrap_or_else(|err| failed(state, &err));
     let h = response.headers_mut();
     if !h.contains_key(CACHE_CONTROL) {
         h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -133,6 +92,53 @@ where
         h.insert(VARY, HeaderValue::from_static("Origin"));
     }
     Ok(response)
+}
+
+/// The answer to a CORS preflight: 204, with the CORS headers for an allowed origin.
+fn preflight(origin: Option<HeaderValue>) -> Response<Body> {
+    let mut response = Response::new(Body::Empty);
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    if let Some(origin) = origin {
+        let h = response.headers_mut();
+        h.insert(ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        h.insert(
+            ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST, PATCH, DELETE, OPTIONS"),
+        );
+        h.insert(
+            ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("authorization, content-type"),
+        );
+        h.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+        h.insert(VARY, HeaderValue::from_static("Origin"));
+    }
+    response
+}
+
+/// An error's response, counted in the metrics and logged: server errors with their cause
+/// chain, refusals with their code.
+fn failed(state: &AppState, err: &ApiError) -> Response<Body> {
+    match err {
+        ApiError::Unavailable(_) => {
+            crate::metrics::emit(crate::metrics::Metric::ServiceUnavailable)
+        }
+        ApiError::Internal(_) => crate::metrics::emit(crate::metrics::Metric::ServerError),
+        _ => {}
+    }
+    if err.is_server_error() {
+        tracing::error!(
+            status = err.status().as_u16(),
+            error = %cause_chain(err),
+            "request failed"
+        );
+    } else {
+        tracing::info!(
+            status = err.status().as_u16(),
+            code = err.code(),
+            "request refused"
+        );
+    }
+    error_response(err, state.config.retry_after_seconds)
 }
 
 #[cfg(test)]

@@ -57,39 +57,17 @@ pub async fn sign_in(
     attempt: SignIn<'_>,
     now: i64,
 ) -> Result<TokenResponse, ApiError> {
-    let store = &state.store;
-    let ip = attempt.ip;
+    let (store, ip) = (&state.store, attempt.ip);
     let Ok(email) = normalise_email(attempt.email) else {
         state.passwords.verify_dummy(attempt.password);
         return Err(invalid_credentials());
     };
-    // The attempt is counted before anything else can happen (see `crate::domain::throttle`).
-    let (user_id, check) = tokio::try_join!(
-        store.user_id_by_email(&email),
-        PasswordCheck::reserve(state, &email, ip, now)
-    )?;
-    let (account, global_epoch) = tokio::try_join!(read_account(state, user_id, now), async {
-        Ok(store.global_epoch().await?)
-    })?;
-    let (user, snapshot) = account.unzip();
-    let known = user
-        .as_ref()
-        .is_some_and(|u| u.known_networks.contains(&check.network_tag()));
-    let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
-    let failed = |why: &str| audit::login_failed(&email, ip, why);
-    let wrong = invalid_credentials();
-    check.verify_or_refuse(known, attempt.password, hash, failed, (wrong.code(), wrong))?;
-    let Some(user) = user else {
-        return Err(invalid_credentials());
-    };
-    if user.disabled {
-        failed("account_disabled");
-        return Err(ApiError::Forbidden {
-            detail: "This account is disabled.",
-            code: "account_disabled",
-        });
-    }
-
+    let Verified {
+        user,
+        snapshot,
+        check,
+        global_epoch,
+    } = verify_password(state, &attempt, &email, now).await?;
     let user_id = user.user_id;
     let mut session = new_session(state, &attempt, &user, now)?;
     session.global_epoch = global_epoch;
@@ -104,23 +82,73 @@ pub async fn sign_in(
     };
     let forget = async { Ok(check.succeeded().await?) };
     let ((user, session), (), ()) = tokio::try_join!(
-        store_session(state, session, user, snapshot.flatten(), &email, ip, now),
+        store_session(state, session, user, snapshot, &email, ip, now),
         forget,
         remember
     )?;
 
     let mut tokens = issue(state, &session, user.role, now)?;
-    audit::session_created(
-        user_id,
-        &session.session_id,
-        &session.device_name,
-        ip,
-        "login",
-    );
+    let device = &session.device_name;
+    audit::session_created(user_id, &session.session_id, device, ip, "login");
     let cutoffs = Cutoffs::of(&user, global_epoch);
     let policy = &state.config.sessions;
     tokens.session = Some(session.to_response(now, policy, &cutoffs, Some(&session.session_id)));
     Ok(tokens)
+}
+
+/// A sign-in whose password was right, for an enabled user.
+struct Verified<'a> {
+    user: User,
+    /// The user's sessions as the session limit sees them (when a limit is set).
+    snapshot: Option<Snapshot>,
+    /// The throttle reservation, released once the session is stored.
+    check: PasswordCheck<'a>,
+    /// The global epoch read with the user.
+    global_epoch: u64,
+}
+
+/// Reserves the attempt on the throttle, reads the account and checks the password: a wrong
+/// password and an unknown email fail alike (401, same argon2 work); a disabled user learns it
+/// (403) only with the right password.
+async fn verify_password<'a>(
+    state: &'a AppState,
+    attempt: &SignIn<'_>,
+    email: &'a str,
+    now: i64,
+) -> Result<Verified<'a>, ApiError> {
+    let (store, ip) = (&state.store, attempt.ip);
+    // The attempt is counted before anything else can happen (see `crate::domain::throttle`).
+    let (user_id, check) = tokio::try_join!(
+        store.user_id_by_email(email),
+        PasswordCheck::reserve(state, email, ip, now)
+    )?;
+    let (account, global_epoch) = tokio::try_join!(read_account(state, user_id, now), async {
+        Ok(store.global_epoch().await?)
+    })?;
+    let (user, snapshot) = account.unzip();
+    let known = user
+        .as_ref()
+        .is_some_and(|u| u.known_networks.contains(&check.network_tag()));
+    let hash = user.as_ref().and_then(|u| u.password_hash.as_deref());
+    let failed = |why: &str| audit::login_failed(email, ip, why);
+    let wrong = invalid_credentials();
+    check.verify_or_refuse(known, attempt.password, hash, failed, (wrong.code(), wrong))?;
+    let Some(user) = user else {
+        return Err(invalid_credentials());
+    };
+    if user.disabled {
+        failed("account_disabled");
+        return Err(ApiError::Forbidden {
+            detail: "This account is disabled.",
+            code: "account_disabled",
+        });
+    }
+    Ok(Verified {
+        user,
+        snapshot: snapshot.flatten(),
+        check,
+        global_epoch,
+    })
 }
 
 /// Stores the new session in the credential epoch it was stamped with. A password change,

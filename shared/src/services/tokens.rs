@@ -81,57 +81,24 @@ pub async fn refresh(
     location: Option<&Location>,
     now: i64,
 ) -> Result<TokenResponse, ApiError> {
-    let (store, policy) = (&state.store, &state.config.sessions);
     let Some(presented) = RefreshToken::parse(token) else {
         audit::refresh_refused(0, "", 0, ip, "malformed");
         return Err(invalid_refresh_token());
     };
+    let (session, role) = live_session_of(state, &presented, ip, now).await?;
     let (user_id, session_id) = (presented.user_id, presented.session_id.as_str());
-    let refused = |reason: &str| {
-        audit::refresh_refused(user_id, session_id, presented.generation, ip, reason)
-    };
-
-    let items = store.load_caller(user_id, session_id, None).await?;
-    let key = state.refresh_key()?;
-    let genuine = items.session.filter(|s| {
-        s.refresh_family
-            .as_deref()
-            .is_some_and(|f| key.verify(&presented, f))
-    });
-    let Some(session) = genuine else {
-        refused("forged");
-        return Err(invalid_refresh_token());
-    };
-    let Some(user) = items.user else {
-        refused("session_ended");
-        return Err(session_ended());
-    };
-    if !session.is_usable(now, policy, &Cutoffs::of(&user, items.global_epoch)) {
-        refused("session_ended");
-        return Err(session_ended());
-    }
-    if user.disabled {
-        refused("account_disabled");
-        return Err(ApiError::Unauthorized {
-            detail: "This account is disabled.",
-            code: "account_disabled",
-        });
-    }
     let current = session.refresh_generation;
-    if presented.generation > current {
-        // A valid MAC for a generation never issued: not ours to act on.
-        refused("forged");
-        return Err(invalid_refresh_token());
-    }
     if presented.generation < current {
         return Err(rotated_out(state, &presented, &session, ip, now).await?);
     }
-    let rotation = store
+    let policy = &state.config.sessions;
+    let rotation = state
+        .store
         .rotate_refresh(user_id, session_id, current, ip, location, now, policy)
         .await?;
     match rotation {
         Rotation::Rotated(rotated) => {
-            let tokens = issue(state, &rotated, user.role, now)?;
+            let tokens = issue(state, &rotated, role, now)?;
             audit::session_refreshed(user_id, session_id, ip);
             Ok(tokens)
         }
@@ -144,10 +111,59 @@ pub async fn refresh(
             Err(rotated_out(state, &presented, &latest, ip, now).await?)
         }
         Rotation::Refused(_) => {
-            refused("session_ended");
+            audit::refresh_refused(user_id, session_id, current, ip, "session_ended");
             Err(session_ended())
         }
     }
+}
+
+/// The session a well-formed refresh token names, with its user's role, read strongly
+/// consistent: only if the token's MAC verifies against the session's family key, the session
+/// is still usable, its user enabled, and the generation one that was issued. Every refusal is
+/// audited with its reason.
+async fn live_session_of(
+    state: &AppState,
+    presented: &RefreshToken,
+    ip: &str,
+    now: i64,
+) -> Result<(Session, Role), ApiError> {
+    let (user_id, session_id) = (presented.user_id, presented.session_id.as_str());
+    let refused = |reason: &str| {
+        audit::refresh_refused(user_id, session_id, presented.generation, ip, reason)
+    };
+    let items = state.store.load_caller(user_id, session_id, None).await?;
+    let key = state.refresh_key()?;
+    let genuine = items.session.filter(|s| {
+        s.refresh_family
+            .as_deref()
+            .is_some_and(|f| key.verify(presented, f))
+    });
+    let Some(session) = genuine else {
+        refused("forged");
+        return Err(invalid_refresh_token());
+    };
+    let cutoffs = items
+        .user
+        .as_ref()
+        .map(|u| Cutoffs::of(u, items.global_epoch));
+    let usable = cutoffs.is_some_and(|c| session.is_usable(now, &state.config.sessions, &c));
+    let Some(user) = items.user.filter(|_| usable) else {
+        refused("session_ended");
+        return Err(session_ended());
+    };
+    if user.disabled {
+        refused("account_disabled");
+        return Err(ApiError::Unauthorized {
+            detail: "This account is disabled.",
+            code: "account_disabled",
+        });
+    }
+    if presented.generation > session.refresh_generation {
+        // A valid MAC for a generation never issued: not ours to act on.
+        refused("forged");
+        return Err(invalid_refresh_token());
+    }
+    Ok((session, user.role))
 }
 
 /// A genuine token of an earlier generation: the previous one within the grace window is

@@ -6,8 +6,9 @@ use super::{Store, StoreError, classify, n, s};
 use super::{caller, credentials};
 use crate::domain::EndReason;
 use crate::domain::SessionPolicy;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    AttributeValue, ConditionCheck, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 
 /// An administrator's token, as the one-round-trip end of a session checks it.
@@ -27,12 +28,10 @@ pub struct AdminToken<'a> {
 
 impl Store {
     /// An admin ends one session of another user in one round trip: a single transaction
-    /// checks that the admin's session is usable in the token's credential and global epochs,
-    /// that its sign-in is recent (at or after `recent_since`) and not newer than the token (by
-    /// refresh generation),
-    /// records its activity, checks that the users table still says admin and enabled in that
-    /// credential epoch and that the global epoch is still the token's, and ends the target. `None` when the admin's side does not
-    /// hold: the caller then finds out why with the usual reads (401 or 403).
+    /// checks that the admin's side still holds (`admin_holds`: session usable and
+    /// recently signed in, admin and enabled, epochs the token's), records the admin's
+    /// activity, and ends the target. `None` when the admin's side does not hold: the caller
+    /// then finds out why with the usual reads (401 or 403).
     #[allow(clippy::too_many_arguments)]
     pub async fn admin_end_session(
         &self,
@@ -43,69 +42,25 @@ impl Store {
         now: i64,
         policy: &SessionPolicy,
     ) -> Result<Option<EndOutcome>, StoreError> {
-        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-        use aws_sdk_dynamodb::types::{ConditionCheck, Update};
-        let global = admin.global_epoch;
-        let global_is = if global == 0 {
-            "(attribute_not_exists(global_epoch) OR global_epoch = :gep)"
-        } else {
-            "global_epoch = :gep"
-        };
-        let (admin_id, admin_session) = (admin.user_id, admin.session_id);
-        let caller = Update::builder()
-            .table_name(&self.tables.sessions)
-            .key("user_id", n(admin_id))
-            .key("session_id", s(admin_session))
-            .update_expression("SET last_activity = :now")
-            .condition_expression(format!(
-                "{SESSION_USABLE} AND {} AND {global_is} AND auth_time >= :recent AND \
-                 (attribute_not_exists(auth_generation) OR auth_generation <= :tgen)",
-                credentials::epoch_is(admin.credential_epoch)
-            ))
-            .expression_attribute_values(":now", n(now))
-            .expression_attribute_values(":idle_cutoff", n(now - policy.idle_timeout_seconds))
-            .expression_attribute_values(":cep", n(admin.credential_epoch))
-            .expression_attribute_values(":gep", n(global))
-            .expression_attribute_values(":recent", n(recent_since))
-            .expression_attribute_values(":tgen", n(admin.generation))
-            .build()
-            .map_err(txn_error)?;
-        let admin = ConditionCheck::builder()
-            .table_name(&self.tables.users)
-            .key("user_id", n(admin_id))
-            .condition_expression(format!(
-                "#role = :admin AND (attribute_not_exists(disabled) OR disabled = :no) AND {}",
-                credentials::epoch_is(admin.credential_epoch)
-            ))
-            .expression_attribute_names("#role", "role")
-            .expression_attribute_values(":admin", s("admin"))
-            .expression_attribute_values(":no", AttributeValue::Bool(false))
-            .expression_attribute_values(":cep", n(admin.credential_epoch))
-            .build()
-            .map_err(txn_error)?;
-        let global_item = ConditionCheck::builder()
-            .table_name(&self.tables.sessions)
-            .key("user_id", n(caller::GLOBAL_USER))
-            .key("session_id", s(caller::GLOBAL_SESSION))
-            .condition_expression(global_is)
-            .expression_attribute_values(":gep", n(global))
-            .build()
-            .map_err(txn_error)?;
+        let [caller, still_admin, global] = self.admin_holds(admin, recent_since, now, policy)?;
         let end = self
-            .end_in_transaction(user_id, session_id, admin_id, EndReason::Admin, now, policy)
+            .end_in_transaction(
+                user_id,
+                session_id,
+                admin.user_id,
+                EndReason::Admin,
+                now,
+                policy,
+            )
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(txn_error)?;
         let result = self
             .client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(caller).build())
-            .transact_items(TransactWriteItem::builder().condition_check(admin).build())
-            .transact_items(
-                TransactWriteItem::builder()
-                    .condition_check(global_item)
-                    .build(),
-            )
+            .transact_items(caller)
+            .transact_items(still_admin)
+            .transact_items(global)
             .transact_items(TransactWriteItem::builder().update(end).build())
             .send()
             .await;
@@ -139,5 +94,72 @@ impl Store {
         } else {
             Err(classify("TransactWriteItems", err))
         }
+    }
+
+    /// The admin's side of [`Store::admin_end_session`], as three transaction items: their
+    /// session usable, recently signed in and not newer than the token (its activity recorded);
+    /// the users table still saying admin and enabled in the token's credential epoch; the
+    /// global epoch still the token's.
+    fn admin_holds(
+        &self,
+        admin: AdminToken<'_>,
+        recent_since: i64,
+        now: i64,
+        policy: &SessionPolicy,
+    ) -> Result<[TransactWriteItem; 3], StoreError> {
+        let (global, epoch) = (admin.global_epoch, admin.credential_epoch);
+        let global_is = if global == 0 {
+            "(attribute_not_exists(global_epoch) OR global_epoch = :gep)"
+        } else {
+            "global_epoch = :gep"
+        };
+        let caller = Update::builder()
+            .table_name(&self.tables.sessions)
+            .key("user_id", n(admin.user_id))
+            .key("session_id", s(admin.session_id))
+            .update_expression("SET last_activity = :now")
+            .condition_expression(format!(
+                "{SESSION_USABLE} AND {} AND {global_is} AND auth_time >= :recent AND \
+                 (attribute_not_exists(auth_generation) OR auth_generation <= :tgen)",
+                credentials::epoch_is(epoch)
+            ))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":idle_cutoff", n(now - policy.idle_timeout_seconds))
+            .expression_attribute_values(":cep", n(epoch))
+            .expression_attribute_values(":gep", n(global))
+            .expression_attribute_values(":recent", n(recent_since))
+            .expression_attribute_values(":tgen", n(admin.generation))
+            .build()
+            .map_err(txn_error)?;
+        let still_admin = ConditionCheck::builder()
+            .table_name(&self.tables.users)
+            .key("user_id", n(admin.user_id))
+            .condition_expression(format!(
+                "#role = :admin AND (attribute_not_exists(disabled) OR disabled = :no) AND {}",
+                credentials::epoch_is(epoch)
+            ))
+            .expression_attribute_names("#role", "role")
+            .expression_attribute_values(":admin", s("admin"))
+            .expression_attribute_values(":no", AttributeValue::Bool(false))
+            .expression_attribute_values(":cep", n(epoch))
+            .build()
+            .map_err(txn_error)?;
+        let global_item = ConditionCheck::builder()
+            .table_name(&self.tables.sessions)
+            .key("user_id", n(caller::GLOBAL_USER))
+            .key("session_id", s(caller::GLOBAL_SESSION))
+            .condition_expression(global_is)
+            .expression_attribute_values(":gep", n(global))
+            .build()
+            .map_err(txn_error)?;
+        Ok([
+            TransactWriteItem::builder().update(caller).build(),
+            TransactWriteItem::builder()
+                .condition_check(still_admin)
+                .build(),
+            TransactWriteItem::builder()
+                .condition_check(global_item)
+                .build(),
+        ])
     }
 }

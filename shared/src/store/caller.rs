@@ -163,36 +163,11 @@ impl Store {
                     source: Box::new(e),
                 })
         };
-        let mut request = HashMap::from([
+        let request = HashMap::from([
             (self.tables.sessions.clone(), batch(session_keys)?),
             (self.tables.users.clone(), batch(user_keys)?),
         ]);
-        let mut items: HashMap<String, Vec<HashMap<String, AttributeValue>>> = HashMap::new();
-        for attempt in 0..BATCH_ATTEMPTS {
-            let out = self
-                .client
-                .batch_get_item()
-                .set_request_items(Some(request))
-                .send()
-                .await
-                .map_err(|e| classify("BatchGetItem", e))?;
-            for (table, found) in out.responses.unwrap_or_default() {
-                items.entry(table).or_default().extend(found);
-            }
-            match out.unprocessed_keys.filter(|u| !u.is_empty()) {
-                None => break,
-                Some(_) if attempt + 1 == BATCH_ATTEMPTS => {
-                    return Err(StoreError::Transient {
-                        operation: "BatchGetItem",
-                        source: "DynamoDB left keys unprocessed".into(),
-                    });
-                }
-                Some(rest) => {
-                    request = rest;
-                    tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
-                }
-            }
-        }
+        let mut items = self.batch_get(request).await?;
         let mut loaded = CallerItems {
             session: None,
             user: None,
@@ -218,5 +193,38 @@ impl Store {
             self.remember_global(loaded.global_epoch, at, wall);
         }
         Ok(loaded)
+    }
+
+    /// Every item of a `BatchGetItem`, retrying keys DynamoDB leaves unprocessed (with a short
+    /// backoff, a few times, then a 503), by table.
+    async fn batch_get(
+        &self,
+        mut request: HashMap<String, KeysAndAttributes>,
+    ) -> Result<HashMap<String, Vec<HashMap<String, AttributeValue>>>, StoreError> {
+        let mut items: HashMap<String, Vec<HashMap<String, AttributeValue>>> = HashMap::new();
+        for attempt in 0..BATCH_ATTEMPTS {
+            let out = self
+                .client
+                .batch_get_item()
+                .set_request_items(Some(request))
+                .send()
+                .await
+                .map_err(|e| classify("BatchGetItem", e))?;
+            for (table, found) in out.responses.unwrap_or_default() {
+                items.entry(table).or_default().extend(found);
+            }
+            match out.unprocessed_keys.filter(|u| !u.is_empty()) {
+                None => return Ok(items),
+                Some(_) if attempt + 1 == BATCH_ATTEMPTS => break,
+                Some(rest) => {
+                    request = rest;
+                    tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
+                }
+            }
+        }
+        Err(StoreError::Transient {
+            operation: "BatchGetItem",
+            source: "DynamoDB left keys unprocessed".into(),
+        })
     }
 }

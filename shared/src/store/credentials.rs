@@ -6,12 +6,11 @@
 //! Moving the epoch decides; the sweep ([`Store::end_superseded_sessions`], in `sweep.rs`)
 //! afterwards marks the superseded session items as ended, for the listings.
 
-use super::expressions::txn_error;
+use super::expressions::{failed_conditions, lost_race, txn_error};
 use super::{StoreError, classify, n, s};
 use crate::domain::SessionPolicy;
 use crate::domain::{Role, Session};
 use crate::store::Store;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
 use std::collections::HashMap;
 
@@ -22,36 +21,6 @@ pub(crate) fn epoch_is(epoch: u64) -> &'static str {
         "(attribute_not_exists(credential_epoch) OR credential_epoch = :cep)"
     } else {
         "credential_epoch = :cep"
-    }
-}
-
-/// Which items of a cancelled transaction failed their condition, in item order.
-pub(crate) fn failed_conditions<R>(
-    err: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError, R>,
-) -> Option<Vec<bool>> {
-    match err.as_service_error()? {
-        TransactWriteItemsError::TransactionCanceledException(c) => Some(
-            c.cancellation_reasons()
-                .iter()
-                .map(|r| r.code() == Some("ConditionalCheckFailed"))
-                .collect(),
-        ),
-        _ => None,
-    }
-}
-
-/// Whether a cancelled transaction lost a race (a condition or a concurrent transaction).
-fn lost_race<R>(err: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError, R>) -> bool {
-    match err.as_service_error() {
-        Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
-            c.cancellation_reasons().iter().any(|r| {
-                matches!(
-                    r.code(),
-                    Some("ConditionalCheckFailed" | "TransactionConflict")
-                )
-            })
-        }
-        _ => false,
     }
 }
 
@@ -132,49 +101,14 @@ impl Store {
         policy: &SessionPolicy,
     ) -> Result<Result<u64, EpochRefusal>, StoreError> {
         let next = from + 1;
-        let mut user = Update::builder()
-            .table_name(&self.tables.users)
-            .key("user_id", n(user_id))
-            .expression_attribute_values(":cep", n(from))
-            .expression_attribute_values(":next", n(next));
-        let mut condition = format!("attribute_exists(user_id) AND {}", epoch_is(from));
-        user = match change.password {
-            Some((old, new)) => {
-                condition.push_str(" AND password_hash = :old");
-                user.update_expression("SET credential_epoch = :next, password_hash = :new")
-                    .expression_attribute_values(":old", s(old))
-                    .expression_attribute_values(":new", s(new))
-            }
-            None => user.update_expression("SET credential_epoch = :next"),
-        };
-        let user = user
-            .condition_expression(condition)
-            .build()
-            .map_err(txn_error)?;
         let mut items = vec![(
             EpochRefusal::UserChanged,
-            TransactWriteItem::builder().update(user).build(),
+            self.move_user_epoch(user_id, from, change.password)?,
         )];
         if let Some(keep) = change.keep {
-            let session = Update::builder()
-                .table_name(&self.tables.sessions)
-                .key("user_id", n(user_id))
-                .key("session_id", s(keep))
-                .update_expression("SET credential_epoch = :next")
-                .condition_expression(format!(
-                    "attribute_exists(session_id) AND {} AND {}",
-                    super::expressions::SESSION_USABLE,
-                    epoch_is(from)
-                ))
-                .expression_attribute_values(":cep", n(from))
-                .expression_attribute_values(":next", n(next))
-                .expression_attribute_values(":now", n(now))
-                .expression_attribute_values(":idle_cutoff", n(now - policy.idle_timeout_seconds))
-                .build()
-                .map_err(txn_error)?;
             items.push((
                 EpochRefusal::KeptSessionEnded,
-                TransactWriteItem::builder().update(session).build(),
+                self.keep_in_next_epoch(user_id, keep, from, now, policy)?,
             ));
         }
         if let Some(admin) = change.admin {
@@ -212,6 +146,65 @@ impl Store {
         }
     }
 
+    /// The user's epoch from `from` to `from + 1` (and the password hash from `old` to
+    /// `new`, when given), as a transaction item.
+    fn move_user_epoch(
+        &self,
+        user_id: u64,
+        from: u64,
+        password: Option<(&str, &str)>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let user = Update::builder()
+            .table_name(&self.tables.users)
+            .key("user_id", n(user_id))
+            .expression_attribute_values(":cep", n(from))
+            .expression_attribute_values(":next", n(from + 1));
+        let mut condition = format!("attribute_exists(user_id) AND {}", epoch_is(from));
+        let user = match password {
+            Some((old, new)) => {
+                condition.push_str(" AND password_hash = :old");
+                user.update_expression("SET credential_epoch = :next, password_hash = :new")
+                    .expression_attribute_values(":old", s(old))
+                    .expression_attribute_values(":new", s(new))
+            }
+            None => user.update_expression("SET credential_epoch = :next"),
+        };
+        let update = user
+            .condition_expression(condition)
+            .build()
+            .map_err(txn_error)?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// The session `keep` carried into epoch `from + 1`, if it is still usable in `from`, as a
+    /// transaction item.
+    fn keep_in_next_epoch(
+        &self,
+        user_id: u64,
+        keep: &str,
+        from: u64,
+        now: i64,
+        policy: &SessionPolicy,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let session = Update::builder()
+            .table_name(&self.tables.sessions)
+            .key("user_id", n(user_id))
+            .key("session_id", s(keep))
+            .update_expression("SET credential_epoch = :next")
+            .condition_expression(format!(
+                "attribute_exists(session_id) AND {} AND {}",
+                super::expressions::SESSION_USABLE,
+                epoch_is(from)
+            ))
+            .expression_attribute_values(":cep", n(from))
+            .expression_attribute_values(":next", n(from + 1))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":idle_cutoff", n(now - policy.idle_timeout_seconds))
+            .build()
+            .map_err(txn_error)?;
+        Ok(TransactWriteItem::builder().update(session).build())
+    }
+
     /// The condition "`admin_id` is still an enabled administrator", as a transaction item.
     fn still_admin(&self, admin_id: u64) -> Result<ConditionCheck, StoreError> {
         ConditionCheck::builder()
@@ -239,47 +232,9 @@ impl Store {
         role: Option<Role>,
         disabled: Option<bool>,
     ) -> Result<AdminUpdate, StoreError> {
-        let mut sets = Vec::new();
-        let mut values: HashMap<String, AttributeValue> = HashMap::new();
-        let mut names: HashMap<String, String> = HashMap::new();
-        if let Some(role) = role {
-            sets.push("#role = :role".to_owned());
-            names.insert("#role".into(), "role".into());
-            values.insert(":role".into(), serde_dynamo::to_attribute_value(role)?);
-        }
-        if let Some(disabled) = disabled {
-            sets.push("disabled = :disabled".to_owned());
-            values.insert(":disabled".into(), AttributeValue::Bool(disabled));
-        }
-        if disabled == Some(true) {
-            sets.push("credential_epoch = if_not_exists(credential_epoch, :zero) + :one".into());
-            values.insert(":zero".into(), n(0));
-            values.insert(":one".into(), n(1));
-        }
-        if sets.is_empty() {
+        let Some(target) = self.user_change(admin_id, user_id, role, disabled)? else {
             return Ok(AdminUpdate::Updated);
-        }
-        // An admin's change of their own item (only the harmless ones get here: enabling
-        // themselves, keeping the admin role) carries the admin condition itself: a transaction
-        // may name an item once.
-        let mut condition = "attribute_exists(user_id) AND attribute_exists(email)".to_owned();
-        if admin_id == user_id {
-            condition.push_str(
-                " AND #admin_role = :admin AND (attribute_not_exists(disabled) OR disabled = :no)",
-            );
-            names.insert("#admin_role".into(), "role".into());
-            values.insert(":admin".into(), s("admin"));
-            values.insert(":no".into(), AttributeValue::Bool(false));
-        }
-        let target = Update::builder()
-            .table_name(&self.tables.users)
-            .key("user_id", n(user_id))
-            .update_expression(format!("SET {}", sets.join(", ")))
-            .condition_expression(condition)
-            .set_expression_attribute_names((!names.is_empty()).then_some(names))
-            .set_expression_attribute_values(Some(values))
-            .build()
-            .map_err(txn_error)?;
+        };
         let mut request = self
             .client
             .transact_write_items()
@@ -310,6 +265,58 @@ impl Store {
                 _ => Err(classify("TransactWriteItems", e)),
             },
         }
+    }
+
+    /// The write of an administrator's change to a user (`None` when nothing changes). An
+    /// admin's change of their own item (only the harmless ones get here: enabling themselves,
+    /// keeping the admin role) carries the admin condition itself: a transaction may name an
+    /// item once.
+    fn user_change(
+        &self,
+        admin_id: u64,
+        user_id: u64,
+        role: Option<Role>,
+        disabled: Option<bool>,
+    ) -> Result<Option<Update>, StoreError> {
+        let mut sets = Vec::new();
+        let mut values: HashMap<String, AttributeValue> = HashMap::new();
+        let mut names: HashMap<String, String> = HashMap::new();
+        if let Some(role) = role {
+            sets.push("#role = :role".to_owned());
+            names.insert("#role".into(), "role".into());
+            values.insert(":role".into(), serde_dynamo::to_attribute_value(role)?);
+        }
+        if let Some(disabled) = disabled {
+            sets.push("disabled = :disabled".to_owned());
+            values.insert(":disabled".into(), AttributeValue::Bool(disabled));
+        }
+        if disabled == Some(true) {
+            sets.push("credential_epoch = if_not_exists(credential_epoch, :zero) + :one".into());
+            values.insert(":zero".into(), n(0));
+            values.insert(":one".into(), n(1));
+        }
+        if sets.is_empty() {
+            return Ok(None);
+        }
+        let mut condition = "attribute_exists(user_id) AND attribute_exists(email)".to_owned();
+        if admin_id == user_id {
+            condition.push_str(
+                " AND #admin_role = :admin AND (attribute_not_exists(disabled) OR disabled = :no)",
+            );
+            names.insert("#admin_role".into(), "role".into());
+            values.insert(":admin".into(), s("admin"));
+            values.insert(":no".into(), AttributeValue::Bool(false));
+        }
+        let update = Update::builder()
+            .table_name(&self.tables.users)
+            .key("user_id", n(user_id))
+            .update_expression(format!("SET {}", sets.join(", ")))
+            .condition_expression(condition)
+            .set_expression_attribute_names((!names.is_empty()).then_some(names))
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(txn_error)?;
+        Ok(Some(update))
     }
 
     /// Adds a network to the user's known ones (see [`crate::domain::throttle::remember`]). Not an

@@ -4,6 +4,7 @@ use super::{StoreError, classify, condition_failed, n, s};
 use crate::domain::SessionPolicy;
 use crate::domain::{EndReason, Session};
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
 
@@ -68,5 +69,37 @@ pub(super) fn txn_error(e: impl std::error::Error + Send + Sync + 'static) -> St
     StoreError::Failed {
         operation: "TransactWriteItems",
         source: Box::new(e),
+    }
+}
+
+/// Which items of a cancelled transaction failed their condition, in item order.
+pub(crate) fn failed_conditions<R>(
+    err: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError, R>,
+) -> Option<Vec<bool>> {
+    match err.as_service_error()? {
+        TransactWriteItemsError::TransactionCanceledException(c) => Some(
+            c.cancellation_reasons()
+                .iter()
+                .map(|r| r.code() == Some("ConditionalCheckFailed"))
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+/// Whether a cancelled transaction lost a race (a condition or a concurrent transaction).
+pub(crate) fn lost_race<R>(
+    err: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError, R>,
+) -> bool {
+    match err.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(c)) => {
+            c.cancellation_reasons().iter().any(|r| {
+                matches!(
+                    r.code(),
+                    Some("ConditionalCheckFailed" | "TransactionConflict")
+                )
+            })
+        }
+        _ => false,
     }
 }

@@ -1,12 +1,12 @@
 //! The session limit's slots: taking one, and ending its holder, in one transaction.
 
 use super::credentials;
-use super::expressions::{slot_attribute, txn_error};
+use super::expressions::{lost_race, slot_attribute, txn_error};
 use super::{Store, StoreError, classify, n, s};
 use crate::domain::SessionPolicy;
 use crate::domain::limits::SlotClaim;
 use crate::domain::{EndReason, Session};
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update};
 
 impl Store {
     /// Stores a new session in a slot of its user's session limit, in one transaction: the slot
@@ -20,22 +20,49 @@ impl Store {
         now: i64,
         policy: &SessionPolicy,
     ) -> Result<bool, StoreError> {
+        let mut items = vec![self.take_slot(session, claim)?];
+        items.extend(self.clear_holder(session.user_id, claim, now, policy)?);
+        let put = Put::builder()
+            .table_name(&self.tables.sessions)
+            .set_item(Some(serde_dynamo::to_item(session)?))
+            .condition_expression("attribute_not_exists(session_id)")
+            .build()
+            .map_err(txn_error)?;
+        items.push(TransactWriteItem::builder().put(put).build());
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if lost_race(&e) => Ok(false),
+            Err(e) => Err(classify("TransactWriteItems", e)),
+        }
+    }
+
+    /// The slot passes to `session` if it still has the holder the claim read, and only in the
+    /// credential epoch the session was stamped with (see `credentials.rs`): a sign-in that
+    /// raced a password change stores nothing.
+    fn take_slot(
+        &self,
+        session: &Session,
+        claim: &SlotClaim,
+    ) -> Result<TransactWriteItem, StoreError> {
         let (slot, holder) = match claim {
             SlotClaim::Free { slot, previous } => (*slot, previous.as_deref()),
             SlotClaim::Evict { slot, victim } => (*slot, Some(victim.as_str())),
         };
-        let user_id = session.user_id;
-        // The slot is taken only in the credential epoch the session was stamped with (see
-        // `credentials.rs`): a sign-in that raced a password change stores nothing.
         let epoch = credentials::epoch_is(session.credential_epoch);
-        let mut take = aws_sdk_dynamodb::types::Update::builder()
+        let take = Update::builder()
             .table_name(&self.tables.users)
-            .key("user_id", n(user_id))
+            .key("user_id", n(session.user_id))
             .update_expression("SET #slot = :sid")
             .expression_attribute_names("#slot", slot_attribute(slot))
             .expression_attribute_values(":sid", s(&session.session_id))
             .expression_attribute_values(":cep", n(session.credential_epoch));
-        take = match holder {
+        let take = match holder {
             Some(h) => take
                 .condition_expression(format!(
                     "attribute_exists(user_id) AND #slot = :holder AND {epoch}"
@@ -45,17 +72,26 @@ impl Store {
                 "attribute_exists(user_id) AND attribute_not_exists(#slot) AND {epoch}"
             )),
         };
-        let mut items = vec![
-            TransactWriteItem::builder()
-                .update(take.build().map_err(txn_error)?)
-                .build(),
-        ];
-        match claim {
+        let update = take.build().map_err(txn_error)?;
+        Ok(TransactWriteItem::builder().update(update).build())
+    }
+
+    /// The slot's previous holder, out of the way: a free slot's must still be ended (checked),
+    /// an evicted one is ended in the same transaction.
+    fn clear_holder(
+        &self,
+        user_id: u64,
+        claim: &SlotClaim,
+        now: i64,
+        policy: &SessionPolicy,
+    ) -> Result<Option<TransactWriteItem>, StoreError> {
+        let item = match claim {
+            SlotClaim::Free { previous: None, .. } => return Ok(None),
             SlotClaim::Free {
                 previous: Some(previous),
                 ..
             } => {
-                let check = aws_sdk_dynamodb::types::ConditionCheck::builder()
+                let check = ConditionCheck::builder()
                     .table_name(&self.tables.sessions)
                     .key("user_id", n(user_id))
                     .key("session_id", s(previous))
@@ -71,51 +107,16 @@ impl Store {
                     )
                     .build()
                     .map_err(txn_error)?;
-                items.push(TransactWriteItem::builder().condition_check(check).build());
+                TransactWriteItem::builder().condition_check(check).build()
             }
-            SlotClaim::Free { previous: None, .. } => {}
             SlotClaim::Evict { victim, .. } => {
                 let end = self
                     .end_in_transaction(user_id, victim, user_id, EndReason::Evicted, now, policy)
                     .build()
                     .map_err(txn_error)?;
-                items.push(TransactWriteItem::builder().update(end).build());
+                TransactWriteItem::builder().update(end).build()
             }
-        }
-        let put = Put::builder()
-            .table_name(&self.tables.sessions)
-            .set_item(Some(serde_dynamo::to_item(session)?))
-            .condition_expression("attribute_not_exists(session_id)")
-            .build()
-            .map_err(txn_error)?;
-        items.push(TransactWriteItem::builder().put(put).build());
-
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) => {
-                let lost_race = e
-                    .as_service_error()
-                    .and_then(|se| match se {
-                        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => Some(c),
-                        _ => None,
-                    })
-                    .is_some_and(|c| {
-                        c.cancellation_reasons().iter().any(|r| {
-                            matches!(r.code(), Some("ConditionalCheckFailed" | "TransactionConflict"))
-                        })
-                    });
-                if lost_race {
-                    Ok(false)
-                } else {
-                    Err(classify("TransactWriteItems", e))
-                }
-            }
-        }
+        };
+        Ok(Some(item))
     }
 }

@@ -23,7 +23,41 @@ impl Store {
         now: i64,
         policy: &SessionPolicy,
     ) -> Result<usize, StoreError> {
-        let mut targets: Vec<(String, bool)> = Vec::new();
+        let targets = self.superseded(user_id, epoch, now, policy).await?;
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut ended = 0;
+        for chunk in targets.chunks(16) {
+            for (id, active) in chunk {
+                let store = self.clone();
+                let (id, active, policy) = (id.clone(), *active, *policy);
+                tasks.spawn(async move {
+                    let ended = store
+                        .end_superseded_session(user_id, &id, epoch, ended_by, reason, now, &policy)
+                        .await?;
+                    Ok::<_, StoreError>(active && ended)
+                });
+            }
+            while let Some(joined) = tasks.join_next().await {
+                let counted = joined.map_err(|e| StoreError::Failed {
+                    operation: "UpdateItem",
+                    source: Box::new(e),
+                })??;
+                ended += usize::from(counted);
+            }
+        }
+        Ok(ended)
+    }
+
+    /// The sessions [`Store::end_superseded_sessions`] ends: each one's id and whether it was
+    /// active (not idle) at `now`. One strongly consistent query, paged.
+    async fn superseded(
+        &self,
+        user_id: u64,
+        epoch: u64,
+        now: i64,
+        policy: &SessionPolicy,
+    ) -> Result<Vec<(String, bool)>, StoreError> {
+        let mut targets = Vec::new();
         let mut start = None;
         loop {
             let out = self
@@ -57,31 +91,9 @@ impl Store {
             }
             match out.last_evaluated_key {
                 Some(key) => start = Some(key),
-                None => break,
+                None => return Ok(targets),
             }
         }
-        let mut tasks = tokio::task::JoinSet::new();
-        let mut ended = 0;
-        for chunk in targets.chunks(16) {
-            for (id, active) in chunk {
-                let store = self.clone();
-                let (id, active, policy) = (id.clone(), *active, *policy);
-                tasks.spawn(async move {
-                    let ended = store
-                        .end_superseded_session(user_id, &id, epoch, ended_by, reason, now, &policy)
-                        .await?;
-                    Ok::<_, StoreError>(active && ended)
-                });
-            }
-            while let Some(joined) = tasks.join_next().await {
-                let counted = joined.map_err(|e| StoreError::Failed {
-                    operation: "UpdateItem",
-                    source: Box::new(e),
-                })??;
-                ended += usize::from(counted);
-            }
-        }
-        Ok(ended)
     }
 
     /// Ends one session if it is still of an epoch before `epoch` (the sweep's write): `true`

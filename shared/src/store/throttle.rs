@@ -58,45 +58,9 @@ impl Store {
     ) -> Result<Attempt, StoreError> {
         let window = policy.window_seconds;
         for _ in 0..RESET_ATTEMPTS {
-            let counted = self
-                .client
-                .update_item()
-                .table_name(&self.tables.user_emails)
-                .key("email", s(key))
-                .update_expression(
-                    "SET window_start = if_not_exists(window_start, :now), \
-                     #ttl = if_not_exists(#ttl, :ttl) ADD attempts :one",
-                )
-                .condition_expression(
-                    "attribute_not_exists(window_start) OR \
-                     (window_start > :cutoff AND attempts < :max)",
-                )
-                .expression_attribute_names("#ttl", "ttl")
-                .expression_attribute_values(":now", n(now))
-                .expression_attribute_values(":ttl", n(now + window))
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":cutoff", n(now - window))
-                .expression_attribute_values(":max", n(max))
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-                .send()
-                .await;
-            let old = match counted {
-                Ok(_) => return Ok(Attempt::Allowed),
-                Err(SdkError::ServiceError(e)) => match e.err() {
-                    UpdateItemError::ConditionalCheckFailedException(c) => {
-                        c.item().cloned().unwrap_or_default()
-                    }
-                    _ => return Err(classify("UpdateItem", SdkError::ServiceError(e))),
-                },
-                Err(e) => return Err(classify("UpdateItem", e)),
+            let Some(started) = self.count_attempt(key, max, window, now).await? else {
+                return Ok(Attempt::Allowed);
             };
-            let started = old
-                .get("window_start")
-                .and_then(|v| v.as_n().ok())
-                .and_then(|v| v.parse::<i64>().ok())
-                .unwrap_or(0);
             if started > now - window {
                 return Ok(Attempt::Blocked {
                     retry_after_seconds: (started + window - now).max(1) as u64,
@@ -127,5 +91,54 @@ impl Store {
             operation: "UpdateItem",
             source: "the attempt counter kept changing".into(),
         })
+    }
+
+    /// Counts one attempt on `key` if its window is current and below `max`. `None` when it
+    /// was counted, otherwise when the counter's window started (0 for none).
+    async fn count_attempt(
+        &self,
+        key: &str,
+        max: u32,
+        window: i64,
+        now: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let counted = self
+            .client
+            .update_item()
+            .table_name(&self.tables.user_emails)
+            .key("email", s(key))
+            .update_expression(
+                "SET window_start = if_not_exists(window_start, :now), \
+                 #ttl = if_not_exists(#ttl, :ttl) ADD attempts :one",
+            )
+            .condition_expression(
+                "attribute_not_exists(window_start) OR \
+                 (window_start > :cutoff AND attempts < :max)",
+            )
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":ttl", n(now + window))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":cutoff", n(now - window))
+            .expression_attribute_values(":max", n(max))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        let old = match counted {
+            Ok(_) => return Ok(None),
+            Err(SdkError::ServiceError(e)) => match e.err() {
+                UpdateItemError::ConditionalCheckFailedException(c) => {
+                    c.item().cloned().unwrap_or_default()
+                }
+                _ => return Err(classify("UpdateItem", SdkError::ServiceError(e))),
+            },
+            Err(e) => return Err(classify("UpdateItem", e)),
+        };
+        let started = old
+            .get("window_start")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse::<i64>().ok())
+            .unwrap_or(0);
+        Ok(Some(started))
     }
 }

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use clap::{Parser, Subcommand};
-use shared::config::{Config, TlsRoots};
+use shared::config::{Config, TlsRoots, process_var};
 use shared::domain::time::now_epoch;
 use shared::domain::{Role, UserResponse};
 use shared::services::accounts::{NewUser, create_user};
@@ -17,7 +17,7 @@ use shared::testkit::{demo, tables as create_tables};
 use shared::tokens::TokenSigner;
 use shared::tokens::keys::{JwkSet, SigningKey, signing_secret_json};
 use shared::{AppState, tables};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
 #[command(
@@ -103,93 +103,13 @@ async fn signer(state: &AppState, ttl_seconds: i64) -> Result<TokenSigner> {
 async fn main() -> Result<()> {
     let cli = Cli::parse();
     if let Command::Keygen { kid, secret_name } = &cli.command {
-        let key = SigningKey::generate(kid.clone())?;
-        let set = JwkSet {
-            keys: vec![key.public_jwk()],
-        };
-        match secret_name {
-            Some(name) => {
-                let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                    .http_client(shared::store::https_client(TlsRoots::System))
-                    .load()
-                    .await;
-                let out = aws_sdk_secretsmanager::Client::new(&sdk)
-                    .create_secret()
-                    .name(name)
-                    .description("Device Sessions API access-token signing key (Ed25519)")
-                    .secret_string(signing_secret_json(&key))
-                    .send()
-                    .await
-                    .context("creating the secret")?;
-                println!("SigningKeySecretArn: {}", out.arn().unwrap_or_default());
-            }
-            None => println!(
-                "signing-key secret value (store it in a secret manager, never commit it): {}",
-                signing_secret_json(&key)
-            ),
-        }
-        println!(
-            "public key (add to JwtPublicKeys): {}",
-            serde_json::to_string(&set.keys[0])?
-        );
-        return Ok(());
+        return keygen(kid, secret_name.as_deref()).await;
     }
-
-    // The CLI neither verifies access tokens nor pages with cursors, so against a deployed stack
-    // it needs only the table names: throwaway values stand in for the verifier's settings.
-    // (Locally the dev defaults apply, and `token` checks its key against them.)
-    let local = std::env::var("APP_ENV").is_ok_and(|v| v == "local");
-    let stand_in_keys = serde_json::to_string(&JwkSet {
-        keys: vec![SigningKey::generate("cli-stand-in")?.public_jwk()],
-    })?;
-    let stand_in_cursor = STANDARD.encode(
-        shared::domain::ids::random_bytes::<32>().map_err(|e| anyhow::anyhow!(e.to_string()))?,
-    );
-    let config = Config::from_lookup(|name| {
-        std::env::var(name).ok().or_else(|| match name {
-            "JWT_PUBLIC_KEYS" if !local => Some(stand_in_keys.clone()),
-            "CURSOR_SECRET" if !local => Some(stand_in_cursor.clone()),
-            _ => None,
-        })
-    })
-    .context("loading configuration")?;
-    let state = AppState::build(config).await.context("building state")?;
-    let store = &state.store;
-    let policy = &state.config.sessions;
+    let state = cli_state().await?;
     let now = now_epoch();
     match cli.command {
-        Command::CreateTables => {
-            let names = store.tables();
-            for (def, name) in
-                tables::ALL
-                    .iter()
-                    .zip([&names.sessions, &names.users, &names.user_emails])
-            {
-                let created = create_tables::create(store.client(), def, name)
-                    .await
-                    .map_err(|e| anyhow::anyhow!(e))
-                    .with_context(|| format!("creating table {name}"))?;
-                eprintln!(
-                    "table {name}: {}",
-                    if created { "created" } else { "already there" }
-                );
-            }
-        }
-        Command::Seed => {
-            let signing = state
-                .clone()
-                .with_signer_from_env()
-                .await?
-                .with_refresh_key_from_env()
-                .await?;
-            let seeded = demo::seed(&signing, now)
-                .await
-                .map_err(|e| anyhow::anyhow!("{} ({})", e.detail(), e.code()))?;
-            eprintln!(
-                "demo data: {}",
-                if seeded { "seeded" } else { "already there" }
-            );
-        }
+        Command::CreateTables => create_all_tables(&state).await,
+        Command::Seed => seed(&state, now).await,
         Command::CreateUser {
             email,
             role,
@@ -201,95 +121,220 @@ async fn main() -> Result<()> {
                 "user" => Role::User,
                 other => bail!("role must be admin or user, not {other:?}"),
             };
-            let (password, generated) = if password_stdin {
-                let mut line = String::new();
-                std::io::stdin().read_line(&mut line)?;
-                (line.trim_end_matches(['\r', '\n']).to_owned(), false)
-            } else {
-                let bytes = shared::domain::ids::random_bytes::<18>()
-                    .map_err(|e| anyhow::anyhow!(e.to_string()))?;
-                (URL_SAFE_NO_PAD.encode(bytes), true)
-            };
-            let new = NewUser {
-                email: &email,
-                password: &password,
-                display_name: display_name.as_deref(),
+            new_user(
+                &state,
+                &email,
                 role,
-                user_id: None,
-            };
-            let user = create_user(store, &state.passwords, new, now)
-                .await
-                .map_err(|e| anyhow::anyhow!("{} ({})", e.detail(), e.code()))?;
-            println!("{}", serde_json::to_string(&UserResponse::from(&user))?);
-            if generated {
-                eprintln!("generated password (shown once): {password}");
-            }
+                display_name.as_deref(),
+                password_stdin,
+                now,
+            )
+            .await
         }
         Command::Token {
             user,
             minutes,
             user_agent,
-        } => {
-            let account = store
-                .get_user(user)
-                .await?
-                .with_context(|| format!("no user {user}"))?;
-            let session =
-                demo::start_session(store, user, &user_agent, "127.0.0.1", now, policy).await?;
-            let ttl = state.config.auth.access_token_ttl_seconds;
-            if minutes * 60 > ttl {
-                bail!(
-                    "--minutes: the functions refuse tokens that live longer than ACCESS_TOKEN_TTL_SECONDS ({ttl} s)"
-                );
-            }
-            let signer = signer(&state, minutes * 60).await?;
-            println!("{}", signer.issue_for(&session, account.role, now)?);
-        }
-        Command::EndAllSessions => {
-            let epoch = store.end_every_session().await?;
-            eprintln!("global epoch is now {epoch}; waiting for every function to see it...");
-            // Each function trusts the epoch it read for at most this long.
-            tokio::time::sleep(
-                shared::store::GLOBAL_EPOCH_MAX_AGE + std::time::Duration::from_secs(1),
-            )
-            .await;
-            println!("every session that existed before is over (global epoch {epoch})");
-        }
-        Command::RenderEvents { from, out } => {
-            let signer = signer(&state, TokenSigner::DEFAULT_TTL_SECONDS).await?;
-            let keyed = state.clone().with_refresh_key_from_env().await?;
-            let refresh_key = keyed
-                .refresh_key()
-                .map_err(|e| anyhow::anyhow!(e.to_string()))?;
-            let tokens = demo::event_tokens(store, &signer, refresh_key, now, policy)
-                .await
-                .map_err(|e| anyhow::anyhow!(e))?;
-            let mut written = 0;
-            for dir in
-                std::fs::read_dir(&from).with_context(|| format!("reading {}", from.display()))?
-            {
-                let dir = dir?.path();
-                if !dir.is_dir() {
-                    continue;
-                }
-                let target = out.join(dir.file_name().unwrap_or_default());
-                std::fs::create_dir_all(&target)?;
-                for file in std::fs::read_dir(&dir)? {
-                    let file = file?.path();
-                    if file.extension().is_some_and(|e| e == "json") {
-                        let text = std::fs::read_to_string(&file)?;
-                        std::fs::write(
-                            target.join(file.file_name().unwrap_or_default()),
-                            demo::render_event(&text, &tokens),
-                        )?;
-                        written += 1;
-                    }
-                }
-            }
-            eprintln!("{written} event files written to {}", out.display());
-        }
-        Command::Keygen { .. } => {}
+        } => token(&state, user, minutes, &user_agent, now).await,
+        Command::EndAllSessions => end_all_sessions(&state).await,
+        Command::RenderEvents { from, out } => render_events(&state, &from, &out, now).await,
+        Command::Keygen { .. } => Ok(()),
     }
+}
+
+/// A new signing key: printed, or stored in Secrets Manager under `secret_name`.
+async fn keygen(kid: &str, secret_name: Option<&str>) -> Result<()> {
+    let key = SigningKey::generate(kid.to_owned())?;
+    let set = JwkSet {
+        keys: vec![key.public_jwk()],
+    };
+    match secret_name {
+        Some(name) => {
+            let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .http_client(shared::store::https_client(TlsRoots::System))
+                .load()
+                .await;
+            let out = aws_sdk_secretsmanager::Client::new(&sdk)
+                .create_secret()
+                .name(name)
+                .description("Device Sessions API access-token signing key (Ed25519)")
+                .secret_string(signing_secret_json(&key))
+                .send()
+                .await
+                .context("creating the secret")?;
+            println!("SigningKeySecretArn: {}", out.arn().unwrap_or_default());
+        }
+        None => println!(
+            "signing-key secret value (store it in a secret manager, never commit it): {}",
+            signing_secret_json(&key)
+        ),
+    }
+    println!(
+        "public key (add to JwtPublicKeys): {}",
+        serde_json::to_string(&set.keys[0])?
+    );
+    Ok(())
+}
+
+/// The state the functions build, from the same environment. The CLI neither verifies access
+/// tokens nor pages with cursors, so against a deployed stack it needs only the table names:
+/// throwaway values stand in for the verifier's settings. (Locally the dev defaults apply,
+/// and `token` checks its key against them.)
+async fn cli_state() -> Result<AppState> {
+    let local = process_var("APP_ENV").is_some_and(|v| v == "local");
+    let stand_in_keys = serde_json::to_string(&JwkSet {
+        keys: vec![SigningKey::generate("cli-stand-in")?.public_jwk()],
+    })?;
+    let stand_in_cursor = STANDARD.encode(
+        shared::domain::ids::random_bytes::<32>().map_err(|e| anyhow::anyhow!(e.to_string()))?,
+    );
+    let config = Config::from_lookup(|name| {
+        process_var(name).or_else(|| match name {
+            "JWT_PUBLIC_KEYS" if !local => Some(stand_in_keys.clone()),
+            "CURSOR_SECRET" if !local => Some(stand_in_cursor.clone()),
+            _ => None,
+        })
+    })
+    .context("loading configuration")?;
+    AppState::build(config).await.context("building state")
+}
+
+/// The three tables, from the definitions `template.yaml` also uses (idempotent).
+async fn create_all_tables(state: &AppState) -> Result<()> {
+    let store = &state.store;
+    let names = store.tables();
+    let named = [&names.sessions, &names.users, &names.user_emails];
+    for (def, name) in tables::ALL.iter().zip(named) {
+        let created = create_tables::create(store.client(), def, name)
+            .await
+            .map_err(|e| anyhow::anyhow!(e))
+            .with_context(|| format!("creating table {name}"))?;
+        let done = if created { "created" } else { "already there" };
+        eprintln!("table {name}: {done}");
+    }
+    Ok(())
+}
+
+/// The demo users and their sessions (idempotent).
+async fn seed(state: &AppState, now: i64) -> Result<()> {
+    let signing = state
+        .clone()
+        .with_signer_from_env()
+        .await?
+        .with_refresh_key_from_env()
+        .await?;
+    let seeded = demo::seed(&signing, now)
+        .await
+        .map_err(|e| anyhow::anyhow!("{} ({})", e.detail(), e.code()))?;
+    let done = if seeded { "seeded" } else { "already there" };
+    eprintln!("demo data: {done}");
+    Ok(())
+}
+
+/// A user created with the sign-up rules; the password from standard input, or generated and
+/// printed once.
+async fn new_user(
+    state: &AppState,
+    email: &str,
+    role: Role,
+    display_name: Option<&str>,
+    password_stdin: bool,
+    now: i64,
+) -> Result<()> {
+    let (password, generated) = if password_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        (line.trim_end_matches(['\r', '\n']).to_owned(), false)
+    } else {
+        let bytes = shared::domain::ids::random_bytes::<18>()
+            .map_err(|e| anyhow::anyhow!(e.to_string()))?;
+        (URL_SAFE_NO_PAD.encode(bytes), true)
+    };
+    let new = NewUser {
+        email,
+        password: &password,
+        display_name,
+        role,
+        user_id: None,
+    };
+    let user = create_user(&state.store, &state.passwords, new, now)
+        .await
+        .map_err(|e| anyhow::anyhow!("{} ({})", e.detail(), e.code()))?;
+    println!("{}", serde_json::to_string(&UserResponse::from(&user))?);
+    if generated {
+        eprintln!("generated password (shown once): {password}");
+    }
+    Ok(())
+}
+
+/// A new session for `user` and an access token for it, living `minutes`.
+async fn token(
+    state: &AppState,
+    user: u64,
+    minutes: i64,
+    user_agent: &str,
+    now: i64,
+) -> Result<()> {
+    let store = &state.store;
+    let account = store
+        .get_user(user)
+        .await?
+        .with_context(|| format!("no user {user}"))?;
+    let policy = &state.config.sessions;
+    let session = demo::start_session(store, user, user_agent, "127.0.0.1", now, policy).await?;
+    let ttl = state.config.auth.access_token_ttl_seconds;
+    if minutes * 60 > ttl {
+        bail!(
+            "--minutes: the functions refuse tokens that live longer than ACCESS_TOKEN_TTL_SECONDS ({ttl} s)"
+        );
+    }
+    let signer = signer(state, minutes * 60).await?;
+    println!("{}", signer.issue_for(&session, account.role, now)?);
+    Ok(())
+}
+
+/// Every session of every user over: the global epoch moves, then the command waits until
+/// every function has seen it.
+async fn end_all_sessions(state: &AppState) -> Result<()> {
+    let epoch = state.store.end_every_session().await?;
+    eprintln!("global epoch is now {epoch}; waiting for every function to see it...");
+    // Each function trusts the epoch it read for at most this long.
+    let wait = shared::store::GLOBAL_EPOCH_MAX_AGE + std::time::Duration::from_secs(1);
+    tokio::time::sleep(wait).await;
+    println!("every session that existed before is over (global epoch {epoch})");
+    Ok(())
+}
+
+/// The event files under `from`, with their token placeholders filled, written under `out`.
+async fn render_events(state: &AppState, from: &Path, out: &Path, now: i64) -> Result<()> {
+    let signer = signer(state, TokenSigner::DEFAULT_TTL_SECONDS).await?;
+    let keyed = state.clone().with_refresh_key_from_env().await?;
+    let refresh_key = keyed
+        .refresh_key()
+        .map_err(|e| anyhow::anyhow!(e.to_string()))?;
+    let policy = &state.config.sessions;
+    let tokens = demo::event_tokens(&state.store, &signer, refresh_key, now, policy)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let mut written = 0;
+    for dir in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let dir = dir?.path();
+        if !dir.is_dir() {
+            continue;
+        }
+        let target = out.join(dir.file_name().unwrap_or_default());
+        std::fs::create_dir_all(&target)?;
+        for file in std::fs::read_dir(&dir)? {
+            let file = file?.path();
+            if file.extension().is_some_and(|e| e == "json") {
+                let text = std::fs::read_to_string(&file)?;
+                let rendered = demo::render_event(&text, &tokens);
+                std::fs::write(target.join(file.file_name().unwrap_or_default()), rendered)?;
+                written += 1;
+            }
+        }
+    }
+    eprintln!("{written} event files written to {}", out.display());
     Ok(())
 }
 
