@@ -5,6 +5,7 @@ use crate::domain::SessionPolicy;
 use crate::domain::{EndReason, Session};
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::{UpdateItemError, UpdateItemOutput};
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
 
@@ -54,6 +55,36 @@ where
         Ok(out) => Ok(out.attributes.map(serde_dynamo::from_item).transpose()?),
         Err(e) if condition_failed(&e) => Ok(None),
         Err(e) => Err(classify("UpdateItem", e)),
+    }
+}
+
+/// A conditional `UpdateItem`'s outcome, sent with `ReturnValuesOnConditionCheckFailure`
+/// `ALL_OLD` (and `ReturnValues` `ALL_NEW` where the written item is wanted).
+pub(super) enum Conditional {
+    /// The condition held: the item as written (empty unless `ALL_NEW` was asked for).
+    Written(HashMap<String, AttributeValue>),
+    /// The condition failed on an existing item: the item as it was.
+    Refused(HashMap<String, AttributeValue>),
+    /// The condition failed: there is no such item.
+    Missing,
+}
+
+/// Sorts a conditional update's result into [`Conditional`]; any other failure is an error.
+pub(super) fn conditional<R>(
+    result: Result<UpdateItemOutput, SdkError<UpdateItemError, R>>,
+) -> Result<Conditional, StoreError>
+where
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(out) => Ok(Conditional::Written(out.attributes.unwrap_or_default())),
+        Err(e) => match e.as_service_error() {
+            Some(UpdateItemError::ConditionalCheckFailedException(c)) => Ok(match c.item() {
+                Some(item) => Conditional::Refused(item.clone()),
+                None => Conditional::Missing,
+            }),
+            _ => Err(classify("UpdateItem", e)),
+        },
     }
 }
 

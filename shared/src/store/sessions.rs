@@ -1,10 +1,12 @@
 //! The sessions table: one item per session, keyed by user id and session id.
 
-use super::expressions::{END_SESSION, END_SESSION_IF, end_values, updated_item};
+use super::expressions::{
+    Conditional, END_SESSION, END_SESSION_IF, conditional, end_values, updated_item,
+};
 use super::{Store, StoreError, classify, condition_failed, n, s};
 use crate::domain::SessionPolicy;
 use crate::domain::{EndReason, Location, Session};
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure, Update};
 use std::collections::HashMap;
 
@@ -39,6 +41,15 @@ pub enum Rotation {
     Refused(Option<Session>),
 }
 impl Store {
+    /// An `UpdateItem` of one session, by its key: the start of every write to a session.
+    pub(super) fn update_session(&self, user_id: u64, session_id: &str) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.tables.sessions)
+            .key("user_id", n(user_id))
+            .key("session_id", s(session_id))
+    }
+
     /// One session, or `None`. Strongly consistent, so an ended session is refused on the very
     /// next request.
     pub async fn get_session(
@@ -105,11 +116,7 @@ impl Store {
         policy: &SessionPolicy,
     ) -> Result<EndOutcome, StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.tables.sessions)
-            .key("user_id", n(user_id))
-            .key("session_id", s(session_id))
+            .update_session(user_id, session_id)
             .update_expression(END_SESSION)
             .condition_expression(END_SESSION_IF)
             .expression_attribute_names("#ttl", "ttl")
@@ -117,19 +124,11 @@ impl Store {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(EndOutcome::Ended),
-            Err(e) => match e.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
-                    Ok(if c.item().is_some() {
-                        EndOutcome::AlreadyEnded
-                    } else {
-                        EndOutcome::NotFound
-                    })
-                }
-                _ => Err(classify("UpdateItem", e)),
-            },
-        }
+        Ok(match conditional(result)? {
+            Conditional::Written(_) => EndOutcome::Ended,
+            Conditional::Refused(_) => EndOutcome::AlreadyEnded,
+            Conditional::Missing => EndOutcome::NotFound,
+        })
     }
 
     /// Moves `last_activity` to `now` if it is older than the write interval. A conditional
@@ -143,11 +142,7 @@ impl Store {
         policy: &SessionPolicy,
     ) -> Result<(), StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.tables.sessions)
-            .key("user_id", n(user_id))
-            .key("session_id", s(session_id))
+            .update_session(user_id, session_id)
             .update_expression("SET last_activity = :now")
             // Only the key and last_activity appear in the request, so the listing functions'
             // IAM policy can allow exactly those attributes. The caller has just checked that the
@@ -189,11 +184,7 @@ impl Store {
             })
             .transpose()?;
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.tables.sessions)
-            .key("user_id", n(user_id))
-            .key("session_id", s(session_id))
+            .update_session(user_id, session_id)
             .update_expression(match location {
                 // The location follows the address: unknown for this one means none.
                 Some(_) => {
@@ -220,21 +211,11 @@ impl Store {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        match result {
-            Ok(out) => {
-                let item = out.attributes.ok_or_else(|| StoreError::Failed {
-                    operation: "UpdateItem",
-                    source: "rotation returned no item".into(),
-                })?;
-                Ok(Rotation::Rotated(serde_dynamo::from_item(item)?))
-            }
-            Err(e) => match e.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(c)) => Ok(Rotation::Refused(
-                    c.item().cloned().map(serde_dynamo::from_item).transpose()?,
-                )),
-                _ => Err(classify("UpdateItem", e)),
-            },
-        }
+        Ok(match conditional(result)? {
+            Conditional::Written(item) => Rotation::Rotated(serde_dynamo::from_item(item)?),
+            Conditional::Refused(item) => Rotation::Refused(Some(serde_dynamo::from_item(item)?)),
+            Conditional::Missing => Rotation::Refused(None),
+        })
     }
 
     /// Sets or clears the label of a session that is still usable at `now`.
@@ -247,11 +228,7 @@ impl Store {
         policy: &SessionPolicy,
     ) -> Result<LabelOutcome, StoreError> {
         let update = self
-            .client
-            .update_item()
-            .table_name(&self.tables.sessions)
-            .key("user_id", n(user_id))
-            .key("session_id", s(session_id))
+            .update_session(user_id, session_id)
             .condition_expression(concat!(
                 "attribute_exists(session_id) AND ",
                 session_usable!()
@@ -266,27 +243,13 @@ impl Store {
                 .expression_attribute_values(":label", s(label)),
             None => update.update_expression("REMOVE label"),
         };
-        match update.send().await {
-            Ok(out) => {
-                let item = out.attributes.ok_or_else(|| StoreError::Failed {
-                    operation: "UpdateItem",
-                    source: "the label update returned no item".into(),
-                })?;
-                Ok(LabelOutcome::Labelled(Box::new(serde_dynamo::from_item(
-                    item,
-                )?)))
+        Ok(match conditional(update.send().await)? {
+            Conditional::Written(item) => {
+                LabelOutcome::Labelled(Box::new(serde_dynamo::from_item(item)?))
             }
-            Err(e) => match e.as_service_error() {
-                Some(UpdateItemError::ConditionalCheckFailedException(c)) => {
-                    Ok(if c.item().is_some() {
-                        LabelOutcome::NotActive
-                    } else {
-                        LabelOutcome::NotFound
-                    })
-                }
-                _ => Err(classify("UpdateItem", e)),
-            },
-        }
+            Conditional::Refused(_) => LabelOutcome::NotActive,
+            Conditional::Missing => LabelOutcome::NotFound,
+        })
     }
 
     /// Records that the user proved their password in this session at `now` and moves its
@@ -302,11 +265,7 @@ impl Store {
         policy: &SessionPolicy,
     ) -> Result<Option<Session>, StoreError> {
         let result = self
-            .client
-            .update_item()
-            .table_name(&self.tables.sessions)
-            .key("user_id", n(user_id))
-            .key("session_id", s(session_id))
+            .update_session(user_id, session_id)
             .update_expression(
                 "SET auth_time = :now, auth_generation = :next, refresh_generation = :next, \
                  refresh_rotated_at = :now",

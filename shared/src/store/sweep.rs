@@ -4,7 +4,7 @@
 //! which may lag, and never touches a session of a later epoch.
 
 use super::expressions::{END_SESSION, END_SESSION_IF, end_values};
-use super::{Store, StoreError, classify, n, s};
+use super::{Store, StoreError, classify, n};
 use crate::domain::{EndReason, SessionPolicy};
 
 impl Store {
@@ -111,12 +111,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let mut values = end_values(ended_by, reason, now, policy);
         values.insert(":cep".to_owned(), n(epoch));
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.tables.sessions)
-            .key("user_id", n(user_id))
-            .key("session_id", s(session_id))
+        let result = self.update_session(user_id, session_id)
             .update_expression(END_SESSION)
             .condition_expression(format!(
                 "{END_SESSION_IF} AND (attribute_not_exists(credential_epoch) OR credential_epoch < :cep)"

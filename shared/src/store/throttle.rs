@@ -1,11 +1,10 @@
 //! The password-attempt counters of [`crate::domain::throttle`], in the emails table (keys starting
 //! `throttle `, which no email does), expiring by TTL after their window.
 
+use super::expressions::{Conditional, conditional};
 use super::{StoreError, classify, n, s};
 use crate::domain::throttle::{Attempt, Reservation, ThrottlePolicy, account_key, client_key};
 use crate::store::Store;
-use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 
 /// Tries at starting a new window while other requests start it too.
@@ -124,15 +123,10 @@ impl Store {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        let old = match counted {
-            Ok(_) => return Ok(None),
-            Err(SdkError::ServiceError(e)) => match e.err() {
-                UpdateItemError::ConditionalCheckFailedException(c) => {
-                    c.item().cloned().unwrap_or_default()
-                }
-                _ => return Err(classify("UpdateItem", SdkError::ServiceError(e))),
-            },
-            Err(e) => return Err(classify("UpdateItem", e)),
+        let old = match conditional(counted)? {
+            Conditional::Written(_) => return Ok(None),
+            Conditional::Refused(old) => old,
+            Conditional::Missing => Default::default(),
         };
         let started = old
             .get("window_start")
