@@ -3,7 +3,7 @@
 # It generates requests for every operation of openapi.yaml and checks that no response is a 5xx
 # or breaks the documented statuses, content types, headers and schemas: schema-valid requests
 # for every operation, plus invalid path and query parameters for the operations without a body.
-# Invalid bodies (non-UTF-8 included) are covered by tests/api/tests/fuzz.rs instead, because
+# Invalid bodies (non-UTF-8 included) are covered by tests/api/tests/api/fuzz.rs instead, because
 # cargo lambda watch answers a non-UTF-8 body with its own 500 before any function runs.
 # It ends sessions and changes users: run it on demo data.
 # `make smoke` (and so CI) runs it on the second start of the stack. Under load cargo lambda

@@ -2,8 +2,9 @@
 //!
 //! - [`routes`]: every route's function name, method, path and handler: the one table [`TestApp`],
 //!   event replay and the bench go by.
-//! - [`harness`]: a fresh in-process Dynoxide per test with the service's tables, the state a
-//!   function builds, API Gateway v2 events, replies and captured logs.
+//! - [`harness`]: a fresh in-process Dynoxide per test with the service's tables and the state a
+//!   function builds ([`TestEnv`]), the API as a client calls it ([`TestApp`]), API Gateway v2
+//!   events, replies and captured logs.
 //! - [`replay`]: the event-file replay each function crate runs beside its route
 //!   ([`replays_its_events!`]).
 //!

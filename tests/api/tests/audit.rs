@@ -3,10 +3,9 @@
 //! event; a session already ended is not counted as ended again; behind CloudFront every event
 //! records the viewer's address, not the edge's.
 
-use api_tests::Capture;
-
-use api_tests::{TestEnv, event, send, with_body};
-use serde_json::{Value, json};
+use api_tests::{Capture, TestApp, TestEnv};
+use serde_json::Value;
+use shared::AppState;
 use shared::testkit::demo::{DEMO_PASSWORD, PLAIN_USER_ID};
 
 fn named<'a>(events: &'a [Value], audit: &str) -> Vec<&'a Value> {
@@ -17,23 +16,15 @@ const SECRET: &str = "cf-origin-secret-0123456789";
 const VIEWER: &str = "203.0.113.77";
 const EDGE: &str = "130.176.0.1";
 
-/// A request through CloudFront: the edge's address as API Gateway's source IP, the viewer's
+/// A client through CloudFront: the edge's address as API Gateway's source IP, the viewer's
 /// in CloudFront's header, and the origin secret.
-fn through_cloudfront(method: &str, route: &str, path: &str, token: Option<&str>) -> Value {
+fn through_cloudfront(state: &AppState) -> TestApp<'_> {
     let viewer = format!("{VIEWER}:51234");
-    let bearer = token.map(|t| format!("Bearer {t}"));
-    let mut headers = vec![
+    TestApp::new(state).from_ip(EDGE).with_headers(&[
         ("x-origin-verify", SECRET),
         ("cloudfront-viewer-address", viewer.as_str()),
         ("cloudfront-viewer-country", "DE"),
-    ];
-    if let Some(b) = &bearer {
-        headers.push(("authorization", b.as_str()));
-    }
-    let (path, query) = path.split_once('?').unwrap_or((path, ""));
-    let mut ev = event(method, route, path, query, &headers);
-    ev["requestContext"]["http"]["sourceIp"] = json!(EDGE);
-    ev
+    ])
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -49,45 +40,34 @@ async fn attacks_and_near_misses_leave_audit_events() {
     let s = &env.state;
     capture.take_audit();
 
+    let app = through_cloudfront(s);
+
     // Sign-in through CloudFront: the viewer's address, not the edge's.
-    let ev = with_body(
-        through_cloudfront("POST", "/auth/login", "/auth/login", None),
-        &json!({"email": "sam@example.com", "password": DEMO_PASSWORD}),
-    );
-    let r = send(s, &ev, login::handle).await;
+    let r = app.login("sam@example.com", DEMO_PASSWORD).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let access = r.body["access_token"].as_str().unwrap().to_owned();
     let rt0 = r.body["refresh_token"].as_str().unwrap().to_owned();
     let sid = r.body["session"]["id"].as_str().unwrap().to_owned();
 
     // A wrong current password.
-    let ev = with_body(
-        through_cloudfront("POST", "/auth/password", "/auth/password", Some(&access)),
-        &json!({"current_password": "a wrong guess", "new_password": "a brand new secret"}),
-    );
-    send(s, &ev, change_password::handle)
+    app.change_password(&access, "a wrong guess", "a brand new secret")
         .await
         .assert_error(403, "invalid_current_password");
 
     // A forged refresh token, a just-rotated one (409), then a stale one (theft).
-    let refresh = |token: String| {
-        let ev = with_body(
-            through_cloudfront("POST", "/auth/refresh", "/auth/refresh", None),
-            &json!({"refresh_token": token}),
-        );
-        async move { send(s, &ev, refresh::handle).await }
-    };
-    refresh(format!("rt2.{PLAIN_USER_ID}.{sid}.0.{}", "A".repeat(43)))
+    app.refresh(&format!("rt2.{PLAIN_USER_ID}.{sid}.0.{}", "A".repeat(43)))
         .await
         .assert_error(401, "invalid_refresh_token");
-    let r1 = refresh(rt0.clone()).await;
+    let r1 = app.refresh(&rt0).await;
     let rt1 = r1.body["refresh_token"].as_str().unwrap().to_owned();
-    refresh(rt0.clone())
+    app.refresh(&rt0)
         .await
         .assert_error(409, "refresh_token_rotated");
-    let r2 = refresh(rt1).await;
+    let r2 = app.refresh(&rt1).await;
     assert_eq!(r2.status, 200);
-    refresh(rt0).await.assert_error(401, "refresh_token_reused");
+    app.refresh(&rt0)
+        .await
+        .assert_error(401, "refresh_token_reused");
 
     let events = capture.take_audit();
     let created = named(&events, "session_created");
@@ -113,24 +93,17 @@ async fn attacks_and_near_misses_leave_audit_events() {
     }
 
     // An admin ends a session twice: counted once.
-    let ev = with_body(
-        through_cloudfront("POST", "/auth/login", "/auth/login", None),
-        &json!({"email": "admin@example.com", "password": DEMO_PASSWORD}),
-    );
-    let admin = send(s, &ev, login::handle).await.body["access_token"]
+    let admin = app.login("admin@example.com", DEMO_PASSWORD).await.body["access_token"]
         .as_str()
         .unwrap()
         .to_owned();
     let (target, _) = env.login(PLAIN_USER_ID, shared::domain::Role::User).await;
-    let path = format!("/sessions/user/{PLAIN_USER_ID}/{}", target.session_id);
+    let user = PLAIN_USER_ID.to_string();
     for _ in 0..2 {
-        let ev = through_cloudfront(
-            "DELETE",
-            "/sessions/user/{user_id}/{session_id}",
-            &path,
-            Some(&admin),
-        );
-        assert_eq!(send(s, &ev, admin_revoke_session::handle).await.status, 204);
+        let r = app
+            .admin_revoke_session(&admin, &user, &target.session_id)
+            .await;
+        assert_eq!(r.status, 204);
     }
     let events = capture.take_audit();
     let ended = named(&events, "session_ended");

@@ -2,9 +2,7 @@
 //! hold the audit events and never an access token, a refresh token, a password or a raw
 //! session id.
 
-use api_tests::Capture;
-
-use api_tests::{TestEnv, event, send, with_body};
+use api_tests::{Capture, TestApp, TestEnv};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -29,28 +27,14 @@ async fn a_full_run_logs_audit_events_and_no_secret() {
         "wrong horse battery 44".into(),
     ];
 
-    let reg = send(
-        s,
-        &with_body(
-            event("POST", "/auth/register", "/auth/register", "", &[]),
-            &json!({"email": "logs@example.com", "password": password}),
-        ),
-        register::handle,
-    )
-    .await;
+    let app = TestApp::new(s);
+    let reg = app
+        .register(json!({"email": "logs@example.com", "password": password}))
+        .await;
     assert_eq!(reg.status, 201);
     let login = |ua: &'static str, pw: &'static str| {
-        let ev = with_body(
-            event(
-                "POST",
-                "/auth/login",
-                "/auth/login",
-                "",
-                &[("user-agent", ua)],
-            ),
-            &json!({"email": "logs@example.com", "password": pw}),
-        );
-        async move { send(s, &ev, login::handle).await }
+        let device = app.clone().with_user_agent(ua);
+        async move { device.login("logs@example.com", pw).await }
     };
     let a = login(
         "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/131.0.0.0 Safari/537.36",
@@ -65,61 +49,28 @@ async fn a_full_run_logs_audit_events_and_no_secret() {
         secrets.push(r.body["session"]["id"].as_str().unwrap().into());
     }
     let access = a.body["access_token"].as_str().unwrap().to_owned();
-    let bearer = format!("Bearer {access}");
     let first_refresh = a.body["refresh_token"].as_str().unwrap().to_owned();
-    let refresh = |token: String| {
-        let ev = with_body(
-            event("POST", "/auth/refresh", "/auth/refresh", "", &[]),
-            &json!({"refresh_token": token}),
-        );
-        async move { send(s, &ev, refresh::handle).await }
-    };
-    let r = refresh(first_refresh.clone()).await;
+    let r = app.refresh(&first_refresh).await;
     assert_eq!(r.status, 200);
     secrets.push(r.body["access_token"].as_str().unwrap().into());
     secrets.push(r.body["refresh_token"].as_str().unwrap().into());
 
+    assert_eq!(app.list_my_sessions(&access, "").await.status, 200);
     assert_eq!(
-        send(
-            s,
-            &event(
-                "GET",
-                "/sessions",
-                "/sessions",
-                "",
-                &[("authorization", &bearer)]
-            ),
-            list_my_sessions::handle
-        )
-        .await
-        .status,
+        app.change_password(&access, password, new_password)
+            .await
+            .status,
         200
     );
-    let change = with_body(
-        event(
-            "POST",
-            "/auth/password",
-            "/auth/password",
-            "",
-            &[("authorization", &bearer)],
-        ),
-        &json!({"current_password": password, "new_password": new_password}),
-    );
-    assert_eq!(send(s, &change, change_password::handle).await.status, 200);
     let (_, admin) = env
         .login(shared::testkit::demo::ADMIN_ID, shared::domain::Role::Admin)
         .await;
     secrets.push(admin.clone());
     let user_id = reg.body["user_id"].as_u64().unwrap();
-    let listing = event(
-        "GET",
-        "/sessions/user/{user_id}",
-        &format!("/sessions/user/{user_id}"),
-        "include_inactive=true",
-        &[("authorization", &format!("Bearer {admin}"))],
-    );
     assert_eq!(
-        send(s, &listing, get_user_sessions::handle).await.status,
+        app.get_user_sessions(&admin, &user_id.to_string(), "include_inactive=true")
+            .await
+            .status,
         200
     );
     // Reuse of the first refresh token after the grace window ends the session.
@@ -132,23 +83,8 @@ async fn a_full_run_logs_audit_events_and_no_secret() {
         .unwrap();
     stored.refresh_rotated_at = Some(api_tests::now() - 60);
     env.put_session(&stored).await;
-    assert_eq!(refresh(first_refresh).await.status, 401);
-    assert_eq!(
-        send(
-            s,
-            &event(
-                "POST",
-                "/auth/logout",
-                "/auth/logout",
-                "",
-                &[("authorization", &bearer)]
-            ),
-            logout::handle
-        )
-        .await
-        .status,
-        401
-    );
+    assert_eq!(app.refresh(&first_refresh).await.status, 401);
+    assert_eq!(app.logout(&access).await.status, 401);
 
     let logs = capture.text();
     for event in [

@@ -4,13 +4,12 @@
 //! connector holds every response for a few milliseconds, as a network would: against an
 //! in-process DynamoDB a request can otherwise finish before its sibling is even polled.
 
-use api_tests::{Reply, TestEnv, event, send, with_body};
+use api_tests::{Reply, TestApp, TestEnv};
 use aws_sdk_dynamodb::config::http::HttpRequest;
 use aws_sdk_dynamodb::config::{HttpClient, RuntimeComponents, SharedHttpClient};
 use aws_smithy_runtime_api::client::http::{
     HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
 };
-use serde_json::json;
 use shared::domain::Role;
 use shared::testkit::demo::{ADMIN_ID, DEMO_PASSWORD, PLAIN_USER_ID, USER_ID};
 use shared::testkit::trips::{Recorder, Trip, instrument_with, sequential};
@@ -73,10 +72,6 @@ fn ops(trips: &[Trip]) -> Vec<&'static str> {
     sorted.iter().map(|t| t.op).collect()
 }
 
-fn bearer(token: &str) -> String {
-    format!("Bearer {token}")
-}
-
 async fn measure<F, Fut>(recorder: &Recorder, call: F) -> (Reply, Vec<Trip>)
 where
     F: FnOnce() -> Fut,
@@ -91,17 +86,12 @@ where
 async fn listings_take_one_round_trip() {
     let env = TestEnv::seeded().await;
     let (state, recorder) = instrumented(&env);
+    let app = TestApp::new(&state);
     let (_, admin) = env.login(ADMIN_ID, Role::Admin).await;
     let (mine, user) = env.login(PLAIN_USER_ID, Role::User).await;
+    let jane = USER_ID.to_string();
 
-    let ev = event(
-        "GET",
-        "/sessions/user/{user_id}",
-        &format!("/sessions/user/{USER_ID}"),
-        "",
-        &[("authorization", &bearer(&admin))],
-    );
-    let (r, trips) = measure(&recorder, || send(&state, &ev, get_user_sessions::handle)).await;
+    let (r, trips) = measure(&recorder, || app.get_user_sessions(&admin, &jane, "")).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(sequential(&trips), 1, "admin listing: {:?}", ops(&trips));
     assert_eq!(
@@ -110,14 +100,7 @@ async fn listings_take_one_round_trip() {
         "caller's session and user, target user (one consistent batch), page"
     );
 
-    let ev = event(
-        "GET",
-        "/sessions",
-        "/sessions",
-        "",
-        &[("authorization", &bearer(&user))],
-    );
-    let (r, trips) = measure(&recorder, || send(&state, &ev, list_my_sessions::handle)).await;
+    let (r, trips) = measure(&recorder, || app.list_my_sessions(&user, "")).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(sequential(&trips), 1, "my sessions: {:?}", ops(&trips));
 
@@ -126,11 +109,11 @@ async fn listings_take_one_round_trip() {
     let mut stale = mine.clone();
     stale.last_activity -= 120;
     env.state.store.replace_session(&stale).await.unwrap();
-    let (r, trips) = measure(&recorder, || send(&state, &ev, list_my_sessions::handle)).await;
+    let (r, trips) = measure(&recorder, || app.list_my_sessions(&user, "")).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(sequential(&trips), 2, "{:?}", ops(&trips));
     assert_eq!(ops(&trips).last(), Some(&"UpdateItem"));
-    let (_, trips) = measure(&recorder, || send(&state, &ev, list_my_sessions::handle)).await;
+    let (_, trips) = measure(&recorder, || app.list_my_sessions(&user, "")).await;
     assert_eq!(sequential(&trips), 1, "written once: {:?}", ops(&trips));
 }
 
@@ -138,54 +121,34 @@ async fn listings_take_one_round_trip() {
 async fn an_admin_ends_a_session_in_one_round_trip() {
     let env = TestEnv::seeded().await;
     let (state, recorder) = instrumented(&env);
+    let app = TestApp::new(&state);
     let (_, admin) = env.login(ADMIN_ID, Role::Admin).await;
     let (target, _) = env.login(USER_ID, Role::User).await;
-    let path = format!("/sessions/user/{USER_ID}/{}", target.session_id);
-    let ev = event(
-        "DELETE",
-        "/sessions/user/{user_id}/{session_id}",
-        &path,
-        "",
-        &[("authorization", &bearer(&admin))],
-    );
+    let jane = USER_ID.to_string();
     let (r, trips) = measure(&recorder, || {
-        send(&state, &ev, admin_revoke_session::handle)
+        app.admin_revoke_session(&admin, &jane, &target.session_id)
     })
     .await;
     assert_eq!(r.status, 204, "{}", r.body);
     assert_eq!(ops(&trips), ["TransactWriteItems"]);
     // Again: already ended, still 204, still one round trip.
     let (r, trips) = measure(&recorder, || {
-        send(&state, &ev, admin_revoke_session::handle)
+        app.admin_revoke_session(&admin, &jane, &target.session_id)
     })
     .await;
     assert_eq!(r.status, 204, "{}", r.body);
     assert_eq!(sequential(&trips), 1);
     // A session that does not exist: 404 in one round trip.
-    let missing = format!("/sessions/user/{USER_ID}/{}", "A".repeat(27));
-    let ev = event(
-        "DELETE",
-        "/sessions/user/{user_id}/{session_id}",
-        &missing,
-        "",
-        &[("authorization", &bearer(&admin))],
-    );
+    let missing = "A".repeat(27);
     let (r, trips) = measure(&recorder, || {
-        send(&state, &ev, admin_revoke_session::handle)
+        app.admin_revoke_session(&admin, &jane, &missing)
     })
     .await;
     r.assert_error(404, "session_not_found");
     assert_eq!(sequential(&trips), 1);
     // A plain user's token falls back to the reads, which say 403.
     let (_, user) = env.login(PLAIN_USER_ID, Role::User).await;
-    let ev = event(
-        "DELETE",
-        "/sessions/user/{user_id}/{session_id}",
-        &path,
-        "",
-        &[("authorization", &bearer(&user))],
-    );
-    send(&state, &ev, admin_revoke_session::handle)
+    app.admin_revoke_session(&user, &jane, &target.session_id)
         .await
         .assert_error(403, "admin_required");
 }
@@ -195,11 +158,8 @@ async fn sign_in_takes_at_most_three_round_trips_and_refresh_two() {
     for limit in ["0", "5"] {
         let env = TestEnv::seeded_with(&[("SESSION_LIMIT", limit)]).await;
         let (state, recorder) = instrumented(&env);
-        let ev = with_body(
-            event("POST", "/auth/login", "/auth/login", "", &[]),
-            &json!({"email": "sam@example.com", "password": DEMO_PASSWORD}),
-        );
-        let (r, trips) = measure(&recorder, || send(&state, &ev, login::handle)).await;
+        let app = TestApp::new(&state);
+        let (r, trips) = measure(&recorder, || app.login("sam@example.com", DEMO_PASSWORD)).await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert!(
             sequential(&trips) <= 3,
@@ -208,11 +168,7 @@ async fn sign_in_takes_at_most_three_round_trips_and_refresh_two() {
             ops(&trips)
         );
         let refresh = r.body["refresh_token"].as_str().unwrap().to_owned();
-        let ev = with_body(
-            event("POST", "/auth/refresh", "/auth/refresh", "", &[]),
-            &json!({"refresh_token": refresh}),
-        );
-        let (r, trips) = measure(&recorder, || send(&state, &ev, refresh::handle)).await;
+        let (r, trips) = measure(&recorder, || app.refresh(&refresh)).await;
         assert_eq!(r.status, 200, "{}", r.body);
         // The rotation reads what it depends on (session, user, epochs) before it commits, so
         // that nothing but signing can fail after the old token stopped working.
@@ -234,32 +190,20 @@ async fn the_clock_is_read_around_each_round_trip() {
     let env = TestEnv::seeded().await;
     let recorder = Recorder::with_clock(ticks);
     let state = late(&env, recorder.clone());
+    let app = TestApp::new(&state);
     let (_, admin) = env.login(ADMIN_ID, Role::Admin).await;
     let (_, user) = env.login(PLAIN_USER_ID, Role::User).await;
+    let jane = USER_ID.to_string();
 
-    let ev = event(
-        "GET",
-        "/sessions/user/{user_id}",
-        &format!("/sessions/user/{USER_ID}"),
-        "",
-        &[("authorization", &bearer(&admin))],
-    );
     recorder.take_inside();
-    let (r, trips) = measure(&recorder, || send(&state, &ev, get_user_sessions::handle)).await;
+    let (r, trips) = measure(&recorder, || app.get_user_sessions(&admin, &jane, "")).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(trips.len(), 2);
     // Two requests in one round trip: one span, the clock read at its two ends.
     assert_eq!(recorder.take_inside(), Duration::from_secs(1));
 
     // Sign-out: the caller's session and user read together, then the session ended.
-    let ev = event(
-        "POST",
-        "/auth/logout",
-        "/auth/logout",
-        "",
-        &[("authorization", &bearer(&user))],
-    );
-    let (r, trips) = measure(&recorder, || send(&state, &ev, logout::handle)).await;
+    let (r, trips) = measure(&recorder, || app.logout(&user)).await;
     assert_eq!(r.status, 204, "{}", r.body);
     assert_eq!(sequential(&trips), 2, "{:?}", ops(&trips));
     assert_eq!(recorder.take_inside(), Duration::from_secs(2));

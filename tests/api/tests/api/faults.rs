@@ -3,7 +3,7 @@
 //! and the next request after recovery succeeds. A small HTTP proxy in front of Dynoxide
 //! injects the faults.
 
-use api_tests::{TestEnv, event, send, with_body};
+use api_tests::{TestApp, TestEnv};
 use serde_json::json;
 use shared::domain::Role;
 use shared::testkit::demo::ADMIN_ID;
@@ -142,24 +142,14 @@ async fn behind_proxy(env: &TestEnv) -> (Proxy, shared::AppState) {
     (proxy, state)
 }
 
-async fn admin_listing(state: &shared::AppState, token: &str) -> api_tests::Reply {
-    let ev = event(
-        "GET",
-        "/sessions/user/{user_id}",
-        "/sessions/user/74",
-        "",
-        &[("authorization", &format!("Bearer {token}"))],
-    );
-    send(state, &ev, get_user_sessions::handle).await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_throttling_or_refusing_store_gives_a_quick_503_and_recovers() {
     let env = TestEnv::seeded().await;
     let (_, token) = env.login(ADMIN_ID, Role::Admin).await;
     let (proxy, state) = behind_proxy(&env).await;
+    let app = TestApp::new(&state);
     assert_eq!(
-        admin_listing(&state, &token).await.status,
+        app.get_user_sessions(&token, "74", "").await.status,
         200,
         "through the proxy, healthy"
     );
@@ -167,7 +157,7 @@ async fn slow_throttling_or_refusing_store_gives_a_quick_503_and_recovers() {
     for mode in [Mode::Slow, Mode::Throttle("*"), Mode::Close] {
         proxy.set(mode);
         let started = Instant::now();
-        let r = admin_listing(&state, &token).await;
+        let r = app.get_user_sessions(&token, "74", "").await;
         let elapsed = started.elapsed();
         r.assert_error(503, "service_unavailable");
         assert_eq!(r.header("retry-after"), Some("1"), "{mode:?}");
@@ -179,7 +169,7 @@ async fn slow_throttling_or_refusing_store_gives_a_quick_503_and_recovers() {
 
         proxy.set(Mode::Pass);
         assert_eq!(
-            admin_listing(&state, &token).await.status,
+            app.get_user_sessions(&token, "74", "").await.status,
             200,
             "recovered after {mode:?}"
         );
@@ -190,16 +180,11 @@ async fn slow_throttling_or_refusing_store_gives_a_quick_503_and_recovers() {
 async fn a_sign_up_that_fails_half_way_leaves_nothing_behind() {
     let env = TestEnv::seeded().await;
     let (proxy, state) = behind_proxy(&env).await;
-    let register = |state: shared::AppState| async move {
-        let ev = with_body(
-            event("POST", "/auth/register", "/auth/register", "", &[]),
-            &json!({"email": "halfway@example.com", "password": "a long enough secret"}),
-        );
-        send(&state, &ev, register::handle).await
-    };
+    let app = TestApp::new(&state);
+    let halfway = json!({"email": "halfway@example.com", "password": "a long enough secret"});
     // The id is allocated, then the transaction writing user and email is throttled.
     proxy.set(Mode::Throttle("TransactWriteItems"));
-    register(state.clone())
+    app.register(halfway.clone())
         .await
         .assert_error(503, "service_unavailable");
     assert_eq!(
@@ -219,5 +204,5 @@ async fn a_sign_up_that_fails_half_way_leaves_nothing_behind() {
     }
     // After recovery the same email registers normally.
     proxy.set(Mode::Pass);
-    assert_eq!(register(state.clone()).await.status, 201);
+    assert_eq!(app.register(halfway).await.status, 201);
 }

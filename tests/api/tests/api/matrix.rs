@@ -2,7 +2,7 @@
 //! status. The table is data; `docs/security.md` carries the same table (checked below).
 //! The public routes (`register`, `login`, `refresh`, `jwks`) ignore `Authorization`.
 
-use api_tests::{Reply, TestEnv, event, now, send, with_body};
+use api_tests::{Reply, TestApp, TestEnv, now};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -216,134 +216,60 @@ async fn credential(env: &TestEnv, kind: &str) -> (Option<String>, String) {
     (token, target)
 }
 
+/// Calls a column's route with a row's credential (`own_target` for the routes that name one
+/// of the caller's own sessions).
 async fn call(env: &TestEnv, route: &str, token: Option<&str>, own_target: &str) -> Reply {
-    let auth = token.map(|t| format!("Bearer {t}"));
-    let mut headers = vec![("user-agent", "matrix")];
-    if let Some(a) = &auth {
-        headers.push(("authorization", a.as_str()));
-    }
     let (jane_session, _) = env.login(USER_ID, Role::User).await;
-    let s = &env.state;
-    match route {
+    let (function, path, body) = match route {
         "GET /sessions/user/{user_id}" => {
-            send(
-                s,
-                &event(
-                    "GET",
-                    "/sessions/user/{user_id}",
-                    "/sessions/user/74",
-                    "",
-                    &headers,
-                ),
-                get_user_sessions::handle,
-            )
-            .await
+            ("get-user-sessions", "/sessions/user/74".to_owned(), None)
         }
-        "DELETE /sessions/user/{user_id}/{session_id}" => {
-            let path = format!("/sessions/user/74/{}", jane_session.session_id);
-            send(
-                s,
-                &event(
-                    "DELETE",
-                    "/sessions/user/{user_id}/{session_id}",
-                    &path,
-                    "",
-                    &headers,
-                ),
-                admin_revoke_session::handle,
-            )
-            .await
-        }
-        "DELETE /sessions/user/{user_id}" => {
-            send(
-                s,
-                &event(
-                    "DELETE",
-                    "/sessions/user/{user_id}",
-                    "/sessions/user/74",
-                    "",
-                    &headers,
-                ),
-                admin_revoke_user_sessions::handle,
-            )
-            .await
-        }
-        "PATCH /users/{user_id}" => {
-            let ev = with_body(
-                event("PATCH", "/users/{user_id}", "/users/74", "", &headers),
-                &json!({"disabled": false}),
-            );
-            send(s, &ev, update_user::handle).await
-        }
-        "POST /auth/logout" => {
-            send(
-                s,
-                &event("POST", "/auth/logout", "/auth/logout", "", &headers),
-                logout::handle,
-            )
-            .await
-        }
-        "POST /auth/password" => {
-            let body =
-                json!({"current_password": DEMO_PASSWORD, "new_password": "a brand new secret"});
-            send(
-                s,
-                &with_body(
-                    event("POST", "/auth/password", "/auth/password", "", &headers),
-                    &body,
-                ),
-                change_password::handle,
-            )
-            .await
-        }
-        "GET /sessions" => {
-            send(
-                s,
-                &event("GET", "/sessions", "/sessions", "", &headers),
-                list_my_sessions::handle,
-            )
-            .await
-        }
+        "DELETE /sessions/user/{user_id}/{session_id}" => (
+            "admin-revoke-session",
+            format!("/sessions/user/74/{}", jane_session.session_id),
+            None,
+        ),
+        "DELETE /sessions/user/{user_id}" => (
+            "admin-revoke-user-sessions",
+            "/sessions/user/74".to_owned(),
+            None,
+        ),
+        "PATCH /users/{user_id}" => (
+            "update-user",
+            "/users/74".to_owned(),
+            Some(json!({"disabled": false})),
+        ),
+        "POST /auth/logout" => ("logout", "/auth/logout".to_owned(), None),
+        "POST /auth/password" => (
+            "change-password",
+            "/auth/password".to_owned(),
+            Some(json!({"current_password": DEMO_PASSWORD, "new_password": "a brand new secret"})),
+        ),
+        "GET /sessions" => ("list-my-sessions", "/sessions".to_owned(), None),
         "DELETE /sessions/{session_id}" => {
-            let path = format!("/sessions/{own_target}");
-            send(
-                s,
-                &event("DELETE", "/sessions/{session_id}", &path, "", &headers),
-                revoke_my_session::handle,
-            )
-            .await
+            ("revoke-my-session", format!("/sessions/{own_target}"), None)
         }
-        "DELETE /sessions?scope=others" => {
-            send(
-                s,
-                &event("DELETE", "/sessions", "/sessions", "scope=others", &headers),
-                revoke_other_sessions::handle,
-            )
-            .await
-        }
-        "PATCH /sessions/{session_id}" => {
-            let path = format!("/sessions/{own_target}");
-            let ev = with_body(
-                event("PATCH", "/sessions/{session_id}", &path, "", &headers),
-                &json!({"label": "matrix"}),
-            );
-            send(s, &ev, rename_session::handle).await
-        }
-        "POST /auth/reauthenticate" => {
-            let ev = with_body(
-                event(
-                    "POST",
-                    "/auth/reauthenticate",
-                    "/auth/reauthenticate",
-                    "",
-                    &headers,
-                ),
-                &json!({"password": DEMO_PASSWORD}),
-            );
-            send(s, &ev, reauthenticate::handle).await
-        }
+        "DELETE /sessions?scope=others" => (
+            "revoke-other-sessions",
+            "/sessions?scope=others".to_owned(),
+            None,
+        ),
+        "PATCH /sessions/{session_id}" => (
+            "rename-session",
+            format!("/sessions/{own_target}"),
+            Some(json!({"label": "matrix"})),
+        ),
+        "POST /auth/reauthenticate" => (
+            "reauthenticate",
+            "/auth/reauthenticate".to_owned(),
+            Some(json!({"password": DEMO_PASSWORD})),
+        ),
         other => panic!("no request for {other}"),
-    }
+    };
+    TestApp::new(&env.state)
+        .with_user_agent("matrix")
+        .call(function, &path, token, body)
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

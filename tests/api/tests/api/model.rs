@@ -12,13 +12,11 @@
 //! Each seed fixes the random draws; the interleavings are real, so two runs of a seed differ
 //! and a failure names its seed, batch and operations. `MODEL_SEEDS=n` runs more seeds.
 
-use api_tests::{Reply, TestEnv, event, send, with_body};
+use api_tests::{CHROME_WINDOWS, Reply, TestApp, TestEnv};
 use serde_json::json;
 use shared::AppState;
 use shared::testkit::demo::{ADMIN_ID, DEMO_PASSWORD, PLAIN_USER_ID, USER_ID};
 use std::collections::{BTreeMap, BTreeSet};
-
-const UA: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 
 /// A small deterministic generator (xorshift64*): the same seed, the same run.
 struct Rng(u64);
@@ -99,10 +97,7 @@ fn email(user: u64) -> &'static str {
     }
 }
 
-fn bearer(token: &str) -> String {
-    format!("Bearer {token}")
-}
-
+/// Runs one operation as its client would: sign-ins from a browser, the rest bare.
 async fn run(
     state: &AppState,
     op: &Op,
@@ -110,121 +105,46 @@ async fn run(
     password: &str,
     admin: &str,
 ) -> Reply {
-    let s = state;
+    let app = TestApp::new(state);
     match op {
         Op::SignIn { user } => {
-            let ev = with_body(
-                event(
-                    "POST",
-                    "/auth/login",
-                    "/auth/login",
-                    "",
-                    &[("user-agent", UA)],
-                ),
-                &json!({"email": email(*user), "password": password}),
-            );
-            send(s, &ev, login::handle).await
+            app.with_user_agent(CHROME_WINDOWS)
+                .login(email(*user), password)
+                .await
         }
-        Op::Refresh { token, .. } => {
-            let ev = with_body(
-                event("POST", "/auth/refresh", "/auth/refresh", "", &[]),
-                &json!({"refresh_token": token}),
-            );
-            send(s, &ev, refresh::handle).await
-        }
-        Op::Logout { session } => {
-            let auth = bearer(&sessions[*session].access);
-            let ev = event(
-                "POST",
-                "/auth/logout",
-                "/auth/logout",
-                "",
-                &[("authorization", &auth)],
-            );
-            send(s, &ev, logout::handle).await
-        }
+        Op::Refresh { token, .. } => app.refresh(token).await,
+        Op::Logout { session } => app.logout(&sessions[*session].access).await,
         Op::EndOne { actor, target } => {
-            let auth = bearer(&sessions[*actor].access);
-            let path = format!("/sessions/{}", sessions[*target].id);
-            let ev = event(
-                "DELETE",
-                "/sessions/{session_id}",
-                &path,
-                "",
-                &[("authorization", &auth)],
-            );
-            send(s, &ev, revoke_my_session::handle).await
+            let (token, id) = (&sessions[*actor].access, &sessions[*target].id);
+            app.revoke_my_session(token, id).await
         }
         Op::EndOthers { actor } => {
-            let auth = bearer(&sessions[*actor].access);
-            let ev = event(
-                "DELETE",
-                "/sessions",
-                "/sessions",
-                "scope=others",
-                &[("authorization", &auth)],
-            );
-            send(s, &ev, revoke_other_sessions::handle).await
+            let token = &sessions[*actor].access;
+            app.revoke_other_sessions(token, "scope=others").await
         }
         Op::ChangePassword { actor, new } => {
-            let auth = bearer(&sessions[*actor].access);
-            let ev = with_body(
-                event(
-                    "POST",
-                    "/auth/password",
-                    "/auth/password",
-                    "",
-                    &[("authorization", &auth)],
-                ),
-                &json!({"current_password": password, "new_password": new}),
-            );
-            send(s, &ev, change_password::handle).await
+            let token = &sessions[*actor].access;
+            app.change_password(token, password, new).await
         }
         Op::AdminEndAll { user } => {
-            let path = format!("/sessions/user/{user}");
-            let ev = event(
-                "DELETE",
-                "/sessions/user/{user_id}",
-                &path,
-                "",
-                &[("authorization", &bearer(admin))],
-            );
-            send(s, &ev, admin_revoke_user_sessions::handle).await
+            let user = user.to_string();
+            app.admin_revoke_user_sessions(admin, &user).await
         }
         Op::Disable { user } | Op::Enable { user } => {
-            let path = format!("/users/{user}");
             let disabled = matches!(op, Op::Disable { .. });
-            let ev = with_body(
-                event(
-                    "PATCH",
-                    "/users/{user_id}",
-                    &path,
-                    "",
-                    &[("authorization", &bearer(admin))],
-                ),
-                &json!({"disabled": disabled}),
-            );
-            send(s, &ev, update_user::handle).await
+            let user = user.to_string();
+            app.update_user(admin, &user, json!({"disabled": disabled}))
+                .await
         }
     }
 }
 
 /// Whether anything of a session still works.
 async fn usable(state: &AppState, session: &Session) -> Result<bool, String> {
-    let ev = event(
-        "GET",
-        "/sessions",
-        "/sessions",
-        "",
-        &[("authorization", &bearer(&session.access))],
-    );
-    let listed = send(state, &ev, list_my_sessions::handle).await;
+    let app = TestApp::new(state);
+    let listed = app.list_my_sessions(&session.access, "").await;
     let (_, latest) = session.latest();
-    let ev = with_body(
-        event("POST", "/auth/refresh", "/auth/refresh", "", &[]),
-        &json!({"refresh_token": latest}),
-    );
-    let refreshed = send(state, &ev, refresh::handle).await;
+    let refreshed = app.refresh(&latest).await;
     for r in [&listed, &refreshed] {
         if !matches!(r.status, 200 | 401 | 409) {
             return Err(format!("unexpected {}: {}", r.status, r.body));

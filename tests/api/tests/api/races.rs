@@ -1,7 +1,6 @@
 //! Concurrency: many sign-ins for one user, and ending a session while it refreshes.
 
-use api_tests::{TestEnv, event, send, with_body};
-use serde_json::json;
+use api_tests::{TestApp, TestEnv};
 use shared::testkit::demo::{DEMO_PASSWORD, PLAIN_USER_ID};
 use std::collections::HashSet;
 
@@ -17,24 +16,13 @@ async fn two_hundred_concurrent_sign_ins_list_exactly_two_hundred_sessions() {
         tasks.spawn(async move {
             let ua =
                 format!("Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.{i}");
-            let mut ev = with_body(
-                event(
-                    "POST",
-                    "/auth/login",
-                    "/auth/login",
-                    "",
-                    &[("user-agent", &ua)],
-                ),
-                &json!({"email": "sam@example.com", "password": DEMO_PASSWORD}),
-            );
-            ev["requestContext"]["http"]["sourceIp"] =
-                json!(format!("10.0.{}.{}", i / 100, i % 100));
-            let r = send(&state, &ev, login::handle).await;
-            assert_eq!(r.status, 200, "{}", r.body);
-            (
-                r.body["session"]["id"].as_str().unwrap().to_owned(),
-                r.body["access_token"].as_str().unwrap().to_owned(),
-            )
+            let ip = format!("10.0.{}.{}", i / 100, i % 100);
+            let signed = TestApp::new(&state)
+                .with_user_agent(&ua)
+                .from_ip(&ip)
+                .sign_in("sam@example.com", DEMO_PASSWORD)
+                .await;
+            (signed.session, signed.access)
         });
     }
     let mut created = HashSet::new();
@@ -46,17 +34,11 @@ async fn two_hundred_concurrent_sign_ins_list_exactly_two_hundred_sessions() {
     }
     assert_eq!(created.len(), 200);
 
+    let app = TestApp::new(&env.state);
     let mut listed = Vec::new();
     let mut query = "limit=100".to_owned();
     loop {
-        let ev = event(
-            "GET",
-            "/sessions",
-            "/sessions",
-            &query,
-            &[("authorization", &format!("Bearer {token}"))],
-        );
-        let r = send(&env.state, &ev, list_my_sessions::handle).await;
+        let r = app.list_my_sessions(&token, &query).await;
         assert_eq!(r.status, 200, "{}", r.body);
         listed.extend(
             r.body
@@ -77,31 +59,14 @@ async fn two_hundred_concurrent_sign_ins_list_exactly_two_hundred_sessions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ending_a_session_while_it_refreshes_leaves_no_token_alive() {
     let env = TestEnv::seeded().await;
+    let app = TestApp::new(&env.state);
     for _ in 0..10 {
-        let ev = with_body(
-            event("POST", "/auth/login", "/auth/login", "", &[]),
-            &json!({"email": "sam@example.com", "password": DEMO_PASSWORD}),
-        );
-        let r = send(&env.state, &ev, login::handle).await;
+        let r = app.login("sam@example.com", DEMO_PASSWORD).await;
         let access = r.body["access_token"].as_str().unwrap().to_owned();
         let refresh_token = r.body["refresh_token"].as_str().unwrap().to_owned();
         let session_id = r.body["session"]["id"].as_str().unwrap().to_owned();
 
-        let logout_ev = event(
-            "POST",
-            "/auth/logout",
-            "/auth/logout",
-            "",
-            &[("authorization", &format!("Bearer {access}"))],
-        );
-        let refresh_ev = with_body(
-            event("POST", "/auth/refresh", "/auth/refresh", "", &[]),
-            &json!({"refresh_token": refresh_token}),
-        );
-        let (out, refreshed) = tokio::join!(
-            send(&env.state, &logout_ev, logout::handle),
-            send(&env.state, &refresh_ev, refresh::handle),
-        );
+        let (out, refreshed) = tokio::join!(app.logout(&access), app.refresh(&refresh_token));
         assert!(out.status == 204 || out.status == 401, "{}", out.body);
 
         let stored = env
@@ -118,33 +83,9 @@ async fn ending_a_session_while_it_refreshes_leaves_no_token_alive() {
         if refreshed.status == 200 && out.status == 204 {
             let new_access = refreshed.body["access_token"].as_str().unwrap();
             let new_refresh = refreshed.body["refresh_token"].as_str().unwrap();
-            let ev = event(
-                "GET",
-                "/sessions",
-                "/sessions",
-                "",
-                &[("authorization", &format!("Bearer {new_access}"))],
-            );
-            assert_eq!(
-                send(&env.state, &ev, list_my_sessions::handle).await.status,
-                401
-            );
-            let ev = with_body(
-                event("POST", "/auth/refresh", "/auth/refresh", "", &[]),
-                &json!({"refresh_token": new_refresh}),
-            );
-            assert_eq!(send(&env.state, &ev, refresh::handle).await.status, 401);
+            assert_eq!(app.list_my_sessions(new_access, "").await.status, 401);
+            assert_eq!(app.refresh(new_refresh).await.status, 401);
         }
-        let ev = event(
-            "GET",
-            "/sessions",
-            "/sessions",
-            "",
-            &[("authorization", &format!("Bearer {access}"))],
-        );
-        assert_eq!(
-            send(&env.state, &ev, list_my_sessions::handle).await.status,
-            401
-        );
+        assert_eq!(app.list_my_sessions(&access, "").await.status, 401);
     }
 }

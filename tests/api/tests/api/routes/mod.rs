@@ -1,0 +1,18 @@
+//! One module per route, named for its function crate: what the route does, and refuses, as a
+//! client sees it.
+
+mod admin_revoke_session;
+mod admin_revoke_user_sessions;
+mod change_password;
+mod get_user_sessions;
+mod jwks;
+mod list_my_sessions;
+mod login;
+mod logout;
+mod reauthenticate;
+mod refresh;
+mod register;
+mod rename_session;
+mod revoke_my_session;
+mod revoke_other_sessions;
+mod update_user;

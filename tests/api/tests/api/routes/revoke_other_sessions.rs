@@ -1,0 +1,47 @@
+//! `DELETE /sessions?scope=others`: every other session of the caller ends, the current one
+//! stays, other users are untouched.
+
+use api_tests::{CHROME_WINDOWS, SAFARI_IPHONE, TestApp, TestEnv};
+use serde_json::json;
+use shared::testkit::demo::DEMO_PASSWORD;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ending_all_other_sessions_keeps_the_current_one() {
+    let env = TestEnv::seeded().await;
+    let app = TestApp::browser(&env.state, CHROME_WINDOWS);
+    let phone = TestApp::browser(&env.state, SAFARI_IPHONE);
+    let current = app.sign_in("sam@example.com", DEMO_PASSWORD).await.access;
+    let mut others = Vec::new();
+    for _ in 0..3 {
+        others.push(phone.sign_in("sam@example.com", DEMO_PASSWORD).await.access);
+    }
+    let jane = app.sign_in("jane@example.com", DEMO_PASSWORD).await.access;
+    app.revoke_other_sessions(&current, "")
+        .await
+        .assert_error(400, "invalid_scope");
+    app.revoke_other_sessions(&current, "scope=all")
+        .await
+        .assert_error(400, "invalid_scope");
+    let r = app.revoke_other_sessions(&current, "scope=others").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body, json!({"revoked": 3}));
+    for token in &others {
+        app.list_my_sessions(token, "")
+            .await
+            .assert_error(401, "session_ended");
+    }
+    assert_eq!(
+        app.list_my_sessions(&current, "")
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        app.list_my_sessions(&jane, "").await.status,
+        200,
+        "other users untouched"
+    );
+}
