@@ -9,7 +9,7 @@ use lambda_http::{Body, Request, Response};
 use shared::AppState;
 use shared::domain::time::now_epoch;
 use shared::error::ApiError;
-use shared::http::{client_ip, empty, expect_method, path_param, target_user_id};
+use shared::http::{client_ip, empty, expect_method, session_id_param, target_user_id};
 use shared::services::admin;
 
 /// Handles one request.
@@ -19,9 +19,9 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     let bearer = state.verifier.verify_headers(req.headers())?;
     let hint = "Use DELETE /sessions/{session_id} for your own sessions.";
     let target = target_user_id(&req, bearer.user_id, hint);
-    let session_id = path_param(&req, "session_id");
+    let session = session_id_param(&req);
     let ip = client_ip(&req, &state.config);
-    admin::end_session(state, &bearer, target, session_id, &ip, now).await?;
+    admin::end_session(state, &bearer, target, session, &ip, now).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 

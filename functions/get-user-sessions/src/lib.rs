@@ -11,6 +11,7 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use shared::AppState;
 use shared::auth::{Caller, input_after};
+use shared::domain::UserId;
 use shared::domain::time::now_epoch;
 use shared::error::ApiError;
 use shared::http::paging::ListQuery;
@@ -21,10 +22,10 @@ use shared::services::admin;
 pub const CURSOR_SCOPE: &str = "admin";
 
 /// The path and query, valid: the user asked about and the page.
-fn validate(state: &AppState, req: &Request, caller: u64) -> Result<(u64, ListQuery), ApiError> {
+fn validate(state: &AppState, req: &Request, caller: u64) -> Result<(UserId, ListQuery), ApiError> {
     let hint = "Use GET /sessions to list your own sessions.";
     let user_id = target_user_id(req, caller, hint)?;
-    let query = ListQuery::parse(req, CURSOR_SCOPE, user_id, state.cursors()?)?;
+    let query = ListQuery::parse(req, CURSOR_SCOPE, user_id.get(), state.cursors()?)?;
     Ok((user_id, query))
 }
 

@@ -36,7 +36,7 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     let body: RenameBody = json_body(&req)?;
     let ip = client_ip(&req, &state.config);
     let label = body.label.as_deref();
-    let session = sessions::rename(state, &caller, session_id, label, &ip, now).await?;
+    let session = sessions::rename(state, &caller, &session_id, label, &ip, now).await?;
     let current = Some(caller.session.session_id.as_str());
     let policy = &state.config.sessions;
     let shown = session.to_response(now, policy, &caller.cutoffs, current);

@@ -9,7 +9,7 @@ use shared::AppState;
 use shared::auth::Caller;
 use shared::domain::time::now_epoch;
 use shared::error::ApiError;
-use shared::http::{client_ip, empty, expect_method, path_param};
+use shared::http::{client_ip, empty, expect_method, session_id_param};
 use shared::services::sessions;
 
 /// Handles one request.
@@ -17,9 +17,10 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     expect_method(&req, Method::DELETE)?;
     let now = now_epoch();
     let caller = Caller::authenticate(state, &req, now).await?;
-    let session_id = path_param(&req, "session_id");
+    // A malformed id is 404, but only after the 401 and 403 a well-formed one could get.
+    let session = session_id_param(&req);
     let ip = client_ip(&req, &state.config);
-    sessions::end_own(state, &caller, session_id, &ip, now).await?;
+    sessions::end_own(state, &caller, session, &ip, now).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 

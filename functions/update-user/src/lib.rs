@@ -11,9 +11,8 @@ use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
 use shared::AppState;
 use shared::auth::Caller;
-use shared::domain::ids::parse_user_id;
 use shared::domain::time::now_epoch;
-use shared::domain::{Role, UserResponse};
+use shared::domain::{Role, UserId, UserResponse};
 use shared::error::ApiError;
 use shared::http::{client_ip, expect_method, json, json_body, path_param, target_user_id};
 use shared::services::admin::{self, UserChange};
@@ -33,7 +32,7 @@ struct Updated {
 }
 
 /// The user and the change, valid.
-fn validate(req: &Request, caller: u64) -> Result<(u64, UserChange), ApiError> {
+fn validate(req: &Request, caller: u64) -> Result<(UserId, UserChange), ApiError> {
     let body: UpdateUserBody = json_body(req)?;
     if body.disabled.is_none() && body.role.is_none() {
         return Err(ApiError::bad_request(
@@ -42,17 +41,17 @@ fn validate(req: &Request, caller: u64) -> Result<(u64, UserChange), ApiError> {
         ));
     }
     // Changing oneself is refused only for the changes that would lock oneself out.
-    let own = parse_user_id(path_param(req, "user_id")) == Some(caller);
+    let named = UserId::parse(path_param(req, "user_id"));
+    let own = named.is_some_and(|u| u.get() == caller);
     if own && (body.disabled == Some(true) || body.role == Some(Role::User)) {
         return Err(ApiError::bad_request(
             "Administrators cannot disable or demote themselves.",
             "cannot_modify_self",
         ));
     }
-    let user_id = if own {
-        caller
-    } else {
-        target_user_id(req, caller, "")?
+    let user_id = match named {
+        Some(user_id) if own => user_id,
+        _ => target_user_id(req, caller, "")?,
     };
     let change = UserChange {
         role: body.role,

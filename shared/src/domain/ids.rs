@@ -1,9 +1,12 @@
-//! Identifiers: random session ids and secrets, strict user-id parsing, hashed ids for logs.
+//! Identifiers: [`UserId`] and [`SessionId`], parsed once where they enter (a path, a token)
+//! so that what is past that point cannot be malformed; random session ids and secrets;
+//! hashed ids for logs.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::digest;
 use ring::rand::SecureRandom;
+use std::fmt;
 
 /// User ids are positive integers below 2^53 so that every JSON client reads them exactly.
 pub const MAX_USER_ID: u64 = (1 << 53) - 1;
@@ -44,6 +47,61 @@ pub fn parse_user_id(s: &str) -> Option<u64> {
     }
     let n: u64 = s.parse().ok()?;
     (1..=MAX_USER_ID).contains(&n).then_some(n)
+}
+
+/// A user id as a request names it: a positive integer below 2^53 (see [`parse_user_id`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct UserId(u64);
+
+impl UserId {
+    /// Parses a user id exactly: ASCII digits, no sign, no leading zero, 1 to 2^53 - 1.
+    pub fn parse(s: &str) -> Option<Self> {
+        parse_user_id(s).map(Self)
+    }
+
+    /// A user id from a number, if it is one (1 to 2^53 - 1).
+    pub fn new(n: u64) -> Option<Self> {
+        (1..=MAX_USER_ID).contains(&n).then_some(Self(n))
+    }
+
+    /// The number, as the tables key it.
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A session id of the shape this service issues (27 base64url characters: 160 random bits).
+/// Anything else names no session, and is refused without a read.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SessionId(String);
+
+impl SessionId {
+    /// A session id, if `s` has the shape of one.
+    pub fn parse(s: &str) -> Option<Self> {
+        is_session_id(s).then(|| Self(s.to_owned()))
+    }
+
+    /// A new random session id.
+    pub fn random() -> Result<Self, ring::error::Unspecified> {
+        new_session_id().map(Self)
+    }
+
+    /// The id, as the tables key it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// A short, stable, one-way label for an id in logs: the first 12 bytes of SHA-256, hex.
@@ -104,6 +162,22 @@ mod tests {
         assert!(!is_session_id("short"));
         assert!(!is_session_id("aaaaaaaaaaaaaaaaaaaaaaaaaa/"));
         assert!(is_session_id("aaaaaaaaaaaaaaaaaaaaaaaaaa_"));
+    }
+
+    #[test]
+    fn the_newtypes_parse_exactly_what_the_checks_accept() {
+        assert_eq!(UserId::parse("74").map(UserId::get), Some(74));
+        assert_eq!(UserId::parse("074"), None);
+        assert_eq!(UserId::new(0), None);
+        assert_eq!(UserId::new(MAX_USER_ID + 1), None);
+        assert_eq!(
+            UserId::new(74).map(|u| u.to_string()).as_deref(),
+            Some("74")
+        );
+        let id = SessionId::random().unwrap();
+        assert_eq!(SessionId::parse(id.as_str()), Some(id.clone()));
+        assert_eq!(SessionId::parse("short"), None);
+        assert_eq!(SessionId::parse(&format!("{id}/")[1..]), None);
     }
 
     #[test]

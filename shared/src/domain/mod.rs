@@ -23,5 +23,6 @@ pub mod user;
 
 pub use device::{DeviceInfo, DeviceNameSource, DeviceType};
 pub use end_reason::EndReason;
+pub use ids::{SessionId, UserId};
 pub use session::{Cutoffs, Location, Session, SessionPolicy, SessionResponse, SessionStatus};
 pub use user::{Role, User, UserResponse};

@@ -1,7 +1,7 @@
 //! Reading a request: its body, headers, path and where it came from.
 
 use crate::domain::Location;
-use crate::domain::ids::{is_session_id, parse_user_id};
+use crate::domain::{SessionId, UserId};
 use crate::error::ApiError;
 use lambda_http::http::Method;
 use lambda_http::request::RequestContext;
@@ -160,26 +160,26 @@ pub fn expect_method(req: &Request, method: Method) -> Result<(), ApiError> {
 
 /// The `{user_id}` of an admin route: a positive integer below 2^53 and not the caller's own
 /// (admins use the self-service routes for themselves).
-pub fn target_user_id(req: &Request, caller: u64, own_hint: &'static str) -> Result<u64, ApiError> {
-    let user_id = parse_user_id(path_param(req, "user_id")).ok_or_else(|| {
+pub fn target_user_id(
+    req: &Request,
+    caller: u64,
+    own_hint: &'static str,
+) -> Result<UserId, ApiError> {
+    let user_id = UserId::parse(path_param(req, "user_id")).ok_or_else(|| {
         ApiError::bad_request(
             "user_id must be a positive integer below 2^53",
             "invalid_user_id",
         )
     })?;
-    if user_id == caller {
+    if user_id.get() == caller {
         return Err(ApiError::bad_request(own_hint, "own_user_id"));
     }
     Ok(user_id)
 }
 
 /// The `{session_id}` path parameter: 404 `session_not_found` when it cannot be an id this
-/// service issued (no read needed to know there is no such session).
-pub fn session_id_param(req: &Request) -> Result<&str, ApiError> {
-    let session_id = path_param(req, "session_id");
-    if is_session_id(session_id) {
-        Ok(session_id)
-    } else {
-        Err(ApiError::session_not_found())
-    }
+/// service issued (no read needed to know there is no such session). Routes that answer 401
+/// or 403 first hand the result on as it is, for the service to answer in that order.
+pub fn session_id_param(req: &Request) -> Result<SessionId, ApiError> {
+    SessionId::parse(path_param(req, "session_id")).ok_or_else(ApiError::session_not_found)
 }

@@ -5,8 +5,7 @@
 use crate::AppState;
 use crate::audit;
 use crate::auth::Caller;
-use crate::domain::ids::is_session_id;
-use crate::domain::{Cutoffs, EndReason, Role, User};
+use crate::domain::{Cutoffs, EndReason, Role, SessionId, User, UserId};
 use crate::error::ApiError;
 use crate::services::sessions::{Listed, PageWanted, end_one, read_page, shape};
 use crate::store::{AdminToken, AdminUpdate, EndOutcome, EpochChange, EpochRefusal};
@@ -26,11 +25,12 @@ fn user_not_found() -> ApiError {
 pub async fn list_sessions(
     state: &AppState,
     bearer: &Bearer,
-    user_id: u64,
+    user_id: UserId,
     want: PageWanted<'_>,
     ip: &str,
     now: i64,
 ) -> Result<Listed, ApiError> {
+    let user_id = user_id.get();
     let (admin, page) = tokio::join!(
         Caller::admin(state, bearer, Some(user_id), now),
         read_page(state, user_id, want, now),
@@ -57,15 +57,14 @@ pub async fn list_sessions(
 pub async fn end_session(
     state: &AppState,
     bearer: &Bearer,
-    target: Result<u64, ApiError>,
-    session_id: &str,
+    target: Result<UserId, ApiError>,
+    session: Result<SessionId, ApiError>,
     ip: &str,
     now: i64,
 ) -> Result<(), ApiError> {
     let (store, policy) = (&state.store, &state.config.sessions);
-    if let Ok(user_id) = target.as_ref()
-        && is_session_id(session_id)
-    {
+    if let (Ok(user_id), Ok(session_id)) = (&target, &session) {
+        let (user_id, session_id) = (user_id.get(), session_id.as_str());
         let token = AdminToken {
             user_id: bearer.user_id,
             session_id: &bearer.session_id,
@@ -75,14 +74,14 @@ pub async fn end_session(
         };
         let recent_since = now - state.config.auth.reauth_max_age_seconds;
         let outcome = store
-            .admin_end_session(token, recent_since, *user_id, session_id, now, policy)
+            .admin_end_session(token, recent_since, user_id, session_id, now, policy)
             .await?;
         match outcome {
             Some(EndOutcome::NotFound) => return Err(ApiError::session_not_found()),
             Some(EndOutcome::AlreadyEnded) => return Ok(()),
             Some(EndOutcome::Ended) => {
                 let (admin_id, reason) = (bearer.user_id, EndReason::Admin);
-                audit::sessions_ended(admin_id, *user_id, Some(session_id), 1, reason, ip);
+                audit::sessions_ended(admin_id, user_id, Some(session_id), 1, reason, ip);
                 return Ok(());
             }
             None => {}
@@ -90,10 +89,9 @@ pub async fn end_session(
     }
     let admin = Caller::admin(state, bearer, None, now).await?;
     admin.signed_in_recently(state, now)?;
-    let user_id = target?;
-    if !is_session_id(session_id) {
-        return Err(ApiError::session_not_found());
-    }
+    let user_id = target?.get();
+    let session_id = session?;
+    let session_id = session_id.as_str();
     let admin_id = admin.user.user_id;
     let reason = EndReason::Admin;
     match end_one(state, (user_id, session_id), admin_id, reason, ip, now).await? {
@@ -108,14 +106,15 @@ pub async fn end_session(
 pub async fn end_all_sessions(
     state: &AppState,
     bearer: &Bearer,
-    target: Result<u64, ApiError>,
+    target: Result<UserId, ApiError>,
     ip: &str,
     now: i64,
 ) -> Result<usize, ApiError> {
     let (store, policy) = (&state.store, &state.config.sessions);
-    let admin = Caller::admin(state, bearer, target.as_ref().ok().copied(), now).await?;
+    let other = target.as_ref().ok().map(|t| t.get());
+    let admin = Caller::admin(state, bearer, other, now).await?;
     admin.signed_in_recently(state, now)?;
-    let user_id = target?;
+    let user_id = target?.get();
     let admin_id = admin.user.user_id;
     let mut from = admin
         .other
@@ -169,11 +168,12 @@ pub struct UserChange {
 pub async fn update_user(
     state: &AppState,
     admin: &Caller,
-    user_id: u64,
+    user_id: UserId,
     change: UserChange,
     ip: &str,
     now: i64,
 ) -> Result<(User, usize), ApiError> {
+    let user_id = user_id.get();
     let (store, policy) = (&state.store, &state.config.sessions);
     let admin_id = admin.user.user_id;
     match store

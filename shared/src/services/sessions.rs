@@ -5,9 +5,8 @@ use crate::AppState;
 use crate::audit;
 use crate::auth::Caller;
 use crate::cursor::Position;
-use crate::domain::ids::is_session_id;
 use crate::domain::session::clean_label;
-use crate::domain::{Cutoffs, EndReason, Session, SessionResponse};
+use crate::domain::{Cutoffs, EndReason, Session, SessionId, SessionResponse};
 use crate::error::ApiError;
 use crate::store::{ActiveAt, EndOutcome, EpochChange, EpochRefusal, LabelOutcome, SessionPage};
 use crate::tokens::Bearer;
@@ -112,17 +111,18 @@ pub async fn list_own(
 pub async fn end_own(
     state: &AppState,
     caller: &Caller,
-    session_id: &str,
+    session: Result<SessionId, ApiError>,
     ip: &str,
     now: i64,
 ) -> Result<(), ApiError> {
-    let current = session_id == caller.session.session_id;
+    let current = session
+        .as_ref()
+        .is_ok_and(|s| s.as_str() == caller.session.session_id);
     if !current {
         caller.signed_in_recently(state, now)?;
     }
-    if !is_session_id(session_id) {
-        return Err(ApiError::session_not_found());
-    }
+    let session_id = session?;
+    let session_id = session_id.as_str();
     let reason = if current {
         EndReason::Logout
     } else {
@@ -220,14 +220,12 @@ pub(crate) async fn end_other_sessions(
 pub async fn rename(
     state: &AppState,
     caller: &Caller,
-    session_id: &str,
+    session_id: &SessionId,
     label: Option<&str>,
     ip: &str,
     now: i64,
 ) -> Result<Session, ApiError> {
-    if !is_session_id(session_id) {
-        return Err(ApiError::session_not_found());
-    }
+    let session_id = session_id.as_str();
     let label = clean_label(label).map_err(|max| {
         ApiError::bad_request(
             format!("label must be at most {max} characters"),
