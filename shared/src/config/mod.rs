@@ -3,18 +3,21 @@
 //! Every setting is documented in the README's "Configuration" table; the names here and there
 //! must agree.
 
+mod auth;
 pub mod env;
 pub mod jwks;
+mod secrets;
+
+pub use auth::AuthPolicy;
+use secrets::DEV_ONLY_CURSOR_SECRET;
+pub use secrets::{SecretSources, cursor_key, origin_secret};
 
 use env::Env;
 pub use env::{INT_SETTINGS, IntSetting, log_level, process_var};
 use jwks::{JwkSet, dev_public_jwk};
 
 use crate::domain::SessionPolicy;
-use crate::domain::limits::SessionLimitAction;
 use crate::error::StartupError;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use std::time::Duration;
 
 /// Where the code runs. Only `Local` accepts the dev-only key and the dev cursor secret.
@@ -118,49 +121,6 @@ pub struct Config {
     /// writes none (tests, the local stack).
     pub metrics_namespace: Option<String>,
 }
-
-/// Settings of the routes that create users, sessions and tokens.
-#[derive(Debug, Clone, Copy)]
-pub struct AuthPolicy {
-    /// Whether `POST /auth/register` is open.
-    pub registration_enabled: bool,
-    /// Access-token lifetime in seconds (15 minutes by default).
-    pub access_token_ttl_seconds: i64,
-    /// A rotated-out refresh token reused within this many seconds is refused (409) without
-    /// ending the session: two tabs refreshing at once. After it, reuse ends the session.
-    pub refresh_reuse_grace_seconds: i64,
-    /// Password attempts per email and client network within the window before 429.
-    pub login_max_failures: u32,
-    /// Password attempts per email, all clients together, within the window before clients on
-    /// networks the account has never signed in from get 429 too.
-    pub login_max_failures_per_account: u32,
-    /// The failed sign-in window in seconds.
-    pub login_failure_window_seconds: i64,
-    /// argon2id memory in KiB.
-    pub password_hash_memory_kib: u32,
-    /// argon2id passes.
-    pub password_hash_iterations: u32,
-    /// Sensitive actions need a password proved in the session within this many seconds.
-    pub reauth_max_age_seconds: i64,
-    /// Active sessions a user may have at once; 0 = no limit.
-    pub session_limit: u32,
-    /// What a sign-in at the limit does.
-    pub session_limit_action: SessionLimitAction,
-}
-
-impl AuthPolicy {
-    /// The password throttle's settings.
-    pub fn throttle(&self) -> crate::domain::throttle::ThrottlePolicy {
-        crate::domain::throttle::ThrottlePolicy {
-            per_client: self.login_max_failures,
-            per_account: self.login_max_failures_per_account,
-            window_seconds: self.login_failure_window_seconds,
-        }
-    }
-}
-
-/// The dev-only cursor secret: used only where `APP_ENV=local` and `CURSOR_SECRET` is unset.
-const DEV_ONLY_CURSOR_SECRET: &[u8] = b"dev-only-cursor-secret-not-for-production";
 
 impl Config {
     /// Reads the process environment.
@@ -268,99 +228,10 @@ fn session_policy(
     })
 }
 
-impl AuthPolicy {
-    fn read(env: &Env<impl Fn(&str) -> Option<String>>) -> Result<Self, StartupError> {
-        let actions = [
-            ("evict", SessionLimitAction::Evict),
-            ("refuse", SessionLimitAction::Refuse),
-        ];
-        let seconds = |name| Ok::<_, StartupError>(env.number(name)? as i64);
-        let count = |name| Ok::<_, StartupError>(env.number(name)? as u32);
-        Ok(Self {
-            registration_enabled: env.boolean("REGISTRATION_ENABLED", true)?,
-            access_token_ttl_seconds: seconds("ACCESS_TOKEN_TTL_SECONDS")?,
-            refresh_reuse_grace_seconds: seconds("REFRESH_REUSE_GRACE_SECONDS")?,
-            login_max_failures: count("LOGIN_MAX_FAILURES")?,
-            login_max_failures_per_account: count("LOGIN_MAX_FAILURES_PER_ACCOUNT")?,
-            login_failure_window_seconds: seconds("LOGIN_FAILURE_WINDOW_SECONDS")?,
-            password_hash_memory_kib: count("PASSWORD_HASH_MEMORY_KIB")?,
-            password_hash_iterations: count("PASSWORD_HASH_ITERATIONS")?,
-            reauth_max_age_seconds: seconds("REAUTH_MAX_AGE_SECONDS")?,
-            session_limit: count("SESSION_LIMIT")?,
-            session_limit_action: env.choice(
-                "SESSION_LIMIT_ACTION",
-                &actions,
-                SessionLimitAction::Evict,
-            )?,
-        })
-    }
-}
-
-/// Where a function's secrets come from: each is read once, at cold start
-/// ([`crate::AppState::from_env`]), from Secrets Manager by ARN, or (outside AWS) from the
-/// environment, or, only where `APP_ENV=local`, is the dev-only one.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SecretSources {
-    /// `SIGNING_KEY_SECRET_ARN`: the token-signing key.
-    pub signing_key_arn: Option<String>,
-    /// `SIGNING_KEY` (PKCS#8, base64) and `SIGNING_KEY_ID`, outside AWS.
-    pub signing_key: Option<(String, Option<String>)>,
-    /// `REFRESH_TOKEN_KEY_SECRET_ARN`: the refresh-token MAC key.
-    pub refresh_key_arn: Option<String>,
-    /// `REFRESH_TOKEN_KEY`, outside AWS.
-    pub refresh_key: Option<String>,
-    /// `CURSOR_SECRET_ARN`: the paging-cursor key (base64).
-    pub cursor_arn: Option<String>,
-    /// `ORIGIN_VERIFY_SECRET_ARN`: CloudFront's origin secret.
-    pub origin_verify_arn: Option<String>,
-}
-
-impl SecretSources {
-    fn read(env: &Env<impl Fn(&str) -> Option<String>>) -> Self {
-        Self {
-            signing_key_arn: env.text("SIGNING_KEY_SECRET_ARN"),
-            signing_key: env
-                .text("SIGNING_KEY")
-                .map(|key| (key, env.text("SIGNING_KEY_ID"))),
-            refresh_key_arn: env.text("REFRESH_TOKEN_KEY_SECRET_ARN"),
-            refresh_key: env.text("REFRESH_TOKEN_KEY"),
-            cursor_arn: env.text("CURSOR_SECRET_ARN"),
-            origin_verify_arn: env.text("ORIGIN_VERIFY_SECRET_ARN"),
-        }
-    }
-}
-
-/// A paging-cursor key from its base64 text: at least 32 bytes.
-pub fn cursor_key(b64: &str, setting: &'static str) -> Result<Vec<u8>, StartupError> {
-    let key = STANDARD
-        .decode(b64.trim())
-        .map_err(|e| StartupError::Invalid {
-            name: setting,
-            reason: format!("not base64: {e}"),
-        })?;
-    if key.len() < 32 {
-        return Err(StartupError::Invalid {
-            name: setting,
-            reason: "must decode to at least 32 bytes".to_owned(),
-        });
-    }
-    Ok(key)
-}
-
-/// CloudFront's origin secret: at least 16 characters.
-pub fn origin_secret(secret: String, setting: &'static str) -> Result<String, StartupError> {
-    if secret.trim().len() < 16 {
-        return Err(StartupError::Invalid {
-            name: setting,
-            reason: "must be at least 16 characters".to_owned(),
-        });
-    }
-    Ok(secret.trim().to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::limits::SessionLimitAction;
     use crate::tokens::keys::{SigningKey, dev_signing_key};
     use std::collections::HashMap;
 
