@@ -2,9 +2,10 @@
 //! Disabling ends every session of the user at once (OWASP ASVS 5.0 7.4.2): it moves the
 //! user's credential epoch in the same write. An admin cannot disable or demote themselves,
 //! and the caller's admin rights are a condition of the write, so there is always at least one
-//! active admin, even when two admins demote or disable each other at the same moment. Same order of answers as the admin listing, with a sign-in
-//! within `REAUTH_MAX_AGE_SECONDS` required after the admin check (401
-//! `reauthentication_required`).
+//! active admin, even when two admins demote or disable each other at the same moment.
+//! Same order of answers as the admin listing, with a sign-in within
+//! `REAUTH_MAX_AGE_SECONDS` required after the admin check (401 `reauthentication_required`);
+//! the rules on the change are [`shared::services::admin::update_user`]'s.
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -12,9 +13,9 @@ use serde::{Deserialize, Serialize};
 use shared::AppState;
 use shared::auth::Caller;
 use shared::domain::time::now_epoch;
-use shared::domain::{Role, UserId, UserResponse};
+use shared::domain::{Role, UserResponse};
 use shared::error::ApiError;
-use shared::http::{client_ip, expect_method, json, json_body, path_param, target_user_id};
+use shared::http::{client_ip, expect_method, json, json_body, user_id_param};
 use shared::services::admin::{self, UserChange};
 
 #[derive(Deserialize)]
@@ -31,35 +32,6 @@ struct Updated {
     revoked_sessions: usize,
 }
 
-/// The user and the change, valid.
-fn validate(req: &Request, caller: u64) -> Result<(UserId, UserChange), ApiError> {
-    let body: UpdateUserBody = json_body(req)?;
-    if body.disabled.is_none() && body.role.is_none() {
-        return Err(ApiError::bad_request(
-            "give at least one of disabled, role",
-            "invalid_body",
-        ));
-    }
-    // Changing oneself is refused only for the changes that would lock oneself out.
-    let named = UserId::parse(path_param(req, "user_id"));
-    let own = named.is_some_and(|u| u.get() == caller);
-    if own && (body.disabled == Some(true) || body.role == Some(Role::User)) {
-        return Err(ApiError::bad_request(
-            "Administrators cannot disable or demote themselves.",
-            "cannot_modify_self",
-        ));
-    }
-    let user_id = match named {
-        Some(user_id) if own => user_id,
-        _ => target_user_id(req, caller, "")?,
-    };
-    let change = UserChange {
-        role: body.role,
-        disabled: body.disabled,
-    };
-    Ok((user_id, change))
-}
-
 /// Handles one request.
 pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, ApiError> {
     expect_method(&req, Method::PATCH)?;
@@ -67,10 +39,15 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     let bearer = state.verifier.verify_headers(req.headers())?;
     let admin = Caller::admin(state, &bearer, None, now).await?;
     admin.signed_in_recently(state, now)?;
-    let (user_id, change) = validate(&req, bearer.user_id)?;
+    let body: UpdateUserBody = json_body(&req)?;
+    let change = UserChange {
+        role: body.role,
+        disabled: body.disabled,
+    };
+    let target = user_id_param(&req);
     let ip = client_ip(&req, &state.config);
     let (user, revoked_sessions) =
-        admin::update_user(state, &admin, user_id, change, &ip, now).await?;
+        admin::update_user(state, &admin, target, change, &ip, now).await?;
     let user = UserResponse::from(&user);
     json(
         StatusCode::OK,

@@ -158,6 +158,16 @@ pub fn expect_method(req: &Request, method: Method) -> Result<(), ApiError> {
     }
 }
 
+/// The `{user_id}` path parameter: a positive integer below 2^53, else 400 `invalid_user_id`.
+pub fn user_id_param(req: &Request) -> Result<UserId, ApiError> {
+    UserId::parse(path_param(req, "user_id")).ok_or_else(|| {
+        ApiError::bad_request(
+            "user_id must be a positive integer below 2^53",
+            "invalid_user_id",
+        )
+    })
+}
+
 /// The `{user_id}` of an admin route: a positive integer below 2^53 and not the caller's own
 /// (admins use the self-service routes for themselves).
 pub fn target_user_id(
@@ -165,12 +175,7 @@ pub fn target_user_id(
     caller: u64,
     own_hint: &'static str,
 ) -> Result<UserId, ApiError> {
-    let user_id = UserId::parse(path_param(req, "user_id")).ok_or_else(|| {
-        ApiError::bad_request(
-            "user_id must be a positive integer below 2^53",
-            "invalid_user_id",
-        )
-    })?;
+    let user_id = user_id_param(req)?;
     if user_id.get() == caller {
         return Err(ApiError::bad_request(own_hint, "own_user_id"));
     }

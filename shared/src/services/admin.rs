@@ -161,19 +161,39 @@ pub struct UserChange {
     pub disabled: Option<bool>,
 }
 
-/// Applies `change` to `user_id`. The caller's own admin rights are a condition of the write:
-/// two admins demoting or disabling each other at once cannot both succeed. Disabling moves the
+impl UserChange {
+    /// Whether this change, made by an admin to themselves, would lock them out.
+    fn locks_out(&self) -> bool {
+        self.disabled == Some(true) || self.role == Some(Role::User)
+    }
+}
+
+/// Applies `change` to `target` (the route's `{user_id}`, or why it is not one). The change
+/// must change something; an admin cannot disable or demote themselves (the harmless changes
+/// of oneself are allowed). The caller's own admin rights are a condition of the write: two
+/// admins demoting or disabling each other at once cannot both succeed. Disabling moves the
 /// user's credential epoch, so every session is over at once; they are then marked ended.
 /// Returns the user as it is now and how many sessions that ended.
 pub async fn update_user(
     state: &AppState,
     admin: &Caller,
-    user_id: UserId,
+    target: Result<UserId, ApiError>,
     change: UserChange,
     ip: &str,
     now: i64,
 ) -> Result<(User, usize), ApiError> {
-    let user_id = user_id.get();
+    if change.role.is_none() && change.disabled.is_none() {
+        let detail = "give at least one of disabled, role";
+        return Err(ApiError::bad_request(detail, "invalid_body"));
+    }
+    let own = target.as_ref().is_ok_and(|t| t.get() == admin.user.user_id);
+    if own && change.locks_out() {
+        return Err(ApiError::bad_request(
+            "Administrators cannot disable or demote themselves.",
+            "cannot_modify_self",
+        ));
+    }
+    let user_id = target?.get();
     let (store, policy) = (&state.store, &state.config.sessions);
     let admin_id = admin.user.user_id;
     match store
