@@ -4,23 +4,24 @@
 //! ([`crate::metrics`]).
 
 use crate::domain::EndReason;
+use crate::domain::UserId;
 use crate::domain::ids::hash_for_log;
 use crate::metrics::{Metric, emit};
 
 /// An admin listed a user's sessions.
 pub fn admin_listing(
-    actor_user_id: u64,
+    actor_user_id: UserId,
     actor_session_id: &str,
-    target_user_id: u64,
+    target_user_id: UserId,
     returned: usize,
     include_inactive: bool,
     ip: &str,
 ) {
     tracing::info!(
         audit = "admin_listing",
-        actor_user_id,
+        actor_user_id = actor_user_id.get(),
         actor_session = %hash_for_log(actor_session_id),
-        target_user_id,
+        target_user_id = target_user_id.get(),
         returned,
         include_inactive,
         ip,
@@ -29,12 +30,12 @@ pub fn admin_listing(
 }
 
 /// A session was created.
-pub fn session_created(user_id: u64, session_id: &str, device_name: &str, ip: &str, via: &str) {
+pub fn session_created(user_id: UserId, session_id: &str, device_name: &str, ip: &str, via: &str) {
     emit(Metric::SignIn);
     tracing::info!(
         audit = "session_created",
-        actor_user_id = user_id,
-        target_user_id = user_id,
+        actor_user_id = user_id.get(),
+        target_user_id = user_id.get(),
         session = %hash_for_log(session_id),
         device_name,
         ip,
@@ -59,12 +60,12 @@ pub fn login_failed(email: &str, ip: &str, reason: &str) {
 }
 
 /// A refresh token was rotated.
-pub fn session_refreshed(user_id: u64, session_id: &str, ip: &str) {
+pub fn session_refreshed(user_id: UserId, session_id: &str, ip: &str) {
     emit(Metric::Refresh);
     tracing::info!(
         audit = "session_refreshed",
-        actor_user_id = user_id,
-        target_user_id = user_id,
+        actor_user_id = user_id.get(),
+        target_user_id = user_id.get(),
         session = %hash_for_log(session_id),
         ip,
         "session refreshed"
@@ -74,7 +75,7 @@ pub fn session_refreshed(user_id: u64, session_id: &str, ip: &str) {
 /// A rotated-out refresh token (generation `presented`, the session being at `current`) was
 /// used after the grace window: the session was ended.
 pub fn refresh_reuse_detected(
-    user_id: u64,
+    user_id: UserId,
     session_id: &str,
     presented: u64,
     current: u64,
@@ -83,7 +84,7 @@ pub fn refresh_reuse_detected(
     emit(Metric::TheftDetected);
     tracing::warn!(
         audit = "refresh_token_reuse_detected",
-        target_user_id = user_id,
+        target_user_id = user_id.get(),
         session = %hash_for_log(session_id),
         presented_generation = presented,
         current_generation = current,
@@ -94,11 +95,17 @@ pub fn refresh_reuse_detected(
 
 /// A refresh token was refused without ending anything: `forged` (its MAC does not verify, or
 /// names no session), `rotated` (the predecessor within the grace window: 409),
-/// `session_ended` or `account_disabled`.
-pub fn refresh_refused(user_id: u64, session_id: &str, generation: u64, ip: &str, reason: &str) {
+/// `session_ended` or `account_disabled`; `malformed` without a user (logged as user 0).
+pub fn refresh_refused(
+    user_id: Option<UserId>,
+    session_id: &str,
+    generation: u64,
+    ip: &str,
+    reason: &str,
+) {
     tracing::warn!(
         audit = "refresh_refused",
-        target_user_id = user_id,
+        target_user_id = user_id.map_or(0, UserId::get),
         session = %hash_for_log(session_id),
         presented_generation = generation,
         reason,
@@ -108,14 +115,14 @@ pub fn refresh_refused(user_id: u64, session_id: &str, generation: u64, ip: &str
 }
 
 /// A password change failed: `invalid_current_password` or a throttle.
-pub fn password_change_failed(user_id: u64, session_id: &str, ip: &str, reason: &str) {
+pub fn password_change_failed(user_id: UserId, session_id: &str, ip: &str, reason: &str) {
     if reason.starts_with("throttled") {
         emit(Metric::Throttled);
     }
     tracing::warn!(
         audit = "password_change_failed",
-        actor_user_id = user_id,
-        target_user_id = user_id,
+        actor_user_id = user_id.get(),
+        target_user_id = user_id.get(),
         session = %hash_for_log(session_id),
         reason,
         ip,
@@ -125,8 +132,8 @@ pub fn password_change_failed(user_id: u64, session_id: &str, ip: &str, reason: 
 
 /// Sessions were ended (one, or `count` of a user's).
 pub fn sessions_ended(
-    actor_user_id: u64,
-    target_user_id: u64,
+    actor_user_id: UserId,
+    target_user_id: UserId,
     session_id: Option<&str>,
     count: usize,
     reason: EndReason,
@@ -135,8 +142,8 @@ pub fn sessions_ended(
     emit(Metric::SessionsEnded(reason, count));
     tracing::info!(
         audit = "session_ended",
-        actor_user_id,
-        target_user_id,
+        actor_user_id = actor_user_id.get(),
+        target_user_id = target_user_id.get(),
         session = session_id.map(hash_for_log).unwrap_or_default(),
         count,
         reason = reason.as_str(),
@@ -146,11 +153,11 @@ pub fn sessions_ended(
 }
 
 /// A user registered.
-pub fn user_registered(user_id: u64, ip: &str) {
+pub fn user_registered(user_id: UserId, ip: &str) {
     tracing::info!(
         audit = "user_registered",
-        actor_user_id = user_id,
-        target_user_id = user_id,
+        actor_user_id = user_id.get(),
+        target_user_id = user_id.get(),
         ip,
         "user registered"
     );
@@ -158,16 +165,16 @@ pub fn user_registered(user_id: u64, ip: &str) {
 
 /// An admin changed a user.
 pub fn user_updated(
-    actor_user_id: u64,
-    target_user_id: u64,
+    actor_user_id: UserId,
+    target_user_id: UserId,
     role: Option<&str>,
     disabled: Option<bool>,
     ip: &str,
 ) {
     tracing::info!(
         audit = "user_updated",
-        actor_user_id,
-        target_user_id,
+        actor_user_id = actor_user_id.get(),
+        target_user_id = target_user_id.get(),
         role = role.unwrap_or_default(),
         disabled = disabled.map(|d| d.to_string()).unwrap_or_default(),
         ip,
@@ -176,11 +183,11 @@ pub fn user_updated(
 }
 
 /// A user changed their password.
-pub fn password_changed(user_id: u64, ended_others: usize, ip: &str) {
+pub fn password_changed(user_id: UserId, ended_others: usize, ip: &str) {
     tracing::info!(
         audit = "password_changed",
-        actor_user_id = user_id,
-        target_user_id = user_id,
+        actor_user_id = user_id.get(),
+        target_user_id = user_id.get(),
         ended_others,
         ip,
         "password changed"
@@ -188,11 +195,11 @@ pub fn password_changed(user_id: u64, ended_others: usize, ip: &str) {
 }
 
 /// The user proved their password again in a session.
-pub fn reauthenticated(user_id: u64, session_id: &str, ip: &str) {
+pub fn reauthenticated(user_id: UserId, session_id: &str, ip: &str) {
     tracing::info!(
         audit = "reauthenticated",
-        actor_user_id = user_id,
-        target_user_id = user_id,
+        actor_user_id = user_id.get(),
+        target_user_id = user_id.get(),
         session = %hash_for_log(session_id),
         ip,
         "password confirmed in an existing session"
@@ -200,13 +207,13 @@ pub fn reauthenticated(user_id: u64, session_id: &str, ip: &str) {
 }
 
 /// A re-authentication failed (wrong password or throttled).
-pub fn reauthentication_failed(user_id: u64, session_id: &str, ip: &str, reason: &str) {
+pub fn reauthentication_failed(user_id: UserId, session_id: &str, ip: &str, reason: &str) {
     if reason.starts_with("throttled") {
         emit(Metric::Throttled);
     }
     tracing::warn!(
         audit = "reauthentication_failed",
-        actor_user_id = user_id,
+        actor_user_id = user_id.get(),
         session = %hash_for_log(session_id),
         ip,
         reason,
@@ -215,11 +222,11 @@ pub fn reauthentication_failed(user_id: u64, session_id: &str, ip: &str, reason:
 }
 
 /// A user renamed one of their sessions.
-pub fn session_renamed(user_id: u64, session_id: &str, labelled: bool, ip: &str) {
+pub fn session_renamed(user_id: UserId, session_id: &str, labelled: bool, ip: &str) {
     tracing::info!(
         audit = "session_renamed",
-        actor_user_id = user_id,
-        target_user_id = user_id,
+        actor_user_id = user_id.get(),
+        target_user_id = user_id.get(),
         session = %hash_for_log(session_id),
         labelled,
         ip,

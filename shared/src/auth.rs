@@ -4,6 +4,7 @@
 
 use crate::AppState;
 use crate::domain::SessionPolicy;
+use crate::domain::UserId;
 use crate::domain::{Cutoffs, Session, User};
 use crate::error::ApiError;
 use crate::store::Store;
@@ -53,7 +54,7 @@ pub struct Caller {
 async fn load_caller(
     store: &Store,
     bearer: &Bearer,
-    other: Option<u64>,
+    other: Option<UserId>,
     now: i64,
     policy: &SessionPolicy,
 ) -> Result<Caller, ApiError> {
@@ -68,7 +69,7 @@ async fn load_caller(
     });
     let Some((session, user, cutoffs)) = found else {
         tracing::info!(
-            user_id = bearer.user_id,
+            user_id = bearer.user_id.get(),
             session = %crate::domain::ids::hash_for_log(&bearer.session_id),
             "token of an ended or unknown session refused"
         );
@@ -108,7 +109,7 @@ pub async fn require_user(
 pub async fn require_admin(
     store: &Store,
     bearer: &Bearer,
-    target: Option<u64>,
+    target: Option<UserId>,
     now: i64,
     policy: &SessionPolicy,
 ) -> Result<Caller, ApiError> {
@@ -175,7 +176,7 @@ impl Caller {
     pub async fn admin(
         state: &AppState,
         bearer: &Bearer,
-        target: Option<u64>,
+        target: Option<UserId>,
         now: i64,
     ) -> Result<Self, ApiError> {
         require_admin(&state.store, bearer, target, now, &state.config.sessions).await

@@ -5,6 +5,7 @@
 //! followed by an HMAC-SHA256 tag, so a client can neither forge a position nor carry a cursor
 //! to another user, route or filter: any of those is a 400.
 
+use crate::domain::UserId;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::hmac;
@@ -32,7 +33,7 @@ pub struct Binding {
     pub scope: String,
     /// The user whose sessions are listed.
     #[serde(rename = "u")]
-    pub user_id: u64,
+    pub user_id: UserId,
     /// Whether inactive sessions are included.
     #[serde(rename = "i")]
     pub include_inactive: bool,
@@ -126,7 +127,7 @@ mod tests {
     fn binding(user_id: u64) -> Binding {
         Binding {
             scope: "admin".into(),
-            user_id,
+            user_id: UserId::of(user_id),
             include_inactive: false,
         }
     }

@@ -2,6 +2,7 @@
 //! Secrets Manager actions on exactly the resources this table lists, and nothing else.
 
 use serde_norway::Value;
+use shared::domain::UserId;
 use std::collections::{BTreeMap, BTreeSet};
 
 const SESSIONS: &str = "SessionsTable";
@@ -427,7 +428,7 @@ fn session_attributes() -> BTreeSet<String> {
         activity_write_interval_seconds: 60,
     };
     let mut s = Session::start(
-        74,
+        UserId::of(74),
         "a".repeat(27),
         shared::domain::device::describe("curl/8"),
         "192.0.2.1",
@@ -453,7 +454,7 @@ fn session_attributes() -> BTreeSet<String> {
 /// The attribute names of a user item with every optional field set.
 fn user_attributes() -> BTreeSet<String> {
     let user = shared::domain::User {
-        user_id: 74,
+        user_id: UserId::of(74),
         email: "a@example.com".into(),
         display_name: "A".into(),
         role: shared::domain::Role::User,

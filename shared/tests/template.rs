@@ -2,6 +2,7 @@
 //! functions, routes and router config every tool serves.
 
 use serde_norway::Value;
+use shared::domain::UserId;
 use shared::tables::{self, TableDef};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -227,7 +228,7 @@ fn openapi_covers_every_route_and_the_session_shape() {
         activity_write_interval_seconds: 60,
     };
     let session = Session::start(
-        74,
+        UserId::of(74),
         "a".repeat(27),
         describe("curl/8"),
         "192.0.2.1",

@@ -22,10 +22,14 @@ use shared::services::admin;
 pub const CURSOR_SCOPE: &str = "admin";
 
 /// The path and query, valid: the user asked about and the page.
-fn validate(state: &AppState, req: &Request, caller: u64) -> Result<(UserId, ListQuery), ApiError> {
+fn validate(
+    state: &AppState,
+    req: &Request,
+    caller: UserId,
+) -> Result<(UserId, ListQuery), ApiError> {
     let hint = "Use GET /sessions to list your own sessions.";
     let user_id = target_user_id(req, caller, hint)?;
-    let query = ListQuery::parse(req, CURSOR_SCOPE, user_id.get(), state.cursors()?)?;
+    let query = ListQuery::parse(req, CURSOR_SCOPE, user_id, state.cursors()?)?;
     Ok((user_id, query))
 }
 

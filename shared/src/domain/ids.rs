@@ -50,7 +50,10 @@ pub fn parse_user_id(s: &str) -> Option<u64> {
 }
 
 /// A user id as a request names it: a positive integer below 2^53 (see [`parse_user_id`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct UserId(u64);
 
 impl UserId {
@@ -62,6 +65,13 @@ impl UserId {
     /// A user id from a number, if it is one (1 to 2^53 - 1).
     pub fn new(n: u64) -> Option<Self> {
         (1..=MAX_USER_ID).contains(&n).then_some(Self(n))
+    }
+
+    /// A user id known to be one (a constant, a test's literal): panics otherwise, at compile
+    /// time in a `const`.
+    pub const fn of(n: u64) -> Self {
+        assert!(n >= 1 && n <= MAX_USER_ID, "not a user id");
+        Self(n)
     }
 
     /// The number, as the tables key it.
@@ -78,7 +88,10 @@ impl fmt::Display for UserId {
 
 /// A session id of the shape this service issues (27 base64url characters: 160 random bits).
 /// Anything else names no session, and is refused without a read.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct SessionId(String);
 
 impl SessionId {

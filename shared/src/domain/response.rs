@@ -1,5 +1,6 @@
 //! A session as the API shows it: the admin panel's contract and the fields added since.
 
+use super::ids::UserId;
 use super::session::{Cutoffs, Location, Session, SessionPolicy, SessionStatus};
 use super::time::rfc3339;
 use super::{DeviceNameSource, DeviceType, EndReason};
@@ -59,7 +60,7 @@ pub struct SessionResponse {
     /// Opaque session id.
     pub id: String,
     /// JSON integer.
-    pub user_id: u64,
+    pub user_id: UserId,
     /// e.g. "Chrome on Windows 10".
     pub device_name: String,
     /// `web` or `mobile`.

@@ -3,6 +3,7 @@
 
 use super::device::{DeviceInfo, DeviceNameSource, DeviceType};
 use super::end_reason::EndReason;
+use super::ids::UserId;
 use super::user::User;
 use serde::{Deserialize, Serialize};
 
@@ -60,7 +61,7 @@ pub struct Location {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
     /// Partition key.
-    pub user_id: u64,
+    pub user_id: UserId,
     /// Sort key: opaque, 160 random bits.
     pub session_id: String,
     /// `web` or `mobile`.
@@ -144,7 +145,7 @@ pub enum SessionStatus {
 impl Session {
     /// A new active session for a device, started at `now`.
     pub fn start(
-        user_id: u64,
+        user_id: UserId,
         session_id: String,
         device: DeviceInfo,
         ip_address: &str,
@@ -277,7 +278,7 @@ mod tests {
 
     fn session() -> Session {
         Session {
-            user_id: 74,
+            user_id: UserId::of(74),
             session_id: "s".repeat(27),
             device_type: DeviceType::Web,
             device_name: "Chrome on Windows 10".into(),

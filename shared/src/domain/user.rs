@@ -1,5 +1,6 @@
 //! Users: the stored item, the role that authorisation reads, and the wire shape.
 
+use super::ids::UserId;
 use super::time::rfc3339;
 use serde::{Deserialize, Serialize};
 
@@ -17,7 +18,7 @@ pub enum Role {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     /// Positive integer below 2^53, never reused.
-    pub user_id: u64,
+    pub user_id: UserId,
     /// Normalised email.
     pub email: String,
     /// Display name.
@@ -54,7 +55,7 @@ impl User {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UserResponse {
     /// JSON integer.
-    pub user_id: u64,
+    pub user_id: UserId,
     /// Normalised email.
     pub email: String,
     /// Display name.

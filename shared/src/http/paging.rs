@@ -1,6 +1,7 @@
 //! What the session listings share: query parameters, cursors and the paged response.
 
 use crate::cursor::{Binding, CursorCodec, Position};
+use crate::domain::UserId;
 use crate::error::ApiError;
 use crate::http;
 use crate::services::sessions::PageWanted;
@@ -55,7 +56,7 @@ impl ListQuery {
     pub fn parse(
         req: &Request,
         scope: &str,
-        user_id: u64,
+        user_id: UserId,
         cursors: &CursorCodec,
     ) -> Result<Self, ApiError> {
         let limit = match single(req, "limit")? {

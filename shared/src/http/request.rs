@@ -172,11 +172,11 @@ pub fn user_id_param(req: &Request) -> Result<UserId, ApiError> {
 /// (admins use the self-service routes for themselves).
 pub fn target_user_id(
     req: &Request,
-    caller: u64,
+    caller: UserId,
     own_hint: &'static str,
 ) -> Result<UserId, ApiError> {
     let user_id = user_id_param(req)?;
-    if user_id.get() == caller {
+    if user_id == caller {
         return Err(ApiError::bad_request(own_hint, "own_user_id"));
     }
     Ok(user_id)

@@ -3,7 +3,7 @@
 
 use crate::AppState;
 use crate::audit;
-use crate::domain::{Role, User};
+use crate::domain::{Role, User, UserId};
 use crate::error::ApiError;
 use crate::passwords::{PasswordHashing, check_password_policy, normalise_email};
 use crate::store::{Store, StoreError};
@@ -23,7 +23,7 @@ pub struct NewUser<'a> {
     /// Role.
     pub role: Role,
     /// An explicit user id (demo data, migrations from an older system); `None` allocates one.
-    pub user_id: Option<u64>,
+    pub user_id: Option<UserId>,
 }
 
 /// Validates and creates a user with a fresh id: 400 for bad input, 409 `email_taken`, 503

@@ -30,7 +30,6 @@ pub async fn list_sessions(
     ip: &str,
     now: i64,
 ) -> Result<Listed, ApiError> {
-    let user_id = user_id.get();
     let (admin, page) = tokio::join!(
         Caller::admin(state, bearer, Some(user_id), now),
         read_page(state, user_id, want, now),
@@ -64,7 +63,7 @@ pub async fn end_session(
 ) -> Result<(), ApiError> {
     let (store, policy) = (&state.store, &state.config.sessions);
     if let (Ok(user_id), Ok(session_id)) = (&target, &session) {
-        let (user_id, session_id) = (user_id.get(), session_id.as_str());
+        let (user_id, session_id) = (*user_id, session_id.as_str());
         let token = AdminToken {
             user_id: bearer.user_id,
             session_id: &bearer.session_id,
@@ -89,7 +88,7 @@ pub async fn end_session(
     }
     let admin = Caller::admin(state, bearer, None, now).await?;
     admin.signed_in_recently(state, now)?;
-    let user_id = target?.get();
+    let user_id = target?;
     let session_id = session?;
     let session_id = session_id.as_str();
     let admin_id = admin.user.user_id;
@@ -111,10 +110,10 @@ pub async fn end_all_sessions(
     now: i64,
 ) -> Result<usize, ApiError> {
     let (store, policy) = (&state.store, &state.config.sessions);
-    let other = target.as_ref().ok().map(|t| t.get());
+    let other = target.as_ref().ok().copied();
     let admin = Caller::admin(state, bearer, other, now).await?;
     admin.signed_in_recently(state, now)?;
-    let user_id = target?.get();
+    let user_id = target?;
     let admin_id = admin.user.user_id;
     let mut from = admin
         .other
@@ -186,14 +185,14 @@ pub async fn update_user(
         let detail = "give at least one of disabled, role";
         return Err(ApiError::bad_request(detail, "invalid_body"));
     }
-    let own = target.as_ref().is_ok_and(|t| t.get() == admin.user.user_id);
+    let own = target.as_ref().is_ok_and(|t| *t == admin.user.user_id);
     if own && change.locks_out() {
         return Err(ApiError::bad_request(
             "Administrators cannot disable or demote themselves.",
             "cannot_modify_self",
         ));
     }
-    let user_id = target?.get();
+    let user_id = target?;
     let (store, policy) = (&state.store, &state.config.sessions);
     let admin_id = admin.user.user_id;
     match store

@@ -3,6 +3,7 @@
 
 use crate::audit;
 use crate::config::AuthPolicy;
+use crate::domain::UserId;
 use crate::domain::limits::{SlotClaim, Snapshot, plan};
 use crate::domain::{EndReason, Session, SessionPolicy};
 use crate::error::ApiError;
@@ -16,7 +17,7 @@ const MAX_ATTEMPTS: usize = 12;
 /// Reads the user's slots and active sessions (two reads, concurrently).
 pub async fn snapshot(
     store: &Store,
-    user_id: u64,
+    user_id: UserId,
     now: i64,
     policy: &SessionPolicy,
 ) -> Result<Snapshot, StoreError> {

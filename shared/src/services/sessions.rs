@@ -5,6 +5,7 @@ use crate::AppState;
 use crate::audit;
 use crate::auth::Caller;
 use crate::cursor::Position;
+use crate::domain::UserId;
 use crate::domain::session::clean_label;
 use crate::domain::{Cutoffs, EndReason, Session, SessionId, SessionResponse};
 use crate::error::ApiError;
@@ -53,7 +54,7 @@ pub(crate) fn shape(
 /// Reads a page of `user_id`'s sessions (only active ones unless `include_inactive`).
 pub(crate) async fn read_page(
     state: &AppState,
-    user_id: u64,
+    user_id: UserId,
     want: PageWanted<'_>,
     now: i64,
 ) -> Result<SessionPage, ApiError> {
@@ -71,8 +72,8 @@ pub(crate) async fn read_page(
 /// ended one is not audited again).
 pub(crate) async fn end_one(
     state: &AppState,
-    (user_id, session_id): (u64, &str),
-    by: u64,
+    (user_id, session_id): (UserId, &str),
+    by: UserId,
     reason: EndReason,
     ip: &str,
     now: i64,

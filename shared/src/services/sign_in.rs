@@ -14,7 +14,7 @@ use crate::domain::device::describe;
 use crate::domain::ids::new_session_id;
 use crate::domain::limits::Snapshot;
 use crate::domain::throttle::remember;
-use crate::domain::{Cutoffs, DeviceNameSource, DeviceType, Location, Session, User};
+use crate::domain::{Cutoffs, DeviceNameSource, DeviceType, Location, Session, User, UserId};
 use crate::error::ApiError;
 use crate::passwords::normalise_email;
 use crate::services::credentials::PasswordCheck;
@@ -191,7 +191,7 @@ async fn store_session(
 /// is set (read concurrently).
 async fn read_account(
     state: &AppState,
-    user_id: Option<u64>,
+    user_id: Option<UserId>,
     now: i64,
 ) -> Result<Option<(User, Option<Snapshot>)>, ApiError> {
     let store = &state.store;

@@ -82,7 +82,7 @@ pub async fn refresh(
     now: i64,
 ) -> Result<TokenResponse, ApiError> {
     let Some(presented) = RefreshToken::parse(token) else {
-        audit::refresh_refused(0, "", 0, ip, "malformed");
+        audit::refresh_refused(None, "", 0, ip, "malformed");
         return Err(invalid_refresh_token());
     };
     let (session, role) = live_session_of(state, &presented, ip, now).await?;
@@ -111,7 +111,7 @@ pub async fn refresh(
             Err(rotated_out(state, &presented, &latest, ip, now).await?)
         }
         Rotation::Refused(_) => {
-            audit::refresh_refused(user_id, session_id, current, ip, "session_ended");
+            audit::refresh_refused(Some(user_id), session_id, current, ip, "session_ended");
             Err(session_ended())
         }
     }
@@ -129,7 +129,7 @@ async fn live_session_of(
 ) -> Result<(Session, Role), ApiError> {
     let (user_id, session_id) = (presented.user_id, presented.session_id.as_str());
     let refused = |reason: &str| {
-        audit::refresh_refused(user_id, session_id, presented.generation, ip, reason)
+        audit::refresh_refused(Some(user_id), session_id, presented.generation, ip, reason)
     };
     let items = state.store.load_caller(user_id, session_id, None).await?;
     let key = state.refresh_key()?;
@@ -180,7 +180,13 @@ async fn rotated_out(
     let rotated_at = session.refresh_rotated_at.unwrap_or(0);
     let grace = state.config.auth.refresh_reuse_grace_seconds;
     if presented.generation + 1 == current && now - rotated_at <= grace {
-        audit::refresh_refused(user_id, session_id, presented.generation, ip, "rotated");
+        audit::refresh_refused(
+            Some(user_id),
+            session_id,
+            presented.generation,
+            ip,
+            "rotated",
+        );
         return Ok(ApiError::Conflict {
             detail: "This refresh token was just rotated; use the newer one.",
             code: "refresh_token_rotated",

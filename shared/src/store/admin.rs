@@ -6,6 +6,7 @@ use super::{Store, StoreError, classify, n, s};
 use super::{caller, credentials};
 use crate::domain::EndReason;
 use crate::domain::SessionPolicy;
+use crate::domain::UserId;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
@@ -15,7 +16,7 @@ use aws_sdk_dynamodb::types::{
 #[derive(Debug, Clone, Copy)]
 pub struct AdminToken<'a> {
     /// The administrator.
-    pub user_id: u64,
+    pub user_id: UserId,
     /// Their session.
     pub session_id: &'a str,
     /// The credential epoch the token was issued in.
@@ -37,7 +38,7 @@ impl Store {
         &self,
         admin: AdminToken<'_>,
         recent_since: i64,
-        user_id: u64,
+        user_id: UserId,
         session_id: &str,
         now: i64,
         policy: &SessionPolicy,

@@ -10,6 +10,7 @@
 //! age has passed: then no process still holds the old epoch.
 
 use super::{StoreError, classify, n, s};
+use crate::domain::UserId;
 use crate::domain::{Session, User};
 use crate::store::Store;
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
@@ -139,19 +140,19 @@ impl Store {
     /// this process's copy is due, in one strongly consistent `BatchGetItem`.
     pub async fn load_caller(
         &self,
-        user_id: u64,
+        user_id: UserId,
         session_id: &str,
-        other: Option<u64>,
+        other: Option<UserId>,
     ) -> Result<CallerItems, StoreError> {
         let cached = self.cached_global();
         let (at, wall) = (Instant::now(), SystemTime::now());
-        let mut session_keys = vec![key(user_id, Some(session_id))];
+        let mut session_keys = vec![key(user_id.get(), Some(session_id))];
         if cached.is_none() {
             session_keys.push(key(GLOBAL_USER, Some(GLOBAL_SESSION)));
         }
-        let mut user_keys = vec![key(user_id, None)];
+        let mut user_keys = vec![key(user_id.get(), None)];
         if let Some(other) = other.filter(|o| *o != user_id) {
-            user_keys.push(key(other, None));
+            user_keys.push(key(other.get(), None));
         }
         let batch = |keys: Vec<HashMap<String, AttributeValue>>| {
             KeysAndAttributes::builder()

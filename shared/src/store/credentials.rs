@@ -9,6 +9,7 @@
 use super::expressions::{failed_conditions, lost_race, txn_error};
 use super::{StoreError, classify, n, s};
 use crate::domain::SessionPolicy;
+use crate::domain::UserId;
 use crate::domain::{Role, Session};
 use crate::store::Store;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
@@ -32,7 +33,7 @@ pub struct EpochChange<'a> {
     /// The session that lives on in the new epoch (the caller's own).
     pub keep: Option<&'a str>,
     /// The administrator making the change: still an enabled admin, or nothing is written.
-    pub admin: Option<u64>,
+    pub admin: Option<UserId>,
 }
 
 /// Why moving the epoch did not happen.
@@ -94,7 +95,7 @@ impl Store {
     /// commits. Returns the new epoch.
     pub async fn advance_epoch(
         &self,
-        user_id: u64,
+        user_id: UserId,
         from: u64,
         change: EpochChange<'_>,
         now: i64,
@@ -150,7 +151,7 @@ impl Store {
     /// `new`, when given), as a transaction item.
     fn move_user_epoch(
         &self,
-        user_id: u64,
+        user_id: UserId,
         from: u64,
         password: Option<(&str, &str)>,
     ) -> Result<TransactWriteItem, StoreError> {
@@ -180,7 +181,7 @@ impl Store {
     /// transaction item.
     fn keep_in_next_epoch(
         &self,
-        user_id: u64,
+        user_id: UserId,
         keep: &str,
         from: u64,
         now: i64,
@@ -206,7 +207,7 @@ impl Store {
     }
 
     /// The condition "`admin_id` is still an enabled administrator", as a transaction item.
-    fn still_admin(&self, admin_id: u64) -> Result<ConditionCheck, StoreError> {
+    fn still_admin(&self, admin_id: UserId) -> Result<ConditionCheck, StoreError> {
         ConditionCheck::builder()
             .table_name(&self.tables.users)
             .key("user_id", n(admin_id))
@@ -227,8 +228,8 @@ impl Store {
     /// epoch, so every session of theirs is over when it commits.
     pub async fn update_user_as_admin(
         &self,
-        admin_id: u64,
-        user_id: u64,
+        admin_id: UserId,
+        user_id: UserId,
         role: Option<Role>,
         disabled: Option<bool>,
     ) -> Result<AdminUpdate, StoreError> {
@@ -273,8 +274,8 @@ impl Store {
     /// item once.
     fn user_change(
         &self,
-        admin_id: u64,
-        user_id: u64,
+        admin_id: UserId,
+        user_id: UserId,
         role: Option<Role>,
         disabled: Option<bool>,
     ) -> Result<Option<Update>, StoreError> {
@@ -323,7 +324,7 @@ impl Store {
     /// invariant of anything: the last writer wins.
     pub async fn set_known_networks(
         &self,
-        user_id: u64,
+        user_id: UserId,
         networks: &[String],
     ) -> Result<(), StoreError> {
         self.client

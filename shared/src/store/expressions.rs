@@ -2,6 +2,7 @@
 
 use super::{StoreError, classify, condition_failed, n, s};
 use crate::domain::SessionPolicy;
+use crate::domain::UserId;
 use crate::domain::{EndReason, Session};
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -18,7 +19,7 @@ pub(super) const END_SESSION_IF: &str =
 
 /// The values [`END_SESSION`] writes.
 pub(super) fn end_values(
-    ended_by: u64,
+    ended_by: UserId,
     reason: EndReason,
     now: i64,
     policy: &SessionPolicy,

@@ -5,6 +5,7 @@ use super::{Store, StoreError, classify, n, s};
 use crate::cursor::Position;
 use crate::domain::Session;
 use crate::domain::SessionPolicy;
+use crate::domain::UserId;
 use crate::domain::limits::ActiveSession;
 use crate::tables::BY_ACTIVITY_INDEX;
 use std::collections::HashMap;
@@ -37,7 +38,7 @@ impl Store {
     /// last page never carries a cursor to an empty one.
     pub async fn list_sessions(
         &self,
-        user_id: u64,
+        user_id: UserId,
         active: Option<ActiveAt>,
         limit: usize,
         after: Option<&Position>,
@@ -100,7 +101,7 @@ impl Store {
     /// (the activity index may lag a moment behind a sign-in).
     pub async fn active_sessions(
         &self,
-        user_id: u64,
+        user_id: UserId,
         now: i64,
         policy: &SessionPolicy,
     ) -> Result<Vec<ActiveSession>, StoreError> {

@@ -5,6 +5,7 @@ use super::expressions::{
 };
 use super::{Store, StoreError, classify, condition_failed, n, s};
 use crate::domain::SessionPolicy;
+use crate::domain::UserId;
 use crate::domain::{EndReason, Location, Session};
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure, Update};
@@ -42,7 +43,11 @@ pub enum Rotation {
 }
 impl Store {
     /// An `UpdateItem` of one session, by its key: the start of every write to a session.
-    pub(super) fn update_session(&self, user_id: u64, session_id: &str) -> UpdateItemFluentBuilder {
+    pub(super) fn update_session(
+        &self,
+        user_id: UserId,
+        session_id: &str,
+    ) -> UpdateItemFluentBuilder {
         self.client
             .update_item()
             .table_name(&self.tables.sessions)
@@ -54,7 +59,7 @@ impl Store {
     /// next request.
     pub async fn get_session(
         &self,
-        user_id: u64,
+        user_id: UserId,
         session_id: &str,
     ) -> Result<Option<Session>, StoreError> {
         let out = self
@@ -108,9 +113,9 @@ impl Store {
     /// retention period. A conditional update: a session is ended once, by its first ender.
     pub async fn end_session(
         &self,
-        user_id: u64,
+        user_id: UserId,
         session_id: &str,
-        ended_by: u64,
+        ended_by: UserId,
         reason: EndReason,
         now: i64,
         policy: &SessionPolicy,
@@ -136,7 +141,7 @@ impl Store {
     /// not an error. Call it only for a session just checked to be active.
     pub async fn touch_session(
         &self,
-        user_id: u64,
+        user_id: UserId,
         session_id: &str,
         now: i64,
         policy: &SessionPolicy,
@@ -167,7 +172,7 @@ impl Store {
     #[allow(clippy::too_many_arguments)]
     pub async fn rotate_refresh(
         &self,
-        user_id: u64,
+        user_id: UserId,
         session_id: &str,
         from: u64,
         ip: &str,
@@ -221,7 +226,7 @@ impl Store {
     /// Sets or clears the label of a session that is still usable at `now`.
     pub async fn set_session_label(
         &self,
-        user_id: u64,
+        user_id: UserId,
         session_id: &str,
         label: Option<&str>,
         now: i64,
@@ -258,7 +263,7 @@ impl Store {
     /// usable and `from` still current.
     pub async fn reauthenticate_session(
         &self,
-        user_id: u64,
+        user_id: UserId,
         session_id: &str,
         from: u64,
         now: i64,
@@ -288,9 +293,9 @@ impl Store {
     /// [`Store::end_session`]).
     pub(crate) fn end_in_transaction(
         &self,
-        user_id: u64,
+        user_id: UserId,
         session_id: &str,
-        ended_by: u64,
+        ended_by: UserId,
         reason: EndReason,
         now: i64,
         policy: &SessionPolicy,

@@ -4,6 +4,7 @@ use super::credentials;
 use super::expressions::{lost_race, slot_attribute, txn_error};
 use super::{Store, StoreError, classify, n, s};
 use crate::domain::SessionPolicy;
+use crate::domain::UserId;
 use crate::domain::limits::SlotClaim;
 use crate::domain::{EndReason, Session};
 use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update};
@@ -80,7 +81,7 @@ impl Store {
     /// an evicted one is ended in the same transaction.
     fn clear_holder(
         &self,
-        user_id: u64,
+        user_id: UserId,
         claim: &SlotClaim,
         now: i64,
         policy: &SessionPolicy,

@@ -5,6 +5,7 @@
 
 use super::expressions::{END_SESSION, END_SESSION_IF, end_values};
 use super::{Store, StoreError, classify, n};
+use crate::domain::UserId;
 use crate::domain::{EndReason, SessionPolicy};
 
 impl Store {
@@ -16,9 +17,9 @@ impl Store {
     /// ended meanwhile by someone else are not counted twice).
     pub async fn end_superseded_sessions(
         &self,
-        user_id: u64,
+        user_id: UserId,
         epoch: u64,
-        ended_by: u64,
+        ended_by: UserId,
         reason: EndReason,
         now: i64,
         policy: &SessionPolicy,
@@ -52,7 +53,7 @@ impl Store {
     /// active (not idle) at `now`. One strongly consistent query, paged.
     async fn superseded(
         &self,
-        user_id: u64,
+        user_id: UserId,
         epoch: u64,
         now: i64,
         policy: &SessionPolicy,
@@ -101,10 +102,10 @@ impl Store {
     #[allow(clippy::too_many_arguments)]
     async fn end_superseded_session(
         &self,
-        user_id: u64,
+        user_id: UserId,
         session_id: &str,
         epoch: u64,
-        ended_by: u64,
+        ended_by: UserId,
         reason: EndReason,
         now: i64,
         policy: &SessionPolicy,

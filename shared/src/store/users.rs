@@ -3,6 +3,7 @@
 use super::expressions::SLOT_PREFIX;
 use super::{Store, StoreError, classify, condition_failed, n, s};
 use crate::domain::User;
+use crate::domain::UserId;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem};
 use std::collections::HashMap;
 
@@ -11,7 +12,7 @@ const USER_ID_COUNTER: u64 = 0;
 
 impl Store {
     /// One user, or `None`. Strongly consistent: role and disabled changes apply at once.
-    pub async fn get_user(&self, user_id: u64) -> Result<Option<User>, StoreError> {
+    pub async fn get_user(&self, user_id: UserId) -> Result<Option<User>, StoreError> {
         Ok(self
             .user_item(user_id)
             .await?
@@ -22,7 +23,7 @@ impl Store {
     /// The raw users-table item (strongly consistent).
     pub(super) async fn user_item(
         &self,
-        user_id: u64,
+        user_id: UserId,
     ) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
         let out = self
             .client
@@ -103,7 +104,7 @@ impl Store {
     }
 
     /// The user id an email belongs to.
-    pub async fn user_id_by_email(&self, email: &str) -> Result<Option<u64>, StoreError> {
+    pub async fn user_id_by_email(&self, email: &str) -> Result<Option<UserId>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -116,12 +117,13 @@ impl Store {
         Ok(out
             .item
             .and_then(|item| item.get("user_id").and_then(|v| v.as_n().ok()).cloned())
-            .and_then(|v| v.parse().ok()))
+            .and_then(|v| v.parse().ok())
+            .and_then(UserId::new))
     }
 
     /// Takes the next user id from the counter: unique and never reused, even when the
     /// registration that took it fails.
-    pub async fn allocate_user_id(&self) -> Result<u64, StoreError> {
+    pub async fn allocate_user_id(&self) -> Result<UserId, StoreError> {
         let out = self
             .client
             .update_item()
@@ -138,6 +140,7 @@ impl Store {
             .and_then(|a| a.get("next_user_id"))
             .and_then(|v| v.as_n().ok())
             .and_then(|v| v.parse().ok())
+            .and_then(UserId::new)
             .ok_or_else(|| StoreError::Failed {
                 operation: "UpdateItem",
                 source: "user id counter returned no value".into(),
@@ -166,7 +169,7 @@ impl Store {
     /// One user and which sessions hold the slots of their session limit.
     pub async fn get_user_with_slots(
         &self,
-        user_id: u64,
+        user_id: UserId,
     ) -> Result<Option<(User, HashMap<u32, String>)>, StoreError> {
         let Some(item) = self.user_item(user_id).await? else {
             return Ok(None);

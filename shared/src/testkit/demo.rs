@@ -3,6 +3,7 @@
 
 use crate::AppState;
 use crate::domain::SessionPolicy;
+use crate::domain::UserId;
 use crate::domain::device::describe;
 use crate::domain::ids::new_session_id;
 use crate::domain::{EndReason, Role, Session};
@@ -15,17 +16,17 @@ use crate::tokens::refresh::{RefreshKey, new_family};
 use std::collections::BTreeMap;
 
 /// The demo admin.
-pub const ADMIN_ID: u64 = 1;
+pub const ADMIN_ID: UserId = UserId::of(1);
 /// The user the admin panel asks about.
-pub const USER_ID: u64 = 74;
+pub const USER_ID: UserId = UserId::of(74);
 /// A plain user with no sessions.
-pub const PLAIN_USER_ID: u64 = 75;
+pub const PLAIN_USER_ID: UserId = UserId::of(75);
 /// The password of every demo user (local stack only).
 pub const DEMO_PASSWORD: &str = "demo-password-123";
 
 /// The demo users: (id, email, display name, role). Ids are explicit because the admin panel's
 /// demo asks for user 74.
-const USERS: [(u64, &str, &str, Role); 3] = [
+const USERS: [(UserId, &str, &str, Role); 3] = [
     (ADMIN_ID, "admin@example.com", "Ada Admin", Role::Admin),
     (USER_ID, "jane@example.com", "Jane Doe", Role::User),
     (PLAIN_USER_ID, "sam@example.com", "Sam Smith", Role::User),
@@ -68,7 +69,7 @@ const DEVICES: &[(&str, &str, i64, i64, bool)] = &[
 /// tests and `sessions-cli token`).
 pub async fn start_session(
     store: &Store,
-    user_id: u64,
+    user_id: UserId,
     user_agent: &str,
     ip: &str,
     now: i64,
@@ -114,7 +115,7 @@ pub async fn seed(state: &AppState, now: i64) -> Result<bool, ApiError> {
             Err(e) => return Err(e),
         }
     }
-    store.raise_user_id_floor(PLAIN_USER_ID).await?;
+    store.raise_user_id_floor(PLAIN_USER_ID.get()).await?;
     for (ua, ip, started, used, ended) in DEVICES {
         let attempt = SignIn {
             email: "jane@example.com",

@@ -13,7 +13,8 @@
 //!   and the nonce;
 //! - a leaked key alone forges nothing: the nonce never leaves DynamoDB.
 
-use crate::domain::ids::{is_session_id, parse_user_id, random_bytes};
+use crate::domain::UserId;
+use crate::domain::ids::{is_session_id, random_bytes};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::hmac;
@@ -57,14 +58,14 @@ impl RefreshKey {
         bytes == DEV_ONLY_KEY
     }
 
-    fn message(user_id: u64, session_id: &str, generation: u64, family: &str) -> String {
+    fn message(user_id: UserId, session_id: &str, generation: u64, family: &str) -> String {
         format!("{PREFIX}\n{user_id}\n{session_id}\n{generation}\n{family}")
     }
 
     /// The token of generation `generation` of the family `family` of a session.
     pub fn issue(
         &self,
-        user_id: u64,
+        user_id: UserId,
         session_id: &str,
         family: &str,
         generation: u64,
@@ -96,7 +97,7 @@ impl RefreshKey {
 #[derive(Clone, PartialEq, Eq)]
 pub struct RefreshToken {
     /// The session's user.
-    pub user_id: u64,
+    pub user_id: UserId,
     /// The session.
     pub session_id: String,
     /// The generation: 0 at sign-in, one more at each rotation.
@@ -130,7 +131,7 @@ impl RefreshToken {
         ) else {
             return None;
         };
-        let user_id = parse_user_id(user)?;
+        let user_id = UserId::parse(user)?;
         let generation_ok = !generation.is_empty()
             && generation.len() <= 19
             && generation.bytes().all(|b| b.is_ascii_digit())
@@ -166,7 +167,7 @@ mod tests {
     fn round_trips_verifies_and_hides_the_mac_in_debug() {
         let key = RefreshKey::dev();
         let family = new_family().unwrap();
-        let t = key.issue(74, SID, &family, 3);
+        let t = key.issue(UserId::of(74), SID, &family, 3);
         let parsed = RefreshToken::parse(&t.expose()).unwrap();
         assert_eq!(parsed, t);
         assert_eq!(parsed.generation, 3);
@@ -178,13 +179,13 @@ mod tests {
     fn a_token_verifies_only_for_its_family_generation_session_and_key() {
         let key = RefreshKey::dev();
         let family = new_family().unwrap();
-        let t = key.issue(74, SID, &family, 1);
+        let t = key.issue(UserId::of(74), SID, &family, 1);
         assert!(!key.verify(&t, &new_family().unwrap()), "other family");
         let mut other_generation = t.clone();
         other_generation.generation = 2;
         assert!(!key.verify(&other_generation, &family), "other generation");
         let mut other_user = t.clone();
-        other_user.user_id = 75;
+        other_user.user_id = UserId::of(75);
         assert!(!key.verify(&other_user, &family), "other user");
         let mut other_session = t.clone();
         other_session.session_id = "bbcdefghijklmnopqrstuvwxyz0".into();
@@ -196,7 +197,9 @@ mod tests {
 
     #[test]
     fn refuses_foreign_shapes() {
-        let good = RefreshKey::dev().issue(74, SID, "f", 0).expose();
+        let good = RefreshKey::dev()
+            .issue(UserId::of(74), SID, "f", 0)
+            .expose();
         let mac = good.rsplit('.').next().unwrap().to_owned();
         for bad in [
             String::new(),

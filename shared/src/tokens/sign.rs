@@ -3,6 +3,7 @@
 
 use super::verify::{ACCESS_TOKEN_TYPE, AccessClaims};
 use crate::config::TokenConfig;
+use crate::domain::UserId;
 use crate::domain::{Role, Session};
 use crate::error::ApiError;
 use crate::tokens::keys::SigningKey;
@@ -48,7 +49,7 @@ impl TokenSigner {
     }
 
     /// The claims a token for this session would carry at `now`.
-    pub fn claims(&self, user_id: u64, session_id: &str, role: Role, now: i64) -> AccessClaims {
+    pub fn claims(&self, user_id: UserId, session_id: &str, role: Role, now: i64) -> AccessClaims {
         let jti = crate::domain::ids::new_session_id().unwrap_or_default();
         AccessClaims {
             iss: self.issuer.clone(),
@@ -89,7 +90,7 @@ impl TokenSigner {
     /// Issues an access token for a session signed in at `now`.
     pub fn issue(
         &self,
-        user_id: u64,
+        user_id: UserId,
         session_id: &str,
         role: Role,
         now: i64,

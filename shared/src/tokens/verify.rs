@@ -7,7 +7,8 @@
 
 use crate::config::TokenConfig;
 use crate::domain::Role;
-use crate::domain::ids::{is_session_id, parse_user_id};
+use crate::domain::UserId;
+use crate::domain::ids::is_session_id;
 use crate::error::{ApiError, StartupError};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -64,7 +65,7 @@ pub struct AccessClaims {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bearer {
     /// The user.
-    pub user_id: u64,
+    pub user_id: UserId,
     /// The session the token belongs to.
     pub session_id: String,
     /// The role claim (informational; admin checks read the users table).
@@ -205,7 +206,7 @@ impl TokenVerifier {
             },
         )?;
         let claims = data.claims;
-        let user_id = parse_user_id(&claims.sub).ok_or_else(invalid_token)?;
+        let user_id = UserId::parse(&claims.sub).ok_or_else(invalid_token)?;
         // A token that lives longer than this service issues them was not made by it (or by a
         // signer configured differently): refused, however valid its signature.
         if !is_session_id(&claims.sid)
@@ -279,7 +280,9 @@ mod tests {
         let cfg = config(&[&key]);
         let signer = TokenSigner::new(&key, &cfg, 900);
         let verifier = TokenVerifier::new(&cfg).unwrap();
-        let token = signer.issue(74, SID, Role::Admin, now()).unwrap();
+        let token = signer
+            .issue(UserId::of(74), SID, Role::Admin, now())
+            .unwrap();
         let first = verifier.verify(&token).unwrap();
         assert_eq!(verifier.verify(&token).unwrap(), first, "from memory");
         assert_eq!(verifier.verified.lock().unwrap().len(), 1);
@@ -312,16 +315,18 @@ mod tests {
         let cfg = config(&[&key]);
         let signer = TokenSigner::new(&key, &cfg, 900);
         let verifier = TokenVerifier::new(&cfg).unwrap();
-        let token = signer.issue(74, SID, Role::Admin, now()).unwrap();
+        let token = signer
+            .issue(UserId::of(74), SID, Role::Admin, now())
+            .unwrap();
         let bearer = verifier.verify(&token).unwrap();
-        assert_eq!(bearer.user_id, 74);
+        assert_eq!(bearer.user_id, UserId::of(74));
         assert_eq!(bearer.session_id, SID);
         assert_eq!(bearer.role, Role::Admin);
         // The dev key works the same way.
         let dev = dev_signing_key();
         let dev_cfg = config(&[&dev]);
         let token = TokenSigner::new(&dev, &dev_cfg, 900)
-            .issue(1, SID, Role::Admin, now())
+            .issue(UserId::of(1), SID, Role::Admin, now())
             .unwrap();
         assert!(TokenVerifier::new(&dev_cfg).unwrap().verify(&token).is_ok());
     }
@@ -334,7 +339,7 @@ mod tests {
         let verifier = TokenVerifier::new(&cfg).unwrap();
         for key in [&old, &new] {
             let token = TokenSigner::new(key, &cfg, 900)
-                .issue(1, SID, Role::User, now())
+                .issue(UserId::of(1), SID, Role::User, now())
                 .unwrap();
             assert!(verifier.verify(&token).is_ok());
         }
@@ -357,7 +362,7 @@ mod tests {
         let cfg = config(&[&key]);
         let verifier = TokenVerifier::new(&cfg).unwrap();
         let signer = TokenSigner::new(&key, &cfg, 900);
-        let good = signer.claims(74, SID, Role::Admin, now());
+        let good = signer.claims(UserId::of(74), SID, Role::Admin, now());
         let sign = |c: &AccessClaims| signer.sign_claims(c).unwrap();
 
         // Expired, with its own code.
@@ -463,7 +468,7 @@ mod tests {
         let cfg = config(&[&key]);
         let verifier = TokenVerifier::new(&cfg).unwrap();
         let token = TokenSigner::new(&key, &cfg, 900)
-            .issue(7, SID, Role::User, now())
+            .issue(UserId::of(7), SID, Role::User, now())
             .unwrap();
         let mut headers = HeaderMap::new();
         assert_eq!(
@@ -476,7 +481,10 @@ mod tests {
             "not_authenticated"
         );
         headers.insert("authorization", format!("bearer {token}").parse().unwrap());
-        assert_eq!(verifier.verify_headers(&headers).unwrap().user_id, 7);
+        assert_eq!(
+            verifier.verify_headers(&headers).unwrap().user_id,
+            UserId::of(7)
+        );
         headers.append("authorization", format!("Bearer {token}").parse().unwrap());
         assert_eq!(
             code_of(verifier.verify_headers(&headers)),

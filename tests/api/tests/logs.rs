@@ -4,6 +4,7 @@
 
 use api_tests::{Capture, TestApp, TestEnv};
 use serde_json::json;
+use shared::domain::UserId;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_run_logs_audit_events_and_no_secret() {
@@ -77,7 +78,7 @@ async fn a_full_run_logs_audit_events_and_no_secret() {
     let session_id = a.body["session"]["id"].as_str().unwrap();
     let mut stored = s
         .store
-        .get_session(user_id, session_id)
+        .get_session(UserId::of(user_id), session_id)
         .await
         .unwrap()
         .unwrap();

@@ -11,7 +11,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use clap::{Parser, Subcommand};
 use shared::config::{Config, TlsRoots, process_var};
 use shared::domain::time::now_epoch;
-use shared::domain::{Role, UserResponse};
+use shared::domain::{Role, UserId, UserResponse};
 use shared::services::accounts::{NewUser, create_user};
 use shared::testkit::{demo, tables as create_tables};
 use shared::tokens::TokenSigner;
@@ -276,6 +276,7 @@ async fn token(
     now: i64,
 ) -> Result<()> {
     let store = &state.store;
+    let user = UserId::new(user).with_context(|| format!("{user} is not a user id"))?;
     let account = store
         .get_user(user)
         .await?

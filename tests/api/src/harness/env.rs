@@ -2,6 +2,7 @@
 //! tables, the state a function would build on it, and fixtures written straight to the store.
 
 use shared::config::Config;
+use shared::domain::UserId;
 use shared::domain::{Role, Session};
 use shared::testkit::demo;
 use shared::tokens::TokenSigner;
@@ -119,7 +120,7 @@ impl TestEnv {
 
     /// A new active session for `user_id` and a token for it, written straight to the store
     /// (no sign-in, no password check).
-    pub async fn login(&self, user_id: u64, role: Role) -> (Session, String) {
+    pub async fn login(&self, user_id: UserId, role: Role) -> (Session, String) {
         let session = demo::start_session(
             &self.state.store,
             user_id,
@@ -148,7 +149,7 @@ impl TestEnv {
     }
 
     /// Moves a session's last activity (and sign-in time) `seconds` into the past.
-    pub async fn age_session(&self, user_id: u64, session_id: &str, seconds: i64) {
+    pub async fn age_session(&self, user_id: UserId, session_id: &str, seconds: i64) {
         let store = &self.state.store;
         let mut s = store
             .get_session(user_id, session_id)
@@ -161,7 +162,7 @@ impl TestEnv {
     }
 
     /// How many sessions of `user_id` are active now, as the store counts them.
-    pub async fn active_sessions(&self, user_id: u64) -> usize {
+    pub async fn active_sessions(&self, user_id: UserId) -> usize {
         let policy = self.state.config.sessions;
         self.state
             .store
@@ -172,7 +173,7 @@ impl TestEnv {
     }
 
     /// Sets attributes on a user item (role, disabled).
-    pub async fn update_user(&self, user_id: u64, role: &str, disabled: bool) {
+    pub async fn update_user(&self, user_id: UserId, role: &str, disabled: bool) {
         use aws_sdk_dynamodb::types::AttributeValue;
         self.state
             .store

@@ -6,6 +6,7 @@
 use api_tests::{TestApp, TestEnv};
 use serde_json::json;
 use shared::domain::Role;
+use shared::domain::UserId;
 use shared::testkit::demo::ADMIN_ID;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -197,8 +198,8 @@ async fn a_sign_up_that_fails_half_way_leaves_nothing_behind() {
         "no email claimed"
     );
     let next_id = env.state.store.allocate_user_id().await.unwrap();
-    for id in 1..next_id {
-        if let Some(user) = env.state.store.get_user(id).await.unwrap() {
+    for id in 1..next_id.get() {
+        if let Some(user) = env.state.store.get_user(UserId::of(id)).await.unwrap() {
             assert_ne!(user.email, "halfway@example.com", "no user item");
         }
     }

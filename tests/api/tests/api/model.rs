@@ -15,6 +15,7 @@
 use api_tests::{CHROME_WINDOWS, Reply, TestApp, TestEnv};
 use serde_json::json;
 use shared::AppState;
+use shared::domain::UserId;
 use shared::testkit::demo::{ADMIN_ID, DEMO_PASSWORD, PLAIN_USER_ID, USER_ID};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -36,7 +37,7 @@ impl Rng {
 /// What the model knows of one session.
 #[derive(Debug, Clone)]
 struct Session {
-    user: u64,
+    user: UserId,
     id: String,
     access: String,
     /// Generation → refresh token, every one ever issued.
@@ -57,7 +58,7 @@ impl Session {
 #[derive(Debug, Clone)]
 enum Op {
     SignIn {
-        user: u64,
+        user: UserId,
     },
     Refresh {
         session: usize,
@@ -79,17 +80,17 @@ enum Op {
         new: String,
     },
     AdminEndAll {
-        user: u64,
+        user: UserId,
     },
     Disable {
-        user: u64,
+        user: UserId,
     },
     Enable {
-        user: u64,
+        user: UserId,
     },
 }
 
-fn email(user: u64) -> &'static str {
+fn email(user: UserId) -> &'static str {
     if user == USER_ID {
         "jane@example.com"
     } else {
@@ -154,7 +155,7 @@ async fn usable(state: &AppState, session: &Session) -> Result<bool, String> {
 }
 
 /// The ops of one batch, drawn from the model.
-fn draw(rng: &mut Rng, sessions: &[Session], disabled: &BTreeSet<u64>, batch: usize) -> Vec<Op> {
+fn draw(rng: &mut Rng, sessions: &[Session], disabled: &BTreeSet<UserId>, batch: usize) -> Vec<Op> {
     let users = [USER_ID, PLAIN_USER_ID];
     let live: Vec<usize> = (0..sessions.len()).filter(|i| !sessions[*i].dead).collect();
     let mut ops = Vec::new();
@@ -236,12 +237,12 @@ async fn one_seed(seed: u64) -> Tally {
     let state = &env.state;
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let (_, admin) = env.login(ADMIN_ID, shared::domain::Role::Admin).await;
-    let mut passwords: BTreeMap<u64, String> = [
+    let mut passwords: BTreeMap<UserId, String> = [
         (USER_ID, DEMO_PASSWORD.to_owned()),
         (PLAIN_USER_ID, DEMO_PASSWORD.to_owned()),
     ]
     .into();
-    let mut disabled: BTreeSet<u64> = BTreeSet::new();
+    let mut disabled: BTreeSet<UserId> = BTreeSet::new();
     let mut sessions: Vec<Session> = Vec::new();
     let mut successors: BTreeMap<(usize, u64), usize> = BTreeMap::new();
     let mut thefts = 0;

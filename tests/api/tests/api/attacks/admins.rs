@@ -4,6 +4,7 @@ use super::client;
 use api_tests::{TestEnv, now};
 use serde_json::{Value, json};
 use shared::domain::Role;
+use shared::domain::UserId;
 use shared::services::accounts::{NewUser, create_user};
 use shared::testkit::demo::{ADMIN_ID, DEMO_PASSWORD};
 
@@ -31,7 +32,7 @@ async fn two_admins_demoting_or_disabling_each_other_at_once_leave_one_admin() {
     {
         let a = app.sign_in("admin@example.com", DEMO_PASSWORD).await;
         let b = app.sign_in("root@example.com", DEMO_PASSWORD).await;
-        let patch = |token: String, target: u64, body: Value| {
+        let patch = |token: String, target: UserId, body: Value| {
             let s = s.clone();
             async move {
                 let target = target.to_string();

@@ -20,7 +20,7 @@ async fn admin_sees_active_sessions_with_the_exact_contract() {
     assert_eq!(list.len(), 3, "the ended session is not listed by default");
     for s in list {
         assert!(s["id"].as_str().is_some_and(|id| id.len() >= 22));
-        assert_eq!(s["user_id"].as_u64(), Some(USER_ID));
+        assert_eq!(s["user_id"].as_u64(), Some(USER_ID.get()));
         assert!(s["device_name"].is_string());
         assert!(["web", "mobile"].contains(&s["device_type"].as_str().unwrap()));
         assert!(s["browser"].is_string());

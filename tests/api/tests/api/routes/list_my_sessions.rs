@@ -22,7 +22,7 @@ async fn my_sessions_lists_only_mine_and_marks_the_current_one() {
     assert_eq!(r.status, 200);
     let list = r.body.as_array().unwrap();
     assert_eq!(list.len(), 2);
-    assert!(list.iter().all(|s| s["user_id"] == PLAIN_USER_ID));
+    assert!(list.iter().all(|s| s["user_id"] == PLAIN_USER_ID.get()));
     for s in list {
         assert_eq!(s["is_current"], s["id"] == laptop_id.as_str());
     }

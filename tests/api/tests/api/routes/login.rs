@@ -20,7 +20,7 @@ async fn login_records_the_device_and_the_gateway_source_ip() {
     assert_eq!(r.body["token_type"], "Bearer");
     assert_eq!(r.body["expires_in"], 900);
     let session = &r.body["session"];
-    assert_eq!(session["user_id"], USER_ID);
+    assert_eq!(session["user_id"], USER_ID.get());
     assert_eq!(session["device_name"], "Chrome on Windows 10");
     assert_eq!(session["device_type"], "web");
     assert_eq!(session["browser"], "Chrome");

@@ -4,6 +4,7 @@
 
 use api_tests::{CHROME_WINDOWS, TestApp, TestEnv, event, now, send};
 use serde_json::{Value, json};
+use shared::domain::UserId;
 use shared::testkit::demo::{PLAIN_USER_ID, USER_ID};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -18,10 +19,16 @@ async fn register_creates_a_user_with_a_fresh_id_and_normalised_email() {
     assert!(r.body.get("password_hash").is_none());
     let id = r.body["user_id"].as_u64().unwrap();
     assert!(
-        id > PLAIN_USER_ID,
+        id > PLAIN_USER_ID.get(),
         "ids never collide with existing users: {id}"
     );
-    let stored = env.state.store.get_user(id).await.unwrap().unwrap();
+    let stored = env
+        .state
+        .store
+        .get_user(UserId::of(id))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(stored.password_hash.unwrap().starts_with("$argon2id$"));
 
     let again = app
