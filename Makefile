@@ -24,6 +24,8 @@ CK_VENV   := $(TOOLS)/checkov-venv
 CK_STAMP  := $(CK_VENV)/.installed-checkov-$(CHECKOV_VERSION)
 # The benchmark's Python peer (versions pinned in bench/peer/requirements.txt).
 BENCH_VENV  := $(TOOLS)/bench-venv
+# Extra flags for the bench, e.g. BENCH_ARGS=--cpu-share (Lambda's CPU share per memory size).
+BENCH_ARGS  ?=
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
 export SAM_CLI_TELEMETRY := 0
@@ -55,7 +57,7 @@ bench: $(BENCH_STAMP) ## Release-build every function, measure init, warm latenc
 	# own crates turn on), then the bench.
 	cargo build --release --locked $(patsubst functions/%,-p %,$(wildcard functions/*))
 	cargo build --release --locked -p bench
-	target/release/bench --python $(BENCH_VENV)/bin/python --out docs/benchmarks.md
+	target/release/bench --python $(BENCH_VENV)/bin/python --out docs/benchmarks.md $(BENCH_ARGS)
 	cat bench/notes.md >> docs/benchmarks.md
 
 package: $(PY_STAMP) ## sam build every function for Lambda (arm64, release) and report artifact sizes

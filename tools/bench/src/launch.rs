@@ -1,6 +1,7 @@
 //! Launching a function the way Lambda does: its environment, a Runtime API of its own, init
 //! times over many spawns, and warm invocations with their latency and peak RSS.
 
+use crate::cpu_share::CpuShare;
 use crate::runtime_api::RuntimeApi;
 use anyhow::{Context, Result};
 use std::path::PathBuf;
@@ -147,6 +148,8 @@ pub(crate) fn status_of(body: &[u8]) -> Option<u16> {
     v["statusCode"].as_u64().map(|s| s as u16)
 }
 
+/// The warm invocations of one function, in `share` when given (its CPU share; init runs
+/// before the first event with whatever CPU the process gets as it starts).
 pub(crate) async fn warm_run(
     launch: &Launch,
     name: &str,
@@ -154,6 +157,7 @@ pub(crate) async fn warm_run(
     endpoint: &str,
     events: Vec<String>,
     status: u16,
+    share: Option<&CpuShare>,
 ) -> Result<Warm> {
     let mut api = RuntimeApi::start().await?;
     let env = lambda_env(name, memory_mb, &api.address, endpoint);
@@ -163,6 +167,11 @@ pub(crate) async fn warm_run(
     }
     let mut child = launch.spawn(&env)?;
     let pid = child.id().context("child pid")?;
+    if let Some(share) = share {
+        share
+            .add(pid)
+            .with_context(|| format!("{name}: into its CPU share"))?;
+    }
     let mut latencies = Vec::with_capacity(total);
     let mut first_ms = 0.0;
     let mut wrong = 0;

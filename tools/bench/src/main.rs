@@ -6,7 +6,8 @@
 //!   `GET /runtime/invocation/next`. At least 20 spawns per function.
 //! - **Warm**: 1,000 invocations per route through that Runtime API against a local DynamoDB
 //!   (Dynoxide, in this process): time from event handed out to response posted, p50/p99, and
-//!   the process's peak RSS (`VmHWM`) after them.
+//!   the process's peak RSS (`VmHWM`) after them. With `--cpu-share`, under the CPU share
+//!   Lambda gives the function's memory size (`cpu_share.rs`).
 //! - **Handler CPU**: the same handlers in this process on a current-thread runtime, timed with
 //!   the thread's CPU clock, which does not run while the thread waits for DynamoDB: the CPU
 //!   a request costs, DynamoDB excluded (SDK request building and signing included).
@@ -17,6 +18,7 @@
 //!   runtime interface client, through the same Runtime API, same data, same run.
 
 mod cost;
+mod cpu_share;
 mod launch;
 mod measure;
 mod peer;
@@ -24,6 +26,7 @@ mod report;
 mod runtime_api;
 mod scenarios;
 
+use crate::cpu_share::CpuMode;
 use crate::launch::{Launch, init_times, start_dynamodb, warm_run};
 use crate::measure::{in_process, sizes};
 use crate::peer::run_peer;
@@ -57,6 +60,11 @@ pub(crate) struct Args {
     /// The Python with the peer's packages; without it the peer is skipped.
     #[arg(long)]
     pub(crate) python: Option<PathBuf>,
+    /// Run warm invocations under each function's Lambda CPU share (a cgroup v1 quota for its
+    /// memory size; needs root), init unthrottled as Lambda's init burst. Without it, or where
+    /// the cgroup cannot be made, every number is a full-core one and the report says so.
+    #[arg(long)]
+    pub(crate) cpu_share: bool,
     /// Only these functions (comma-separated; all when absent): for measuring one change quickly.
     #[arg(long, value_delimiter = ',')]
     pub(crate) only: Vec<String>,
@@ -71,6 +79,10 @@ fn main() -> Result<()> {
 }
 
 async fn run(args: Args) -> Result<()> {
+    let cpu = CpuMode::choose(args.cpu_share);
+    if let CpuMode::FullCoreFallback(why) = &cpu {
+        eprintln!("bench: CPU share not emulated, full-core numbers: {why}");
+    }
     let endpoint = start_dynamodb()?;
     let vars: HashMap<String, String> = HashMap::from([
         ("APP_ENV".to_owned(), "local".to_owned()),
@@ -136,6 +148,7 @@ async fn run(args: Args) -> Result<()> {
         let events = scenario
             .events(&state, &args.root, &tokens, args.invocations)
             .await?;
+        let share = cpu.share(scenario.function, scenario.memory_mb)?;
         let warm = warm_run(
             &launch,
             scenario.function,
@@ -143,8 +156,10 @@ async fn run(args: Args) -> Result<()> {
             &endpoint,
             events,
             scenario.status,
+            share.as_ref(),
         )
         .await?;
+        drop(share);
         if warm.wrong > 0 {
             eprintln!(
                 "bench: {}: {} invocations did not answer {} (first: {})",
@@ -177,11 +192,11 @@ async fn run(args: Args) -> Result<()> {
     let peer = match &args.python {
         Some(python) => {
             let python = std::path::absolute(python)?;
-            Some(run_peer(&args, &python, &endpoint, &state, &tokens).await?)
+            Some(run_peer(&args, &cpu, &python, &endpoint, &state, &tokens).await?)
         }
         None => None,
     };
-    let report = report(&args, &rows, peer.as_ref());
+    let report = report(&args, &cpu, &rows, peer.as_ref());
     std::fs::write(&args.out, report)?;
     eprintln!("bench: wrote {}", args.out.display());
     Ok(())

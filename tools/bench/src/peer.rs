@@ -1,6 +1,7 @@
 //! The Python peer of the admin route, through the same Runtime API, same data, same run.
 
 use crate::Args;
+use crate::cpu_share::CpuMode;
 use crate::launch::{Launch, Warm, init_times, warm_run};
 use crate::scenarios;
 use anyhow::{Context, Result};
@@ -15,6 +16,7 @@ pub(crate) struct Peer {
 
 pub(crate) async fn run_peer(
     args: &Args,
+    cpu: &CpuMode,
     python: &Path,
     endpoint: &str,
     state: &AppState,
@@ -42,7 +44,9 @@ pub(crate) async fn run_peer(
         .events(state, &args.root, tokens, args.invocations)
         .await?;
     eprintln!("bench: python peer (warm ×{})", args.invocations);
-    let warm = warm_run(&launch, "peer", 128, endpoint, events, 200).await?;
+    let share = cpu.share("peer", 128)?;
+    let warm = warm_run(&launch, "peer", 128, endpoint, events, 200, share.as_ref()).await?;
+    drop(share);
     if warm.wrong > 0 {
         eprintln!(
             "bench: peer: {} wrong answers (first: {})",

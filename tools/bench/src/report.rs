@@ -4,6 +4,7 @@ use crate::Args;
 use crate::cost::{
     DDB_ROUND_TRIP_MS, DDB_RRU, DDB_WRU, HTTP_API_REQUEST, LAMBDA_GB_SECOND, LAMBDA_REQUEST, units,
 };
+use crate::cpu_share::CpuMode;
 use crate::launch::Warm;
 use crate::measure::{InProcess, quantile};
 use crate::peer::Peer;
@@ -114,7 +115,28 @@ pub(crate) fn mb(bytes: u64) -> String {
     format!("{:.2} MB", bytes as f64 / 1e6)
 }
 
-pub(crate) fn report(args: &Args, rows: &[Row], peer: Option<&Peer>) -> String {
+/// How the run gave the functions CPU, for the report's opening paragraph.
+fn cpu_sentence(cpu: &CpuMode) -> String {
+    match cpu {
+        CpuMode::LambdaShare => format!(
+            "Warm invocations ran under each function's Lambda CPU share for its memory size (a \
+             cgroup CPU quota of memory / {} MB of one core: 7.2 % at 128 MB), init unthrottled \
+             (Lambda's init burst); handler CPU is CPU time and does not depend on it.",
+            crate::cpu_share::FULL_VCPU_MB
+        ),
+        CpuMode::FullCore => "Every function ran on this machine's full cores (no Lambda CPU \
+             share emulated: `--cpu-share` does that), so warm latencies are lower than a \
+             function below 1,769 MB sees on Lambda."
+            .to_owned(),
+        CpuMode::FullCoreFallback(why) => format!(
+            "**Full-core numbers**: the Lambda CPU share was asked for but could not be \
+             emulated ({why}), so warm latencies are lower than a function below 1,769 MB sees \
+             on Lambda."
+        ),
+    }
+}
+
+pub(crate) fn report(args: &Args, cpu: &CpuMode, rows: &[Row], peer: Option<&Peer>) -> String {
     let mut md = String::new();
     let rustc = std::process::Command::new("rustc")
         .arg("--version")
@@ -127,12 +149,13 @@ pub(crate) fn report(args: &Args, rows: &[Row], peer: Option<&Peer>) -> String {
         "Made by `make bench` (release build, then `target/release/bench`) on {}; {rustc}; \
          generated {}. Init: median of {} spawns per function (p25–p75 in brackets). Warm: {} \
          invocations per route through the Runtime API against Dynoxide in the bench process \
-         (the first one is reported apart). Numbers from one run; see the notes at the end for what \
-         they do and do not say.\n",
+         (the first one is reported apart). {} Numbers from one run; see the notes at the end \
+         for what they do and do not say.\n",
         machine(),
         chrono::Utc::now().format("%Y-%m-%d %H:%M UTC"),
         args.spawns,
         args.invocations,
+        cpu_sentence(cpu),
     );
     let _ = writeln!(md, "## Per function\n");
     let _ = writeln!(
