@@ -7,7 +7,8 @@
 //! - **Warm**: 1,000 invocations per route through that Runtime API against a local DynamoDB
 //!   (Dynoxide, in this process): time from event handed out to response posted, p50/p99, and
 //!   the process's peak RSS (`VmHWM`) after them. With `--cpu-share`, under the CPU share
-//!   Lambda gives the function's memory size (`cpu_share.rs`).
+//!   Lambda gives the function's memory size (`cpu_share.rs`); with `--power-tuning`, again at
+//!   each of the given sizes, for the power-tuning table.
 //! - **Handler CPU**: the same handlers in this process on a current-thread runtime, timed with
 //!   the thread's CPU clock, which does not run while the thread waits for DynamoDB: the CPU
 //!   a request costs, DynamoDB excluded (SDK request building and signing included).
@@ -30,7 +31,7 @@ use crate::cpu_share::CpuMode;
 use crate::launch::{Launch, init_times, start_dynamodb, warm_run};
 use crate::measure::{in_process, sizes};
 use crate::peer::run_peer;
-use crate::report::{Row, report};
+use crate::report::{Row, Tuned, report};
 use anyhow::Result;
 use clap::Parser;
 use shared::AppState;
@@ -65,6 +66,13 @@ pub(crate) struct Args {
     /// the cgroup cannot be made, every number is a full-core one and the report says so.
     #[arg(long)]
     pub(crate) cpu_share: bool,
+    /// Also run every route's warm invocations at these memory sizes (comma-separated MB, e.g.
+    /// 128,256,512,1024,1769), each under its CPU share, for the power-tuning table.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) power_tuning: Vec<u32>,
+    /// Warm invocations per route and size in the power-tuning runs.
+    #[arg(long, default_value_t = 200)]
+    pub(crate) tuning_invocations: usize,
     /// Only these functions (comma-separated; all when absent): for measuring one change quickly.
     #[arg(long, value_delimiter = ',')]
     pub(crate) only: Vec<String>,
@@ -79,10 +87,16 @@ fn main() -> Result<()> {
 }
 
 async fn run(args: Args) -> Result<()> {
-    let cpu = CpuMode::choose(args.cpu_share);
-    if let CpuMode::FullCoreFallback(why) = &cpu {
+    let cpu_mode = CpuMode::choose(args.cpu_share || !args.power_tuning.is_empty());
+    if let CpuMode::FullCoreFallback(why) = &cpu_mode {
         eprintln!("bench: CPU share not emulated, full-core numbers: {why}");
     }
+    // The main table runs under the share only when asked; the tuning runs always try it.
+    let main_mode = if args.cpu_share {
+        cpu_mode.clone()
+    } else {
+        CpuMode::FullCore
+    };
     let endpoint = start_dynamodb()?;
     let vars: HashMap<String, String> = HashMap::from([
         ("APP_ENV".to_owned(), "local".to_owned()),
@@ -148,7 +162,11 @@ async fn run(args: Args) -> Result<()> {
         let events = scenario
             .events(&state, &args.root, &tokens, args.invocations)
             .await?;
-        let share = cpu.share(scenario.function, scenario.memory_mb)?;
+        let share = if args.cpu_share {
+            cpu_mode.share(scenario.function, scenario.memory_mb)?
+        } else {
+            None
+        };
         let warm = warm_run(
             &launch,
             scenario.function,
@@ -179,6 +197,28 @@ async fn run(args: Args) -> Result<()> {
             .events(&state, &args.root, &tokens, in_process_calls)
             .await?;
         let cpu = Some(in_process(&state, scenario.function, &cpu_events).await?);
+        let mut tuning = Vec::new();
+        for &memory_mb in &args.power_tuning {
+            eprintln!(
+                "bench: {} (warm ×{} at {memory_mb} MB)",
+                scenario.function, args.tuning_invocations
+            );
+            let events = scenario
+                .events(&state, &args.root, &tokens, args.tuning_invocations)
+                .await?;
+            let share = cpu_mode.share(scenario.function, memory_mb)?;
+            let warm = warm_run(
+                &launch,
+                scenario.function,
+                memory_mb,
+                &endpoint,
+                events,
+                scenario.status,
+                share.as_ref(),
+            )
+            .await?;
+            tuning.push(Tuned { memory_mb, warm });
+        }
         let size = sizes(&binary)?;
         rows.push(Row {
             scenario,
@@ -186,17 +226,18 @@ async fn run(args: Args) -> Result<()> {
             warm,
             cpu,
             size,
+            tuning,
         });
     }
 
     let peer = match &args.python {
         Some(python) => {
             let python = std::path::absolute(python)?;
-            Some(run_peer(&args, &cpu, &python, &endpoint, &state, &tokens).await?)
+            Some(run_peer(&args, &main_mode, &python, &endpoint, &state, &tokens).await?)
         }
         None => None,
     };
-    let report = report(&args, &cpu, &rows, peer.as_ref());
+    let report = report(&args, &main_mode, &cpu_mode, &rows, peer.as_ref());
     std::fs::write(&args.out, report)?;
     eprintln!("bench: wrote {}", args.out.display());
     Ok(())

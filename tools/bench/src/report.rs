@@ -39,6 +39,99 @@ pub(crate) struct Row {
     pub(crate) warm: Warm,
     pub(crate) cpu: Option<InProcess>,
     pub(crate) size: (u64, u64),
+    /// Warm runs at other memory sizes (`--power-tuning`), each under that size's CPU share.
+    pub(crate) tuning: Vec<Tuned>,
+}
+
+/// One route's warm run at one memory size.
+pub(crate) struct Tuned {
+    pub(crate) memory_mb: u32,
+    pub(crate) warm: Warm,
+}
+
+/// Per million calls of a route at `memory_mb` with a warm p50 of `p50_ms`: (billed ms, Lambda,
+/// API, DynamoDB) in dollars. Billed = p50 plus a same-region round trip per sequential
+/// DynamoDB request, rounded up to the ms.
+pub(crate) fn cost_per_million(
+    cpu: &InProcess,
+    memory_mb: u32,
+    p50_ms: f64,
+) -> (f64, f64, f64, f64) {
+    let billed_ms = (p50_ms + DDB_ROUND_TRIP_MS * cpu.sequential as f64).ceil();
+    let gb = f64::from(memory_mb) / 1024.0;
+    let lambda = 1e6 * (gb * billed_ms / 1000.0 * LAMBDA_GB_SECOND + LAMBDA_REQUEST);
+    let api = 1e6 * HTTP_API_REQUEST;
+    let (rru, wru) = units(&cpu.ops);
+    let ddb = 1e6 * (rru * DDB_RRU + wru * DDB_WRU);
+    (billed_ms, lambda, api, ddb)
+}
+
+/// The size a route's tuning picks: the cheapest whose warm p99 is within 10 % of the best
+/// p99 of all sizes tried. `None` without tuning runs.
+pub(crate) fn chosen_size(cpu: &InProcess, tuning: &[Tuned]) -> Option<u32> {
+    let p99 = |t: &Tuned| quantile(&t.warm.latencies_ms, 0.99);
+    let best = tuning.iter().map(p99).fold(f64::INFINITY, f64::min);
+    let total = |t: &Tuned| {
+        let (_, lambda, api, ddb) =
+            cost_per_million(cpu, t.memory_mb, quantile(&t.warm.latencies_ms, 0.5));
+        lambda + api + ddb
+    };
+    tuning
+        .iter()
+        .filter(|t| p99(t) <= best * 1.1)
+        .min_by(|a, b| total(a).total_cmp(&total(b)))
+        .map(|t| t.memory_mb)
+}
+
+/// The power-tuning table, when the run had tuning runs.
+fn power_tuning(md: &mut String, cpu: &CpuMode, rows: &[Row]) {
+    if rows.iter().all(|r| r.tuning.is_empty()) {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "## Power tuning
+"
+    );
+    let _ = writeln!(
+        md,
+        "Each route's warm invocations again at each memory size, under that size's CPU share, \
+         priced as above. The chosen size is the cheapest whose warm p99 is within 10 % of the \
+         best p99 of the sizes tried.\n"
+    );
+    if let CpuMode::FullCoreFallback(why) = cpu {
+        let _ = writeln!(
+            md,
+            "**Not a power tuning**: the CPU share could not be emulated ({why}), so every size \
+             ran on full cores and the table shows only noise.\n"
+        );
+    }
+    let _ = writeln!(
+        md,
+        "| route | memory | warm p50 ms | warm p99 ms | total per 1M | |\n|---|---|---|---|---|---|"
+    );
+    for r in rows {
+        let Some(cpu) = &r.cpu else { continue };
+        let chosen = chosen_size(cpu, &r.tuning);
+        for t in &r.tuning {
+            let p50 = quantile(&t.warm.latencies_ms, 0.5);
+            let (_, lambda, api, ddb) = cost_per_million(cpu, t.memory_mb, p50);
+            let _ = writeln!(
+                md,
+                "| `{}` | {} MB | {p50:.2} | {:.2} | ${:.2} | {} |",
+                r.scenario.route,
+                t.memory_mb,
+                quantile(&t.warm.latencies_ms, 0.99),
+                lambda + api + ddb,
+                if chosen == Some(t.memory_mb) {
+                    "**chosen**"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    let _ = writeln!(md);
 }
 
 /// The issue's targets, each with what this run measured.
@@ -136,7 +229,13 @@ fn cpu_sentence(cpu: &CpuMode) -> String {
     }
 }
 
-pub(crate) fn report(args: &Args, cpu: &CpuMode, rows: &[Row], peer: Option<&Peer>) -> String {
+pub(crate) fn report(
+    args: &Args,
+    cpu: &CpuMode,
+    tuning_cpu: &CpuMode,
+    rows: &[Row],
+    peer: Option<&Peer>,
+) -> String {
     let mut md = String::new();
     let rustc = std::process::Command::new("rustc")
         .arg("--version")
@@ -288,14 +387,8 @@ pub(crate) fn report(args: &Args, cpu: &CpuMode, rows: &[Row], peer: Option<&Pee
     );
     for r in rows {
         let Some(cpu) = &r.cpu else { continue };
-        let billed_ms = (quantile(&r.warm.latencies_ms, 0.5)
-            + DDB_ROUND_TRIP_MS * cpu.sequential as f64)
-            .ceil();
-        let gb = r.scenario.memory_mb as f64 / 1024.0;
-        let lambda = 1e6 * (gb * billed_ms / 1000.0 * LAMBDA_GB_SECOND + LAMBDA_REQUEST);
-        let api = 1e6 * HTTP_API_REQUEST;
-        let (rru, wru) = units(&cpu.ops);
-        let ddb = 1e6 * (rru * DDB_RRU + wru * DDB_WRU);
+        let p50 = quantile(&r.warm.latencies_ms, 0.5);
+        let (billed_ms, lambda, api, ddb) = cost_per_million(cpu, r.scenario.memory_mb, p50);
         let _ = writeln!(
             md,
             "| `{}` | {} MB | {billed_ms:.0} | ${lambda:.2} | ${api:.2} | ${ddb:.2} | **${:.2}** |",
@@ -304,5 +397,63 @@ pub(crate) fn report(args: &Args, cpu: &CpuMode, rows: &[Row], peer: Option<&Pee
             lambda + api + ddb
         );
     }
+    let _ = writeln!(md);
+    power_tuning(&mut md, tuning_cpu, rows);
     md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tuned(memory_mb: u32, p50: f64, p99: f64) -> Tuned {
+        // 100 latencies: 98 at p50, two at p99 (the 0.99 quantile).
+        let mut latencies_ms = vec![p50; 98];
+        latencies_ms.extend([p99, p99]);
+        Tuned {
+            memory_mb,
+            warm: Warm {
+                first_ms: p50,
+                latencies_ms,
+                peak_rss_kb: 0,
+                wrong: 0,
+                sample_error: None,
+            },
+        }
+    }
+
+    fn one_read() -> InProcess {
+        InProcess {
+            cpu_us: vec![],
+            own_us: vec![],
+            ops: vec!["GetItem"],
+            sequential: 1,
+        }
+    }
+
+    #[test]
+    fn the_cheapest_size_within_ten_percent_of_the_best_p99_is_chosen() {
+        let runs = [
+            tuned(128, 50.0, 100.0),
+            tuned(256, 10.0, 20.0),
+            tuned(512, 9.0, 19.0),
+            tuned(1024, 9.0, 18.5),
+        ];
+        // Best p99 18.5 ms: 256, 512 and 1,024 MB are within 10 %; 256 MB bills 14 ms at a
+        // quarter GB, the cheapest.
+        assert_eq!(chosen_size(&one_read(), &runs), Some(256));
+        // Without 256 MB, 512 MB (13 ms at half a GB) beats 1,024 MB (13 ms at one GB).
+        assert_eq!(chosen_size(&one_read(), &runs[2..]), Some(512));
+        assert_eq!(chosen_size(&one_read(), &[]), None);
+    }
+
+    #[test]
+    fn billed_time_adds_a_round_trip_per_sequential_request() {
+        let (billed, lambda, _, ddb) = cost_per_million(&one_read(), 1024, 1.2);
+        assert_eq!(billed, (1.2 + DDB_ROUND_TRIP_MS).ceil());
+        assert!(
+            (lambda - 1e6 * (billed / 1000.0 * LAMBDA_GB_SECOND + LAMBDA_REQUEST)).abs() < 1e-9
+        );
+        assert!((ddb - 1e6 * DDB_RRU).abs() < 1e-9);
+    }
 }
