@@ -5,6 +5,8 @@
 //! - [`harness`]: a fresh in-process Dynoxide per test with the service's tables and the state a
 //!   function builds ([`TestEnv`]), the API as a client calls it ([`TestApp`]), API Gateway v2
 //!   events, replies and captured logs.
+//! - [`proxy`]: an HTTP proxy in front of DynamoDB that delays, throttles or drops requests
+//!   (the fault tests, and the bench's round-trip latency).
 //! - [`replay`]: the event-file replay each function crate runs beside its route
 //!   ([`replays_its_events!`]).
 //!
@@ -12,6 +14,7 @@
 //! `cargo lambda watch` runs one instance per function and would hide them.
 
 pub mod harness;
+pub mod proxy;
 pub mod replay;
 pub mod routes;
 

@@ -73,6 +73,11 @@ pub(crate) struct Args {
     /// Warm invocations per route and size in the power-tuning runs.
     #[arg(long, default_value_t = 200)]
     pub(crate) tuning_invocations: usize,
+    /// Hold each DynamoDB request of the spawned functions (and the peer) this many ms in a
+    /// proxy: the round trip to DynamoDB in the region, which Dynoxide on this machine does not
+    /// have. 0 (the default) sends them straight to Dynoxide.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) dynamodb_latency_ms: u64,
     /// Only these functions (comma-separated; all when absent): for measuring one change quickly.
     #[arg(long, value_delimiter = ',')]
     pub(crate) only: Vec<String>,
@@ -98,6 +103,19 @@ async fn run(args: Args) -> Result<()> {
         CpuMode::FullCore
     };
     let endpoint = start_dynamodb()?;
+    // The spawned functions reach DynamoDB through a proxy holding each request, when asked.
+    let _proxy;
+    let function_endpoint = if args.dynamodb_latency_ms > 0 {
+        let proxy = api_tests::proxy::Proxy::start(&endpoint).await;
+        let delay = std::time::Duration::from_millis(args.dynamodb_latency_ms);
+        proxy.set(api_tests::proxy::Mode::Delay(delay));
+        let address = proxy.endpoint.clone();
+        _proxy = Some(proxy);
+        address
+    } else {
+        _proxy = None;
+        endpoint.clone()
+    };
     let vars: HashMap<String, String> = HashMap::from([
         ("APP_ENV".to_owned(), "local".to_owned()),
         ("SESSIONS_TABLE".to_owned(), "sessions".to_owned()),
@@ -154,7 +172,7 @@ async fn run(args: Args) -> Result<()> {
             &launch,
             scenario.function,
             scenario.memory_mb,
-            &endpoint,
+            &function_endpoint,
             args.spawns,
         )
         .await?;
@@ -171,7 +189,7 @@ async fn run(args: Args) -> Result<()> {
             &launch,
             scenario.function,
             scenario.memory_mb,
-            &endpoint,
+            &function_endpoint,
             events,
             scenario.status,
             share.as_ref(),
@@ -211,7 +229,7 @@ async fn run(args: Args) -> Result<()> {
                 &launch,
                 scenario.function,
                 memory_mb,
-                &endpoint,
+                &function_endpoint,
                 events,
                 scenario.status,
                 share.as_ref(),
@@ -233,7 +251,17 @@ async fn run(args: Args) -> Result<()> {
     let peer = match &args.python {
         Some(python) => {
             let python = std::path::absolute(python)?;
-            Some(run_peer(&args, &main_mode, &python, &endpoint, &state, &tokens).await?)
+            Some(
+                run_peer(
+                    &args,
+                    &main_mode,
+                    &python,
+                    &function_endpoint,
+                    &state,
+                    &tokens,
+                )
+                .await?,
+            )
         }
         None => None,
     };
