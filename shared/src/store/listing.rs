@@ -8,6 +8,7 @@ use crate::domain::SessionPolicy;
 use crate::domain::UserId;
 use crate::domain::limits::ActiveSession;
 use crate::tables::BY_ACTIVITY_INDEX;
+use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
 
 /// Only active sessions: the listing's default filter, evaluated by DynamoDB and matching
@@ -105,39 +106,61 @@ impl Store {
         now: i64,
         policy: &SessionPolicy,
     ) -> Result<Vec<ActiveSession>, StoreError> {
-        let mut found = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.tables.sessions)
-                .key_condition_expression("user_id = :u")
-                .filter_expression(session_usable!())
-                .projection_expression("session_id, last_activity")
-                .expression_attribute_values(":u", n(user_id))
-                .expression_attribute_values(":now", n(now))
-                .expression_attribute_values(":idle_cutoff", n(now - policy.idle_timeout_seconds))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| classify("Query", e))?;
-            for item in out.items.unwrap_or_default() {
-                let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok());
-                let number = |name: &str| item.get(name).and_then(|v| v.as_n().ok());
-                if let (Some(id), Some(at)) = (text("session_id"), number("last_activity")) {
-                    found.push(ActiveSession {
-                        session_id: id.clone(),
-                        last_activity: at.parse().unwrap_or(0),
-                    });
-                }
-            }
-            match out.last_evaluated_key {
-                Some(key) => start = Some(key),
-                None => break,
-            }
+        let values = [
+            (":now", n(now)),
+            (":idle_cutoff", n(now - policy.idle_timeout_seconds)),
+        ];
+        let found = self
+            .session_ids_where(user_id, session_usable!(), &values)
+            .await?;
+        Ok(found
+            .into_iter()
+            .filter_map(|(session_id, at)| {
+                at.map(|last_activity| ActiveSession {
+                    session_id,
+                    last_activity,
+                })
+            })
+            .collect())
+    }
+
+    /// The id and last activity of every session of `user_id` that passes `filter` (with
+    /// `values`), from the table itself: strongly consistent, every page.
+    pub(super) async fn session_ids_where(
+        &self,
+        user_id: UserId,
+        filter: &str,
+        values: &[(&str, AttributeValue)],
+    ) -> Result<Vec<(String, Option<i64>)>, StoreError> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.tables.sessions)
+            .key_condition_expression("user_id = :u")
+            .filter_expression(filter)
+            .projection_expression("session_id, last_activity")
+            .expression_attribute_values(":u", n(user_id))
+            .consistent_read(true);
+        for (name, value) in values {
+            query = query.expression_attribute_values(*name, value.clone());
         }
-        Ok(found)
+        let items: Vec<HashMap<String, AttributeValue>> = query
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| classify("Query", e))?;
+        Ok(items
+            .into_iter()
+            .filter_map(|item| {
+                let id = item.get("session_id")?.as_s().ok()?.clone();
+                let at = item
+                    .get("last_activity")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse().ok());
+                Some((id, at))
+            })
+            .collect())
     }
 }

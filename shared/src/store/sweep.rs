@@ -58,43 +58,15 @@ impl Store {
         now: i64,
         policy: &SessionPolicy,
     ) -> Result<Vec<(String, bool)>, StoreError> {
-        let mut targets = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.tables.sessions)
-                .key_condition_expression("user_id = :u")
-                .filter_expression(
-                    "attribute_not_exists(revoked_at) AND expires_at > :now AND \
-                     (attribute_not_exists(credential_epoch) OR credential_epoch < :cep)",
-                )
-                .projection_expression("session_id, last_activity")
-                .expression_attribute_values(":u", n(user_id))
-                .expression_attribute_values(":now", n(now))
-                .expression_attribute_values(":cep", n(epoch))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| classify("Query", e))?;
-            for item in out.items.unwrap_or_default() {
-                let id = item.get("session_id").and_then(|v| v.as_s().ok()).cloned();
-                let last = item
-                    .get("last_activity")
-                    .and_then(|v| v.as_n().ok())
-                    .and_then(|v| v.parse::<i64>().ok())
-                    .unwrap_or(0);
-                if let Some(id) = id {
-                    targets.push((id, last > now - policy.idle_timeout_seconds));
-                }
-            }
-            match out.last_evaluated_key {
-                Some(key) => start = Some(key),
-                None => return Ok(targets),
-            }
-        }
+        let filter = "attribute_not_exists(revoked_at) AND expires_at > :now AND \
+                      (attribute_not_exists(credential_epoch) OR credential_epoch < :cep)";
+        let values = [(":now", n(now)), (":cep", n(epoch))];
+        let found = self.session_ids_where(user_id, filter, &values).await?;
+        let idle_cutoff = now - policy.idle_timeout_seconds;
+        Ok(found
+            .into_iter()
+            .map(|(id, last)| (id, last.unwrap_or(0) > idle_cutoff))
+            .collect())
     }
 
     /// Ends one session if it is still of an epoch before `epoch` (the sweep's write): `true`
