@@ -4,6 +4,15 @@
 /// Name of the sessions index ordered by `last_activity`.
 pub const BY_ACTIVITY_INDEX: &str = "by_activity";
 
+/// Name of the sessions table's local index of sessions not ended, by `live_until`.
+pub const LIVE_INDEX: &str = "live";
+
+/// The attribute [`LIVE_INDEX`] is sorted by: a session's `expires_at` while it has not ended,
+/// removed when it ends. Sparse, so the index holds only sessions not ended, and a query for
+/// `live_until > now` reads only those not expired either: what a user's active sessions cost
+/// does not grow with their history. Local, so it can be read strongly consistently.
+pub const LIVE_UNTIL: &str = "live_until";
+
 /// A key attribute: name and scalar type (`N` or `S`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyAttr {
@@ -13,9 +22,11 @@ pub struct KeyAttr {
     pub ty: &'static str,
 }
 
-/// A global secondary index (projection ALL).
+/// A secondary index: global, or local to the table's partition key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IndexDef {
+    /// Whether the index holds only the keys (`KEYS_ONLY`) rather than whole items (`ALL`).
+    pub keys_only: bool,
     /// Index name.
     pub name: &'static str,
     /// Partition key.
@@ -37,6 +48,8 @@ pub struct TableDef {
     pub sort: Option<KeyAttr>,
     /// Global secondary indexes.
     pub indexes: &'static [IndexDef],
+    /// Local secondary indexes (their partition key is the table's).
+    pub local_indexes: &'static [IndexDef],
     /// TTL attribute, if any.
     pub ttl_attribute: Option<&'static str>,
 }
@@ -56,10 +69,23 @@ pub const SESSIONS: TableDef = TableDef {
         ty: "S",
     }),
     indexes: &[IndexDef {
+        keys_only: false,
         name: BY_ACTIVITY_INDEX,
         partition: USER_ID,
         sort: Some(KeyAttr {
             name: "last_activity",
+            ty: "N",
+        }),
+    }],
+    // Keys only: a session's index entry is written when it starts and when it ends, never by
+    // the updates in between (refreshes, activity), which would each cost a write; a query
+    // reads the items themselves from the table (`Select::AllAttributes`).
+    local_indexes: &[IndexDef {
+        keys_only: true,
+        name: LIVE_INDEX,
+        partition: USER_ID,
+        sort: Some(KeyAttr {
+            name: LIVE_UNTIL,
             ty: "N",
         }),
     }],
@@ -73,6 +99,7 @@ pub const USERS: TableDef = TableDef {
     partition: USER_ID,
     sort: None,
     indexes: &[],
+    local_indexes: &[],
     ttl_attribute: None,
 };
 
@@ -87,6 +114,7 @@ pub const USER_EMAILS: TableDef = TableDef {
     },
     sort: None,
     indexes: &[],
+    local_indexes: &[],
     ttl_attribute: Some("ttl"),
 };
 

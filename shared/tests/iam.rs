@@ -9,6 +9,7 @@ const SESSIONS: &str = "SessionsTable";
 const USERS: &str = "UsersTable";
 const EMAILS: &str = "UserEmailsTable";
 const BY_ACTIVITY: &str = "SessionsTable/index/by_activity";
+const LIVE: &str = "SessionsTable/index/live";
 const SIGNING_KEY: &str = "SigningKeySecretArn";
 
 const REFRESH_KEY: &str = "RefreshTokenKeySecret";
@@ -32,6 +33,7 @@ const EXPECTED: &[(&str, &[(&str, &str)])] = &[
             (BATCH, SESSIONS),
             (BATCH, USERS),
             (QUERY, BY_ACTIVITY),
+            (QUERY, LIVE),
             (UPDATE, SESSIONS),
             (SECRET, CURSOR_KEY),
             (SECRET, ORIGIN_SECRET),
@@ -43,6 +45,7 @@ const EXPECTED: &[(&str, &[(&str, &str)])] = &[
             (BATCH, SESSIONS),
             (BATCH, USERS),
             (QUERY, BY_ACTIVITY),
+            (QUERY, LIVE),
             (UPDATE, SESSIONS),
             (SECRET, CURSOR_KEY),
             (SECRET, ORIGIN_SECRET),
@@ -67,7 +70,7 @@ const EXPECTED: &[(&str, &[(&str, &str)])] = &[
             (GET, USERS),
             (UPDATE, USERS),
             (CHECK, USERS),
-            (QUERY, SESSIONS),
+            (QUERY, LIVE),
             (UPDATE, SESSIONS),
             (SECRET, ORIGIN_SECRET),
         ],
@@ -80,7 +83,7 @@ const EXPECTED: &[(&str, &[(&str, &str)])] = &[
             (GET, USERS),
             (UPDATE, USERS),
             (CHECK, USERS),
-            (QUERY, SESSIONS),
+            (QUERY, LIVE),
             (UPDATE, SESSIONS),
             (SECRET, ORIGIN_SECRET),
         ],
@@ -105,7 +108,7 @@ const EXPECTED: &[(&str, &[(&str, &str)])] = &[
             (CHECK, USERS),
             (GET, SESSIONS),
             (PUT, SESSIONS),
-            (QUERY, SESSIONS),
+            (QUERY, LIVE),
             (CHECK, SESSIONS),
             (UPDATE, SESSIONS),
             (SECRET, SIGNING_KEY),
@@ -141,7 +144,7 @@ const EXPECTED: &[(&str, &[(&str, &str)])] = &[
             (UPDATE, EMAILS),
             (DELETE, EMAILS),
             (UPDATE, USERS),
-            (QUERY, SESSIONS),
+            (QUERY, LIVE),
             (UPDATE, SESSIONS),
             (SECRET, ORIGIN_SECRET),
         ],
@@ -161,7 +164,7 @@ const EXPECTED: &[(&str, &[(&str, &str)])] = &[
             (BATCH, SESSIONS),
             (BATCH, USERS),
             (UPDATE, USERS),
-            (QUERY, SESSIONS),
+            (QUERY, LIVE),
             (UPDATE, SESSIONS),
             (SECRET, ORIGIN_SECRET),
         ],
@@ -446,9 +449,13 @@ fn session_attributes() -> BTreeSet<String> {
         region: None,
         city: None,
     });
-    let item: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> =
-        serde_dynamo::to_item(&s).unwrap();
-    item.into_keys().collect()
+    let mut names: BTreeSet<String> = shared::store::session_item(&s)
+        .unwrap()
+        .into_keys()
+        .collect();
+    s.revoked_at = None;
+    names.extend(shared::store::session_item(&s).unwrap().into_keys());
+    names
 }
 
 /// The attribute names of a user item with every optional field set.

@@ -61,7 +61,7 @@ fn check_table(t: &Value, def: &TableDef) {
     let mut want: BTreeSet<(String, String)> = BTreeSet::new();
     want.insert((def.partition.name.into(), def.partition.ty.into()));
     want.extend(def.sort.map(|s| (s.name.into(), s.ty.into())));
-    for index in def.indexes {
+    for index in def.indexes.iter().chain(def.local_indexes) {
         want.insert((index.partition.name.into(), index.partition.ty.into()));
         want.extend(index.sort.map(|s| (s.name.into(), s.ty.into())));
     }
@@ -78,21 +78,24 @@ fn check_table(t: &Value, def: &TableDef) {
         .collect();
     assert_eq!(have, want, "{} attribute definitions", def.logical_id);
 
-    let gsis = p["GlobalSecondaryIndexes"]
-        .as_sequence()
-        .cloned()
-        .unwrap_or_default();
-    assert_eq!(gsis.len(), def.indexes.len(), "{} indexes", def.logical_id);
-    for index in def.indexes {
-        let gsi = gsis
-            .iter()
-            .find(|g| str_of(&g["IndexName"]) == index.name)
-            .unwrap_or_else(|| panic!("index {} missing from template", index.name));
-        assert_eq!(
-            key_schema(&gsi["KeySchema"]),
-            expected_keys(index.partition.name, index.sort.map(|s| s.name))
-        );
-        assert_eq!(str_of(&gsi["Projection"]["ProjectionType"]), "ALL");
+    for (property, indexes) in [
+        ("GlobalSecondaryIndexes", def.indexes),
+        ("LocalSecondaryIndexes", def.local_indexes),
+    ] {
+        let listed = p[property].as_sequence().cloned().unwrap_or_default();
+        assert_eq!(listed.len(), indexes.len(), "{} {property}", def.logical_id);
+        for index in indexes {
+            let found = listed
+                .iter()
+                .find(|g| str_of(&g["IndexName"]) == index.name)
+                .unwrap_or_else(|| panic!("{property} {} missing from template", index.name));
+            assert_eq!(
+                key_schema(&found["KeySchema"]),
+                expected_keys(index.partition.name, index.sort.map(|s| s.name))
+            );
+            let projection = if index.keys_only { "KEYS_ONLY" } else { "ALL" };
+            assert_eq!(str_of(&found["Projection"]["ProjectionType"]), projection);
+        }
     }
     match def.ttl_attribute {
         Some(ttl) => {

@@ -72,7 +72,7 @@ impl Store {
             .map_err(txn_error)?;
         let put = Put::builder()
             .table_name(&self.tables.sessions)
-            .set_item(Some(serde_dynamo::to_item(session)?))
+            .set_item(Some(super::sessions::session_item(session)?))
             .condition_expression("attribute_not_exists(session_id)")
             .build()
             .map_err(txn_error)?;

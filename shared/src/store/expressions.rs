@@ -11,9 +11,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
 
 /// What ending a session writes (with `:now`, `:by`, `:why`, `:ttl` and `#ttl`), and the
-/// condition that makes a session end once, by its first ender.
-pub(super) const END_SESSION: &str =
-    "SET revoked_at = :now, revoked_by = :by, revoked_reason = :why, #ttl = :ttl";
+/// condition that makes a session end once, by its first ender. Removing `live_until` takes
+/// the session out of the live index ([`crate::tables::LIVE_INDEX`]).
+pub(super) const END_SESSION: &str = "SET revoked_at = :now, revoked_by = :by, \
+     revoked_reason = :why, #ttl = :ttl REMOVE live_until";
 pub(super) const END_SESSION_IF: &str =
     "attribute_exists(session_id) AND attribute_not_exists(revoked_at)";
 

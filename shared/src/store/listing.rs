@@ -1,5 +1,5 @@
-//! Reading a user's sessions: a page of the listing from the activity index, and every active
-//! session from the table itself where a decision rests on the answer.
+//! Reading a user's sessions: a page of the listing, and every active session where a decision
+//! rests on the answer. What is active comes from the live index, which holds no ended session.
 
 use super::{Store, StoreError, classify, n, s};
 use crate::cursor::Position;
@@ -7,8 +7,8 @@ use crate::domain::Session;
 use crate::domain::SessionPolicy;
 use crate::domain::UserId;
 use crate::domain::limits::ActiveSession;
-use crate::tables::BY_ACTIVITY_INDEX;
-use aws_sdk_dynamodb::types::AttributeValue;
+use crate::tables::{BY_ACTIVITY_INDEX, LIVE_INDEX};
+use aws_sdk_dynamodb::types::{AttributeValue, Select};
 use std::collections::HashMap;
 
 /// Only active sessions: the listing's default filter, evaluated by DynamoDB and matching
@@ -31,12 +31,14 @@ pub struct SessionPage {
 }
 
 impl Store {
-    /// A page of a user's sessions, most recent activity first, from the `by_activity` index.
+    /// A page of a user's sessions, most recent activity first.
     ///
-    /// With `active`, DynamoDB filters out ended, expired and idle sessions; since its `Limit`
-    /// counts items before the filter, the query continues until the page is full or the user
-    /// has no more sessions. One extra item is read to know whether a next page exists, so the
-    /// last page never carries a cursor to an empty one.
+    /// With `active`, only active sessions, from the live index ([`LIVE_INDEX`]): it holds
+    /// only sessions not ended, and the query reads only those not expired, so the page costs
+    /// the same however many ended sessions the user has; they are ordered here. Without, every
+    /// retained session from the `by_activity` index, paged by DynamoDB. One extra item is read
+    /// to know whether a next page exists, so the last page never carries a cursor to an empty
+    /// one.
     pub async fn list_sessions(
         &self,
         user_id: UserId,
@@ -44,48 +46,13 @@ impl Store {
         limit: usize,
         after: Option<&Position>,
     ) -> Result<SessionPage, StoreError> {
-        let want = limit + 1;
-        let per_query = if active.is_some() { want * 2 } else { want }.min(1000) as i32;
-        let mut start = after.map(|p| {
-            HashMap::from([
-                ("user_id".to_owned(), n(user_id)),
-                ("session_id".to_owned(), s(&p.session_id)),
-                ("last_activity".to_owned(), n(p.last_activity)),
-            ])
-        });
-        let mut sessions: Vec<Session> = Vec::with_capacity(want);
-        loop {
-            let mut query = self
-                .client
-                .query()
-                .table_name(&self.tables.sessions)
-                .index_name(BY_ACTIVITY_INDEX)
-                .key_condition_expression("user_id = :u")
-                .expression_attribute_values(":u", n(user_id))
-                .scan_index_forward(false)
-                .limit(per_query)
-                .set_exclusive_start_key(start.take());
-            if let Some(a) = active {
-                // Idle sessions are cut off by the index's sort key itself, so DynamoDB never
-                // reads them; ended and expired ones are filtered.
-                query = query
-                    .key_condition_expression("user_id = :u AND last_activity > :idle_cutoff")
-                    .filter_expression("attribute_not_exists(revoked_at) AND expires_at > :now")
-                    .expression_attribute_values(":now", n(a.now))
-                    .expression_attribute_values(":idle_cutoff", n(a.now - a.idle_timeout_seconds));
+        let mut sessions = match active {
+            Some(at) => {
+                self.live_sessions_after(user_id, at, limit + 1, after)
+                    .await?
             }
-            let out = query.send().await.map_err(|e| classify("Query", e))?;
-            for item in out.items.unwrap_or_default() {
-                sessions.push(serde_dynamo::from_item(item)?);
-                if sessions.len() == want {
-                    break;
-                }
-            }
-            match out.last_evaluated_key {
-                Some(key) if sessions.len() < want => start = Some(key),
-                _ => break,
-            }
-        }
+            None => self.sessions_after(user_id, limit + 1, after).await?,
+        };
         let next = if sessions.len() > limit {
             sessions.truncate(limit);
             sessions.last().map(|last| Position {
@@ -98,7 +65,79 @@ impl Store {
         Ok(SessionPage { sessions, next })
     }
 
-    /// Every active session of a user, from the table itself with a strongly consistent read
+    /// Up to `want` active sessions after `after`, most recent activity first (ties by session
+    /// id, descending), from every page of the live index.
+    async fn live_sessions_after(
+        &self,
+        user_id: UserId,
+        at: ActiveAt,
+        want: usize,
+        after: Option<&Position>,
+    ) -> Result<Vec<Session>, StoreError> {
+        let filter = "attribute_not_exists(revoked_at) AND last_activity > :idle_cutoff";
+        let values = [(":idle_cutoff", n(at.now - at.idle_timeout_seconds))];
+        let items = self
+            .live_items(user_id, at.now, filter, &values, false)
+            .await?;
+        let mut sessions = items
+            .into_iter()
+            .map(serde_dynamo::from_item)
+            .collect::<Result<Vec<Session>, _>>()?;
+        let order = |s: &Session| std::cmp::Reverse((s.last_activity, s.session_id.clone()));
+        sessions.sort_by_key(order);
+        if let Some(p) = after {
+            let cut = (p.last_activity, p.session_id.as_str());
+            sessions.retain(|s| (s.last_activity, s.session_id.as_str()) < cut);
+        }
+        sessions.truncate(want);
+        Ok(sessions)
+    }
+
+    /// Up to `want` retained sessions after `after`, most recent activity first, from the
+    /// `by_activity` index, as many queries as it takes.
+    async fn sessions_after(
+        &self,
+        user_id: UserId,
+        want: usize,
+        after: Option<&Position>,
+    ) -> Result<Vec<Session>, StoreError> {
+        let mut start = after.map(|p| {
+            HashMap::from([
+                ("user_id".to_owned(), n(user_id)),
+                ("session_id".to_owned(), s(&p.session_id)),
+                ("last_activity".to_owned(), n(p.last_activity)),
+            ])
+        });
+        let mut sessions: Vec<Session> = Vec::with_capacity(want);
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.tables.sessions)
+                .index_name(BY_ACTIVITY_INDEX)
+                .key_condition_expression("user_id = :u")
+                .expression_attribute_values(":u", n(user_id))
+                .scan_index_forward(false)
+                .limit(want.min(1000) as i32)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify("Query", e))?;
+            for item in out.items.unwrap_or_default() {
+                sessions.push(serde_dynamo::from_item(item)?);
+                if sessions.len() == want {
+                    break;
+                }
+            }
+            match out.last_evaluated_key {
+                Some(key) if sessions.len() < want => start = Some(key),
+                _ => break,
+            }
+        }
+        Ok(sessions)
+    }
+
+    /// Every active session of a user, from the live index with a strongly consistent read
     /// (the activity index may lag a moment behind a sign-in).
     pub async fn active_sessions(
         &self,
@@ -106,12 +145,9 @@ impl Store {
         now: i64,
         policy: &SessionPolicy,
     ) -> Result<Vec<ActiveSession>, StoreError> {
-        let values = [
-            (":now", n(now)),
-            (":idle_cutoff", n(now - policy.idle_timeout_seconds)),
-        ];
+        let values = [(":idle_cutoff", n(now - policy.idle_timeout_seconds))];
         let found = self
-            .session_ids_where(user_id, session_usable!(), &values)
+            .session_ids_where(user_id, now, session_usable!(), &values)
             .await?;
         Ok(found
             .into_iter()
@@ -124,33 +160,50 @@ impl Store {
             .collect())
     }
 
-    /// The id and last activity of every session of `user_id` that passes `filter` (with
-    /// `values`), from the table itself: strongly consistent, every page.
-    pub(super) async fn session_ids_where(
+    /// Every item of `user_id` in the live index (neither ended nor expired at `now`) that
+    /// passes `filter` (with `values`), read whole from the table, every page.
+    async fn live_items(
         &self,
         user_id: UserId,
+        now: i64,
         filter: &str,
         values: &[(&str, AttributeValue)],
-    ) -> Result<Vec<(String, Option<i64>)>, StoreError> {
+        consistent: bool,
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
         let mut query = self
             .client
             .query()
             .table_name(&self.tables.sessions)
-            .key_condition_expression("user_id = :u")
+            .index_name(LIVE_INDEX)
+            .select(Select::AllAttributes)
+            .key_condition_expression("user_id = :u AND live_until > :now")
             .filter_expression(filter)
-            .projection_expression("session_id, last_activity")
             .expression_attribute_values(":u", n(user_id))
-            .consistent_read(true);
+            .expression_attribute_values(":now", n(now))
+            .consistent_read(consistent);
         for (name, value) in values {
             query = query.expression_attribute_values(*name, value.clone());
         }
-        let items: Vec<HashMap<String, AttributeValue>> = query
+        query
             .into_paginator()
             .items()
             .send()
             .try_collect()
             .await
-            .map_err(|e| classify("Query", e))?;
+            .map_err(|e| classify("Query", e))
+    }
+
+    /// The id and last activity of every session of `user_id` neither ended nor expired at
+    /// `now` (`:now` in `filter`) that passes `filter` (with `values`), from the live index:
+    /// strongly consistent, every page, never an ended session.
+    pub(super) async fn session_ids_where(
+        &self,
+        user_id: UserId,
+        now: i64,
+        filter: &str,
+        values: &[(&str, AttributeValue)],
+    ) -> Result<Vec<(String, Option<i64>)>, StoreError> {
+        let items = self.live_items(user_id, now, filter, values, true).await?;
         Ok(items
             .into_iter()
             .filter_map(|item| {

@@ -6,7 +6,7 @@
 //! `credentials` (epoch changes that end every session at once), `sweep` (marking the sessions
 //! an epoch change ended), `slots` (the session limit), `admin` (an admin's one-round-trip end of a session),
 //! `caller` (loading a request's caller and the global cut-off), `throttle` (password
-//! attempts), with `client` (SDK and TLS set-up) and `expressions` (what several writes share).
+//! attempts), `migrate` (copying sessions into a table with the live index), with `client` (SDK and TLS set-up) and `expressions` (what several writes share).
 
 use crate::config::TableNames;
 use aws_sdk_dynamodb::Client;
@@ -99,6 +99,7 @@ mod caller;
 mod client;
 mod credentials;
 mod listing;
+mod migrate;
 mod sessions;
 mod slots;
 mod sweep;
@@ -112,4 +113,5 @@ pub use client::{
 };
 pub use credentials::{AdminUpdate, EpochChange, EpochRefusal};
 pub use listing::{ActiveAt, SessionPage};
-pub use sessions::{EndOutcome, LabelOutcome, Rotation};
+pub use migrate::CopyReport;
+pub use sessions::{EndOutcome, Item, LabelOutcome, Rotation, session_item};

@@ -7,9 +7,24 @@ use super::{Store, StoreError, classify, condition_failed, n, s};
 use crate::domain::SessionPolicy;
 use crate::domain::UserId;
 use crate::domain::{EndReason, Location, Session};
+use crate::tables::LIVE_UNTIL;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure, Update};
 use std::collections::HashMap;
+
+/// A session as its item: the session's fields and, while it has not ended, `live_until` (its
+/// expiry), which puts it in the live index ([`crate::tables::LIVE_INDEX`]). Every write of a
+/// whole session item goes through here.
+pub fn session_item(session: &Session) -> Result<Item, StoreError> {
+    let mut item: Item = serde_dynamo::to_item(session)?;
+    if session.revoked_at.is_none() {
+        item.insert(LIVE_UNTIL.to_owned(), n(session.expires_at));
+    }
+    Ok(item)
+}
+
+/// A DynamoDB item.
+pub type Item = HashMap<String, aws_sdk_dynamodb::types::AttributeValue>;
 
 /// What ending a session did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +92,7 @@ impl Store {
 
     /// Stores a new session; fails with [`StoreError::AlreadyExists`] rather than overwrite one.
     pub async fn put_new_session(&self, session: &Session) -> Result<(), StoreError> {
-        let item = serde_dynamo::to_item(session)?;
+        let item = session_item(session)?;
         self.client
             .put_item()
             .table_name(&self.tables.sessions)
@@ -101,7 +116,7 @@ impl Store {
         self.client
             .put_item()
             .table_name(&self.tables.sessions)
-            .set_item(Some(serde_dynamo::to_item(session)?))
+            .set_item(Some(session_item(session)?))
             .condition_expression("attribute_exists(session_id)")
             .send()
             .await

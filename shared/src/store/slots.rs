@@ -25,7 +25,7 @@ impl Store {
         items.extend(self.clear_holder(session.user_id, claim, now, policy)?);
         let put = Put::builder()
             .table_name(&self.tables.sessions)
-            .set_item(Some(serde_dynamo::to_item(session)?))
+            .set_item(Some(super::sessions::session_item(session)?))
             .condition_expression("attribute_not_exists(session_id)")
             .build()
             .map_err(txn_error)?;

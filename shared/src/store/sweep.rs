@@ -1,7 +1,8 @@
 //! The sweep after a credential epoch moved: marks the superseded session items as ended, for
 //! the listings. Moving the epoch already ended them (see `credentials`); the sweep finds them
-//! with a strongly consistent query of the table itself, never through the activity index,
-//! which may lag, and never touches a session of a later epoch.
+//! with a strongly consistent query of the live index (local to the table, sessions not ended),
+//! never through the activity index, which may lag, and never touches a session of a later
+//! epoch.
 
 use super::expressions::{END_SESSION, END_SESSION_IF, end_values};
 use super::{Store, StoreError, classify, n};
@@ -11,7 +12,7 @@ use crate::domain::{EndReason, SessionPolicy};
 impl Store {
     /// Marks every session of a user that is not ended, not expired and of an epoch before
     /// `epoch` as ended (idle ones too: raising the idle timeout must not bring them back).
-    /// Found with a strongly consistent query of the table. Sessions of a later epoch (a
+    /// Found with a strongly consistent query of the live index. Sessions of a later epoch (a
     /// password change or sign-in that committed after this sweep's change) are never touched,
     /// by the query nor by the write. Returns how many of them were active at `now` (sessions
     /// ended meanwhile by someone else are not counted twice).
@@ -50,7 +51,7 @@ impl Store {
     }
 
     /// The sessions [`Store::end_superseded_sessions`] ends: each one's id and whether it was
-    /// active (not idle) at `now`. One strongly consistent query, paged.
+    /// active (not idle) at `now`. One strongly consistent query of the live index, paged.
     async fn superseded(
         &self,
         user_id: UserId,
@@ -60,8 +61,10 @@ impl Store {
     ) -> Result<Vec<(String, bool)>, StoreError> {
         let filter = "attribute_not_exists(revoked_at) AND expires_at > :now AND \
                       (attribute_not_exists(credential_epoch) OR credential_epoch < :cep)";
-        let values = [(":now", n(now)), (":cep", n(epoch))];
-        let found = self.session_ids_where(user_id, filter, &values).await?;
+        let values = [(":cep", n(epoch))];
+        let found = self
+            .session_ids_where(user_id, now, filter, &values)
+            .await?;
         let idle_cutoff = now - policy.idle_timeout_seconds;
         Ok(found
             .into_iter()

@@ -1,11 +1,11 @@
 //! Creating the tables from their definitions ([`crate::tables`]): the local stack, the tests
 //! and the bench. On AWS the template creates them.
 
-use crate::tables::TableDef;
+use crate::tables::{IndexDef, TableDef};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+    LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 
 fn scalar(ty: &str) -> ScalarAttributeType {
@@ -26,6 +26,15 @@ fn key(
         .build()
 }
 
+fn projection(index: &IndexDef) -> Projection {
+    let kind = if index.keys_only {
+        ProjectionType::KeysOnly
+    } else {
+        ProjectionType::All
+    };
+    Projection::builder().projection_type(kind).build()
+}
+
 /// Error creating a table.
 pub type CreateError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -34,7 +43,7 @@ pub type CreateError = Box<dyn std::error::Error + Send + Sync>;
 pub async fn create(client: &Client, def: &TableDef, name: &str) -> Result<bool, CreateError> {
     let mut attrs = vec![def.partition];
     attrs.extend(def.sort);
-    for index in def.indexes {
+    for index in def.indexes.iter().chain(def.local_indexes) {
         attrs.push(index.partition);
         attrs.extend(index.sort);
     }
@@ -61,15 +70,21 @@ pub async fn create(client: &Client, def: &TableDef, name: &str) -> Result<bool,
         let mut gsi = GlobalSecondaryIndex::builder()
             .index_name(index.name)
             .key_schema(key(index.partition.name, KeyType::Hash)?)
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            );
+            .projection(projection(index));
         if let Some(sort) = index.sort {
             gsi = gsi.key_schema(key(sort.name, KeyType::Range)?);
         }
         request = request.global_secondary_indexes(gsi.build()?);
+    }
+    for index in def.local_indexes {
+        let mut lsi = LocalSecondaryIndex::builder()
+            .index_name(index.name)
+            .key_schema(key(index.partition.name, KeyType::Hash)?)
+            .projection(projection(index));
+        if let Some(sort) = index.sort {
+            lsi = lsi.key_schema(key(sort.name, KeyType::Range)?);
+        }
+        request = request.local_secondary_indexes(lsi.build()?);
     }
     match request.send().await {
         Ok(_) => {}

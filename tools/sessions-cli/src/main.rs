@@ -77,6 +77,14 @@ enum Command {
     /// End every session of every user at once (a key compromise, say): one write moves the
     /// global epoch; the command returns once every function has seen it. Users sign in again.
     EndAllSessions,
+    /// Copy every item of an old sessions table (a stack deployed before the live index) into
+    /// `SESSIONS_TABLE`, adding `live_until` to sessions not ended; items the new table already
+    /// has are kept. Idempotent. See docs/operations.md, "Upgrading to the live index".
+    CopySessions {
+        /// The old sessions table's name.
+        #[arg(long)]
+        from: String,
+    },
     /// Write the events/ files with their token placeholders filled, for `cargo lambda invoke`.
     RenderEvents {
         /// Where the events/ files are.
@@ -137,6 +145,18 @@ async fn main() -> Result<()> {
             user_agent,
         } => token(&state, user, minutes, &user_agent, now).await,
         Command::EndAllSessions => end_all_sessions(&state).await,
+        Command::CopySessions { from } => {
+            let report = state
+                .store
+                .copy_sessions_from(&from)
+                .await
+                .with_context(|| format!("copying sessions from {from}"))?;
+            println!(
+                "copied {} items ({} sessions not ended), kept {} the new table already had",
+                report.copied, report.live, report.kept
+            );
+            Ok(())
+        }
         Command::RenderEvents { from, out } => render_events(&state, &from, &out, now).await,
         Command::Keygen { .. } => Ok(()),
     }

@@ -142,10 +142,39 @@ impl TestEnv {
             .client()
             .put_item()
             .table_name(&self.state.store.tables().sessions)
-            .set_item(Some(serde_dynamo::to_item(session).unwrap()))
+            .set_item(Some(shared::store::session_item(session).unwrap()))
             .send()
             .await
             .unwrap();
+    }
+
+    /// Writes many session items as they are, 25 to a request (for a user's history).
+    pub async fn put_sessions(&self, sessions: &[Session]) {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        let store = &self.state.store;
+        for chunk in sessions.chunks(25) {
+            let writes = chunk
+                .iter()
+                .map(|s| {
+                    let put = PutRequest::builder()
+                        .set_item(Some(shared::store::session_item(s).unwrap()))
+                        .build()
+                        .unwrap();
+                    WriteRequest::builder().put_request(put).build()
+                })
+                .collect();
+            let out = store
+                .client()
+                .batch_write_item()
+                .request_items(&store.tables().sessions, writes)
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                out.unprocessed_items.is_none_or(|u| u.is_empty()),
+                "the local DynamoDB took every write"
+            );
+        }
     }
 
     /// Moves a session's last activity (and sign-in time) `seconds` into the past.

@@ -19,6 +19,7 @@ mod cross_route;
 mod faults;
 mod fuzz;
 mod matrix;
+mod migration;
 mod model;
 mod races;
 mod round_trips;

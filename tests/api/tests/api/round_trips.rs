@@ -209,3 +209,86 @@ async fn the_clock_is_read_around_each_round_trip() {
     assert_eq!(recorder.take_inside(), Duration::from_secs(2));
     assert_eq!(recorder.take_inside(), Duration::ZERO, "taken");
 }
+
+/// Requests and sequential round trips of the routes that read a user's sessions, for a user
+/// with 20 active sessions and `ended` ended ones still retained.
+async fn costs_with_history(ended: usize) -> Vec<(&'static str, usize, usize)> {
+    let env = TestEnv::seeded_with(&[("SESSION_LIMIT", "40")]).await;
+    let (state, recorder) = instrumented(&env);
+    let app = TestApp::new(&state);
+    let (_, admin) = env.login(ADMIN_ID, Role::Admin).await;
+    let mut template = None;
+    for _ in 0..20 {
+        let (session, _) = env.login(USER_ID, Role::User).await;
+        env.age_session(USER_ID, &session.session_id, 120).await;
+        template = Some(session);
+    }
+    let template = template.unwrap();
+    // Ended a moment ago and active until then, more recently than the active ones: nothing
+    // about them but their end tells them from the active ones.
+    let now = api_tests::now();
+    let history: Vec<_> = (0..ended)
+        .map(|_| {
+            let mut s = template.clone();
+            s.session_id = shared::domain::ids::new_session_id().unwrap();
+            s.last_activity = now - 5;
+            s.revoked_at = Some(now - 5);
+            s.revoked_by = Some(USER_ID.get());
+            s.revoked_reason = Some(shared::domain::EndReason::Logout);
+            s
+        })
+        .collect();
+    env.put_sessions(&history).await;
+
+    let jane = USER_ID.to_string();
+    let mut costs = Vec::new();
+    let mut record = |name, trips: Vec<Trip>| costs.push((name, trips.len(), sequential(&trips)));
+    let (r, trips) = measure(&recorder, || {
+        app.get_user_sessions(&admin, &jane, "limit=10")
+    })
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body.as_array().map(Vec::len), Some(10));
+    record("admin listing, first page", trips);
+    let (r, trips) = measure(&recorder, || app.login("jane@example.com", DEMO_PASSWORD)).await;
+    let signed = r.signed();
+    record("sign-in under a session limit", trips);
+    let (r, trips) = measure(&recorder, || {
+        app.list_my_sessions(&signed.access, "limit=10")
+    })
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    record("my sessions, first page", trips);
+    let (r, trips) = measure(&recorder, || {
+        app.revoke_other_sessions(&signed.access, "scope=others")
+    })
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body["revoked"].as_u64() >= Some(20), "{}", r.body);
+    record("end my other sessions", trips);
+    for _ in 0..20 {
+        env.login(USER_ID, Role::User).await;
+    }
+    let (r, trips) = measure(&recorder, || app.admin_revoke_user_sessions(&admin, &jane)).await;
+    assert!(
+        r.status == 200 || r.status == 204,
+        "{} {}",
+        r.status,
+        r.body
+    );
+    record("admin ends every session", trips);
+    costs
+}
+
+/// A user's history of ended sessions costs nothing: with 10,000 of them retained, the
+/// listings, a sign-in under the session limit and both ways of ending sessions send the same
+/// requests, in the same round trips, as with none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cost_follows_active_sessions_not_history() {
+    let without = costs_with_history(0).await;
+    let with = costs_with_history(10_000).await;
+    assert_eq!(
+        with, without,
+        "(route, requests, round trips) with 10,000 ended sessions"
+    );
+}
