@@ -76,13 +76,10 @@ impl Store {
     ) -> Result<Vec<Session>, StoreError> {
         let filter = "attribute_not_exists(revoked_at) AND last_activity > :idle_cutoff";
         let values = [(":idle_cutoff", n(at.now - at.idle_timeout_seconds))];
-        let items = self
-            .live_items(user_id, at.now, filter, &values, false)
+        let session = |item| Ok(Some(serde_dynamo::from_item::<_, Session>(item)?));
+        let mut sessions = self
+            .live_items(user_id, at.now, (filter, &values), false, session)
             .await?;
-        let mut sessions = items
-            .into_iter()
-            .map(serde_dynamo::from_item)
-            .collect::<Result<Vec<Session>, _>>()?;
         let order = |s: &Session| std::cmp::Reverse((s.last_activity, s.session_id.clone()));
         sessions.sort_by_key(order);
         if let Some(p) = after {
@@ -160,16 +157,18 @@ impl Store {
             .collect())
     }
 
-    /// Every item of `user_id` in the live index (neither ended nor expired at `now`) that
-    /// passes `filter` (with `values`), read whole from the table, every page.
-    async fn live_items(
+    /// What `keep` makes of every item of `user_id` in the live index (neither ended nor expired
+    /// at `now`) that passes `filter` (with `values`), read whole from the table, every page.
+    /// Items are kept page by page, so a user with thousands of live sessions costs memory for
+    /// what `keep` returns, not for thousands of whole items.
+    async fn live_items<T>(
         &self,
         user_id: UserId,
         now: i64,
-        filter: &str,
-        values: &[(&str, AttributeValue)],
+        (filter, values): (&str, &[(&str, AttributeValue)]),
         consistent: bool,
-    ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+        keep: impl Fn(HashMap<String, AttributeValue>) -> Result<Option<T>, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
         let mut query = self
             .client
             .query()
@@ -184,13 +183,13 @@ impl Store {
         for (name, value) in values {
             query = query.expression_attribute_values(*name, value.clone());
         }
-        query
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| classify("Query", e))
+        let mut items = query.into_paginator().items().send();
+        let mut kept = Vec::new();
+        while let Some(item) = items.next().await {
+            let item = item.map_err(|e| classify("Query", e))?;
+            kept.extend(keep(item)?);
+        }
+        Ok(kept)
     }
 
     /// The id and last activity of every session of `user_id` neither ended nor expired at
@@ -203,17 +202,17 @@ impl Store {
         filter: &str,
         values: &[(&str, AttributeValue)],
     ) -> Result<Vec<(String, Option<i64>)>, StoreError> {
-        let items = self.live_items(user_id, now, filter, values, true).await?;
-        Ok(items
-            .into_iter()
-            .filter_map(|item| {
-                let id = item.get("session_id")?.as_s().ok()?.clone();
-                let at = item
-                    .get("last_activity")
-                    .and_then(|v| v.as_n().ok())
-                    .and_then(|v| v.parse().ok());
-                Some((id, at))
-            })
-            .collect())
+        let id_and_activity = |item: HashMap<String, AttributeValue>| {
+            let Some(id) = item.get("session_id").and_then(|v| v.as_s().ok()) else {
+                return Ok(None);
+            };
+            let at = item
+                .get("last_activity")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|v| v.parse().ok());
+            Ok(Some((id.clone(), at)))
+        };
+        self.live_items(user_id, now, (filter, values), true, id_and_activity)
+            .await
     }
 }
