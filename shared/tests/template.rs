@@ -443,3 +443,39 @@ fn the_stack_can_be_watched_and_rolls_back() {
         assert!(text.contains(name), "the dashboard shows {name}");
     }
 }
+
+/// Each function's memory size is the one the committed power tuning chose for its route
+/// (`docs/benchmarks.md`, "Power tuning": the cheapest size whose warm p99 under that size's
+/// CPU share is within 10 % of the best). A change to either without the other fails here.
+#[test]
+fn memory_sizes_are_the_power_tunings_choices() {
+    let report = std::fs::read_to_string(root().join("docs/benchmarks.md")).unwrap();
+    let chosen: std::collections::BTreeMap<String, u64> = report
+        .lines()
+        .filter(|l| l.starts_with("| `") && l.contains("**chosen**"))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let mb = cells[3].trim_end_matches(" MB").parse().unwrap();
+            (cells[1].trim_matches('`').to_owned(), mb)
+        })
+        .collect();
+    let t = template();
+    let default = t["Globals"]["Function"]["MemorySize"].as_u64().unwrap();
+    let mut deployed = std::collections::BTreeMap::new();
+    for (_, resource) in t["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let binary = str_of(&resource["Metadata"]["BuildProperties"]["Binary"]).to_owned();
+        let size = resource["Properties"]["MemorySize"]
+            .as_u64()
+            .unwrap_or(default);
+        deployed.insert(binary, size);
+    }
+    // Every route the bench tunes is a function here (`jwks` has no DynamoDB work and is not
+    // tuned; it keeps the default).
+    assert!(chosen.len() >= 14, "a power-tuning table: {chosen:?}");
+    for (function, mb) in &chosen {
+        assert_eq!(deployed.get(function), Some(mb), "{function}");
+    }
+}

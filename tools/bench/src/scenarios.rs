@@ -67,7 +67,7 @@ pub fn all() -> Vec<Scenario> {
             "get-user-sessions",
             "GET /sessions/user/{user_id}",
             200,
-            128,
+            256,
             "200-admin-lists-user-74.json",
             Nothing,
         ),
@@ -75,7 +75,7 @@ pub fn all() -> Vec<Scenario> {
             "list-my-sessions",
             "GET /sessions",
             200,
-            128,
+            512,
             "200-my-sessions.json",
             Nothing,
         ),
@@ -83,7 +83,7 @@ pub fn all() -> Vec<Scenario> {
             "admin-revoke-session",
             "DELETE /sessions/user/{user_id}/{session_id}",
             204,
-            128,
+            256,
             "204-admin-ends-a-session.json",
             TargetSession,
         ),
@@ -99,7 +99,7 @@ pub fn all() -> Vec<Scenario> {
             "update-user",
             "PATCH /users/{user_id}",
             200,
-            128,
+            512,
             "200-enable-a-user.json",
             AdminToken,
         ),
@@ -107,7 +107,7 @@ pub fn all() -> Vec<Scenario> {
             "register",
             "POST /auth/register",
             201,
-            1024,
+            1769,
             "201-new-user.json",
             NewEmail,
         ),
@@ -115,7 +115,7 @@ pub fn all() -> Vec<Scenario> {
             "login",
             "POST /auth/login",
             200,
-            1024,
+            1769,
             "200-jane-signs-in-from-an-iphone.json",
             Nothing,
         ),
@@ -123,7 +123,7 @@ pub fn all() -> Vec<Scenario> {
             "refresh",
             "POST /auth/refresh",
             200,
-            128,
+            256,
             "200-rotates-the-refresh-token.json",
             RefreshToken,
         ),
@@ -131,7 +131,7 @@ pub fn all() -> Vec<Scenario> {
             "logout",
             "POST /auth/logout",
             204,
-            128,
+            256,
             "204-sign-out.json",
             LogoutToken,
         ),
@@ -139,7 +139,7 @@ pub fn all() -> Vec<Scenario> {
             "change-password",
             "POST /auth/password",
             200,
-            1024,
+            1769,
             "200-password-changed-ending-other-sessions.json",
             AlternatePassword,
         ),
@@ -147,7 +147,7 @@ pub fn all() -> Vec<Scenario> {
             "reauthenticate",
             "POST /auth/reauthenticate",
             200,
-            1024,
+            1769,
             "200-confirms-the-password.json",
             Nothing,
         ),
@@ -155,7 +155,7 @@ pub fn all() -> Vec<Scenario> {
             "revoke-my-session",
             "DELETE /sessions/{session_id}",
             204,
-            128,
+            256,
             "204-ends-one-of-my-sessions.json",
             OwnOtherSession,
         ),
@@ -163,7 +163,7 @@ pub fn all() -> Vec<Scenario> {
             "rename-session",
             "PATCH /sessions/{session_id}",
             200,
-            128,
+            256,
             "200-labels-one-of-my-sessions.json",
             Nothing,
         ),
@@ -290,5 +290,36 @@ impl Scenario {
             out.push(event.to_string());
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bench measures and prices each function at the memory size it is deployed with.
+    #[test]
+    fn every_scenario_runs_at_its_functions_deployed_size() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../template.yaml");
+        let text = std::fs::read_to_string(path).expect("template.yaml");
+        let t: serde_norway::Value = serde_norway::from_str(&text).expect("valid YAML");
+        let default = t["Globals"]["Function"]["MemorySize"].as_u64();
+        let mut deployed = std::collections::HashMap::new();
+        for (_, resource) in t["Resources"].as_mapping().expect("resources") {
+            if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+                continue;
+            }
+            let binary = resource["Metadata"]["BuildProperties"]["Binary"].as_str();
+            let size = resource["Properties"]["MemorySize"].as_u64().or(default);
+            deployed.insert(binary.expect("a binary").to_owned(), size);
+        }
+        for scenario in all() {
+            assert_eq!(
+                deployed.get(scenario.function).copied().flatten(),
+                Some(u64::from(scenario.memory_mb)),
+                "{}",
+                scenario.function
+            );
+        }
     }
 }
