@@ -80,8 +80,9 @@ impl Store {
         let mut sessions = self
             .live_items(user_id, at.now, (filter, &values), false, session)
             .await?;
-        let order = |s: &Session| std::cmp::Reverse((s.last_activity, s.session_id.clone()));
-        sessions.sort_by_key(order);
+        sessions.sort_by(|a, b| {
+            (b.last_activity, &b.session_id).cmp(&(a.last_activity, &a.session_id))
+        });
         if let Some(p) = after {
             let cut = (p.last_activity, p.session_id.as_str());
             sessions.retain(|s| (s.last_activity, s.session_id.as_str()) < cut);

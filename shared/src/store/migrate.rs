@@ -50,21 +50,25 @@ impl Store {
         let mut report = CopyReport::default();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| classify("Scan", e))?;
-            let mut writes = tokio::task::JoinSet::new();
-            for item in page.items.unwrap_or_default() {
-                let store = self.clone();
-                writes.spawn(async move { store.put_copied(item).await });
-            }
-            while let Some(done) = writes.join_next().await {
-                let (written, live) = done.map_err(|e| StoreError::Failed {
-                    operation: "PutItem",
-                    source: Box::new(e),
-                })??;
-                match written {
-                    true => report.copied += 1,
-                    false => report.kept += 1,
+            let mut items = page.items.unwrap_or_default().into_iter().peekable();
+            // 16 writes in flight at a time, as the sweep does: a page can hold a thousand.
+            while items.peek().is_some() {
+                let mut writes = tokio::task::JoinSet::new();
+                for item in items.by_ref().take(16) {
+                    let store = self.clone();
+                    writes.spawn(async move { store.put_copied(item).await });
                 }
-                report.live += usize::from(written && live);
+                while let Some(done) = writes.join_next().await {
+                    let (written, live) = done.map_err(|e| StoreError::Failed {
+                        operation: "PutItem",
+                        source: Box::new(e),
+                    })??;
+                    match written {
+                        true => report.copied += 1,
+                        false => report.kept += 1,
+                    }
+                    report.live += usize::from(written && live);
+                }
             }
         }
         Ok(report)
