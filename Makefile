@@ -27,6 +27,9 @@ BENCH_VENV  := $(TOOLS)/bench-venv
 # Extra flags for the bench, e.g. BENCH_ARGS=--cpu-share (Lambda's CPU share per memory size).
 BENCH_ARGS  ?=
 BENCH_STAMP := $(BENCH_VENV)/.installed
+# An earlier commit whose admin route (and runtime loop) the bench compares by CPU per request,
+# e.g. BASELINE=58c925d, the build the performance work on CPU share started from.
+BASELINE    ?=
 
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
@@ -55,9 +58,12 @@ contract: $(ST_STAMP) ## schemathesis against the running `make dev` stack (open
 bench: $(BENCH_STAMP) ## Release-build every function, measure init, warm latency, CPU, RSS, size, cost; write docs/benchmarks.md
 	# The functions alone first, as a deploy builds them (without the testkit feature the bench's
 	# own crates turn on), then the bench.
+	$(if $(BASELINE),scripts/bench-baseline.sh $(BASELINE) >/dev/null)
 	cargo build --release --locked $(patsubst functions/%,-p %,$(wildcard functions/*))
 	cargo build --release --locked -p bench
-	target/release/bench --python $(BENCH_VENV)/bin/python --out docs/benchmarks.md $(BENCH_ARGS)
+	target/release/bench --python $(BENCH_VENV)/bin/python --out docs/benchmarks.md \
+	  $(if $(BASELINE),--baseline-bin-dir target/baseline/$$(git rev-parse --short $(BASELINE)) --baseline-label "commit $(BASELINE)") \
+	  $(BENCH_ARGS)
 	cat bench/notes.md >> docs/benchmarks.md
 
 package: $(PY_STAMP) ## sam build every function for Lambda (arm64, release) and report artifact sizes

@@ -15,9 +15,12 @@
 //! - **Round trips**: DynamoDB requests per route and how many were sequential
 //!   (`shared::testkit::trips`).
 //! - **Sizes**: each stripped binary and the zip Lambda takes.
+//! - **Against an earlier build** (`--baseline-bin-dir`): chosen routes through an earlier
+//!   build's binaries and this build's in turn, by the process's CPU per request.
 //! - **The peer**: the admin route as a Python handler (boto3, PyJWT) under the official
 //!   runtime interface client, through the same Runtime API, same data, same run.
 
+mod baseline;
 mod cost;
 mod cpu_share;
 mod launch;
@@ -81,6 +84,20 @@ pub(crate) struct Args {
     /// Only these functions (comma-separated; all when absent): for measuring one change quickly.
     #[arg(long, value_delimiter = ',')]
     pub(crate) only: Vec<String>,
+    /// An earlier build's release binaries (`scripts/bench-baseline.sh <commit>` builds them):
+    /// the `--baseline-functions` run through them and through this build's in turn, compared
+    /// by the function process's CPU per warm request.
+    #[arg(long)]
+    pub(crate) baseline_bin_dir: Option<PathBuf>,
+    /// What the earlier build is, for the report (e.g. its commit).
+    #[arg(long, default_value = "an earlier build")]
+    pub(crate) baseline_label: String,
+    /// The functions compared with the earlier build; `jwks` stands for the runtime's own loop.
+    #[arg(long, value_delimiter = ',', default_value = "get-user-sessions,jwks")]
+    pub(crate) baseline_functions: Vec<String>,
+    /// Pairs of runs (earlier, this) per compared function.
+    #[arg(long, default_value_t = 5)]
+    pub(crate) baseline_pairs: usize,
 }
 
 fn main() -> Result<()> {
@@ -248,6 +265,33 @@ async fn run(args: Args) -> Result<()> {
         });
     }
 
+    let mut compared = Vec::new();
+    if let Some(earlier_dir) = &args.baseline_bin_dir {
+        for scenario in scenarios::all() {
+            if !args
+                .baseline_functions
+                .iter()
+                .any(|f| f == scenario.function)
+            {
+                continue;
+            }
+            compared.push(
+                baseline::compare(
+                    &state,
+                    &args.root,
+                    &tokens,
+                    &scenario,
+                    earlier_dir,
+                    &args.bin_dir,
+                    &function_endpoint,
+                    args.invocations,
+                    args.baseline_pairs,
+                )
+                .await?,
+            );
+        }
+    }
+
     let peer = match &args.python {
         Some(python) => {
             let python = std::path::absolute(python)?;
@@ -265,7 +309,15 @@ async fn run(args: Args) -> Result<()> {
         }
         None => None,
     };
-    let report = report(&args, &main_mode, &cpu_mode, &rows, peer.as_ref());
+    let mut report = report(&args, &main_mode, &cpu_mode, &rows, peer.as_ref());
+    if !compared.is_empty() {
+        baseline::section(
+            &mut report,
+            &args.baseline_label,
+            args.baseline_pairs,
+            &compared,
+        );
+    }
     std::fs::write(&args.out, report)?;
     eprintln!("bench: wrote {}", args.out.display());
     Ok(())

@@ -441,6 +441,7 @@ mod tests {
                 first_ms: p50,
                 latencies_ms,
                 peak_rss_kb: 0,
+                process_cpu_us: None,
                 wrong: 0,
                 sample_error: None,
             },
