@@ -11,6 +11,11 @@ use crate::tables::{BY_ACTIVITY_INDEX, LIVE_INDEX};
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
 use std::collections::HashMap;
 
+/// Items per page of a live-index read. Without a limit a page is 1 MB of whole items (about
+/// 2,000 sessions), which the SDK holds decoded at once: a few MB of a 128 MB function. Users
+/// with fewer live sessions than this still take one request.
+const LIVE_PAGE: i32 = 250;
+
 /// Only active sessions: the listing's default filter, evaluated by DynamoDB and matching
 /// [`Session::status`].
 #[derive(Debug, Clone, Copy)]
@@ -160,8 +165,8 @@ impl Store {
 
     /// What `keep` makes of every item of `user_id` in the live index (neither ended nor expired
     /// at `now`) that passes `filter` (with `values`), read whole from the table, every page.
-    /// Items are kept page by page, so a user with thousands of live sessions costs memory for
-    /// what `keep` returns, not for thousands of whole items.
+    /// Items are kept page by page, [`LIVE_PAGE`] at a time, so a user with thousands of live
+    /// sessions costs memory for what `keep` returns, not for a megabyte of whole items.
     async fn live_items<T>(
         &self,
         user_id: UserId,
@@ -176,6 +181,7 @@ impl Store {
             .table_name(&self.tables.sessions)
             .index_name(LIVE_INDEX)
             .select(Select::AllAttributes)
+            .limit(LIVE_PAGE)
             .key_condition_expression("user_id = :u AND live_until > :now")
             .filter_expression(filter)
             .expression_attribute_values(":u", n(user_id))

@@ -292,3 +292,59 @@ async fn cost_follows_active_sessions_not_history() {
         "(route, requests, round trips) with 10,000 ended sessions"
     );
 }
+
+/// Live-index reads come a page of 250 sessions at a time (a page's whole items stay small in
+/// a 128 MB function): a user with more live sessions than a page loses none of them to the
+/// paging. Over 600 live sessions: the admin listing sees every one, and ending them all
+/// reads three pages and ends every one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_sessions_beyond_one_page_are_all_read_and_ended() {
+    let env = TestEnv::seeded().await;
+    let (state, recorder) = instrumented(&env);
+    let app = TestApp::new(&state);
+    let (_, admin) = env.login(ADMIN_ID, Role::Admin).await;
+    let (template, _) = env.login(USER_ID, Role::User).await;
+    let now = api_tests::now();
+    let live: Vec<_> = (0..599)
+        .map(|i| {
+            let mut s = template.clone();
+            s.session_id = shared::domain::ids::new_session_id().unwrap();
+            s.last_activity = now - 1 - i;
+            s
+        })
+        .collect();
+    env.put_sessions(&live).await;
+    // The demo's own sessions of the user besides.
+    let total = env.active_sessions(USER_ID).await;
+    assert!((600..750).contains(&total), "{total}");
+
+    let jane = USER_ID.to_string();
+    let mut listed = std::collections::HashSet::new();
+    let mut query = "limit=100".to_owned();
+    loop {
+        let r = app.get_user_sessions(&admin, &jane, &query).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        for s in r.body.as_array().unwrap() {
+            assert!(
+                listed.insert(s["id"].as_str().unwrap().to_owned()),
+                "listed twice"
+            );
+        }
+        match r.header("x-next-cursor") {
+            Some(c) => query = format!("limit=100&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(listed.len(), total, "every live session listed");
+
+    let (r, trips) = measure(&recorder, || app.admin_revoke_user_sessions(&admin, &jane)).await;
+    assert!(
+        r.status == 200 || r.status == 204,
+        "{} {}",
+        r.status,
+        r.body
+    );
+    let queries = trips.iter().filter(|t| t.op == "Query").count();
+    assert_eq!(queries, 3, "pages of 250: {:?}", ops(&trips));
+    assert_eq!(env.active_sessions(USER_ID).await, 0);
+}
