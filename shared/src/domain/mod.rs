@@ -9,6 +9,7 @@
 //! - [`end_reason`]: why a session ended.
 //! - [`limits`]: the concurrent session limit's plan (which slot, what to end).
 //! - [`throttle`]: the password throttle's decision and keys.
+//! - [`totp`]: time-based one-time passwords (RFC 6238), the second factor's codes.
 //! - [`ids`], [`text`], [`time`]: identifiers, cleaning user text, timestamps.
 
 pub mod device;
@@ -20,6 +21,7 @@ pub mod session;
 pub mod text;
 pub mod throttle;
 pub mod time;
+pub mod totp;
 pub mod user;
 
 pub use device::{DeviceInfo, DeviceNameSource, DeviceType};
