@@ -6,7 +6,7 @@
 //! `credentials` (epoch changes that end every session at once), `sweep` (marking the sessions
 //! an epoch change ended), `slots` (the session limit), `admin` (an admin's one-round-trip end of a session),
 //! `caller` (loading a request's caller and the global cut-off), `throttle` (password
-//! attempts), `migrate` (copying sessions into a table with the live index), with `client` (SDK and TLS set-up) and `expressions` (what several writes share).
+//! attempts), `second_factor` (a user's TOTP factor and recovery codes), `migrate` (copying sessions into a table with the live index), with `client` (SDK and TLS set-up) and `expressions` (what several writes share).
 
 use crate::config::TableNames;
 use aws_sdk_dynamodb::Client;
@@ -100,6 +100,7 @@ mod client;
 mod credentials;
 mod listing;
 mod migrate;
+mod second_factor;
 mod sessions;
 mod slots;
 mod sweep;
@@ -114,4 +115,5 @@ pub use client::{
 pub use credentials::{AdminUpdate, EpochChange, EpochRefusal};
 pub use listing::{ActiveAt, SessionPage};
 pub use migrate::CopyReport;
+pub use second_factor::SecondFactor;
 pub use sessions::{EndOutcome, Item, LabelOutcome, Rotation, session_item};

@@ -8,6 +8,7 @@
 //! - `model`: a model-based concurrency test of revocation;
 //! - `races`: concurrency at scale;
 //! - `round_trips`: DynamoDB round trips per route, the latency budget;
+//! - `second_factor`: the second factor's store (no route yet): used once, even in parallel;
 //! - `faults`: a slow, throttling or refusing DynamoDB;
 //! - `fuzz`: generated bad input.
 //!
@@ -24,3 +25,4 @@ mod model;
 mod races;
 mod round_trips;
 mod routes;
+mod second_factor;

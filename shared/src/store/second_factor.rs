@@ -1,0 +1,194 @@
+//! A user's second factor, on their users-table item: a TOTP secret, sealed
+//! ([`crate::tokens::seal`]), pending until its first code confirms it; once confirmed, the last
+//! time step used and the hashes of the recovery codes left.
+//!
+//! Each rule that must hold against concurrent requests is the condition of one update: an
+//! enrolment is confirmed once and only for the secret the user was shown, a time step is used
+//! once (a code replayed, even in parallel, is refused), a recovery code is used once. No route
+//! uses these yet.
+
+use super::expressions::{Conditional, conditional};
+use super::{StoreError, n, s};
+use crate::domain::UserId;
+use crate::store::Store;
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::Deserialize;
+
+/// What a users item holds of the second factor.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct SecondFactor {
+    /// The sealed secret of an enrolment waiting for its first code.
+    #[serde(default)]
+    pub totp_pending: Option<String>,
+    /// When that enrolment began, Unix seconds.
+    #[serde(default)]
+    pub totp_pending_at: Option<i64>,
+    /// The sealed secret of the confirmed factor.
+    #[serde(default)]
+    pub totp_secret: Option<String>,
+    /// The last time step whose code was accepted.
+    #[serde(default)]
+    pub totp_last_step: Option<u64>,
+    /// Hashes of the recovery codes not yet used.
+    #[serde(default)]
+    pub recovery_codes: Vec<String>,
+    /// How many recovery codes have been used since the set was issued.
+    #[serde(default)]
+    pub recovery_codes_used: u64,
+}
+
+impl SecondFactor {
+    /// Whether the user has a confirmed second factor.
+    pub fn is_enrolled(&self) -> bool {
+        self.totp_secret.is_some()
+    }
+}
+
+impl Store {
+    /// The second factor of `user_id` (strongly consistent), or `None` when there is no such
+    /// user.
+    pub async fn second_factor(&self, user_id: UserId) -> Result<Option<SecondFactor>, StoreError> {
+        Ok(self
+            .user_item(user_id)
+            .await?
+            .map(serde_dynamo::from_item)
+            .transpose()?)
+    }
+
+    /// Starts (or restarts) an enrolment with `sealed`, unless the user already has a confirmed
+    /// factor. `false` when refused (or there is no such user).
+    pub async fn begin_totp(
+        &self,
+        user_id: UserId,
+        sealed: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.second_factor_update(
+            user_id,
+            "SET totp_pending = :p, totp_pending_at = :now",
+            "attribute_exists(user_id) AND attribute_not_exists(totp_secret)",
+            [(":p", s(sealed)), (":now", n(now))],
+        )
+        .await
+    }
+
+    /// Confirms the pending enrolment whose secret is `sealed` (the one the user's code was
+    /// checked against) if it began after `oldest`, recording `step` as used and the recovery
+    /// codes' hashes. `false` when refused: no such enrolment, a newer one replaced it, it
+    /// expired, or it was confirmed already.
+    pub async fn confirm_totp(
+        &self,
+        user_id: UserId,
+        sealed: &str,
+        oldest: i64,
+        step: u64,
+        recovery_hashes: &[String],
+    ) -> Result<bool, StoreError> {
+        self.second_factor_update(
+            user_id,
+            "SET totp_secret = :p, totp_last_step = :step, recovery_codes = :rc, \
+             recovery_codes_used = :zero REMOVE totp_pending, totp_pending_at",
+            "totp_pending = :p AND totp_pending_at > :oldest AND attribute_not_exists(totp_secret)",
+            [
+                (":p", s(sealed)),
+                (":oldest", n(oldest)),
+                (":step", n(step)),
+                (":rc", AttributeValue::Ss(recovery_hashes.to_vec())),
+                (":zero", n(0)),
+            ],
+        )
+        .await
+    }
+
+    /// Records `step` as used for the factor sealed as `sealed`, if it is later than the last
+    /// step used. `false` when refused: the code's step (or a later one) was used already, or
+    /// the factor changed since it was read.
+    pub async fn use_totp_step(
+        &self,
+        user_id: UserId,
+        sealed: &str,
+        step: u64,
+    ) -> Result<bool, StoreError> {
+        self.second_factor_update(
+            user_id,
+            "SET totp_last_step = :step",
+            "totp_secret = :p AND totp_last_step < :step",
+            [(":p", s(sealed)), (":step", n(step))],
+        )
+        .await
+    }
+
+    /// Uses the recovery code whose hash is `hash`: removed from the set and counted. `false`
+    /// when it is not (or no longer) in the set.
+    pub async fn use_recovery_code(&self, user_id: UserId, hash: &str) -> Result<bool, StoreError> {
+        self.second_factor_update(
+            user_id,
+            "DELETE recovery_codes :one_code ADD recovery_codes_used :one",
+            "contains(recovery_codes, :code)",
+            [
+                (":code", s(hash)),
+                (":one_code", AttributeValue::Ss(vec![hash.to_owned()])),
+                (":one", n(1)),
+            ],
+        )
+        .await
+    }
+
+    /// Replaces the recovery codes of the factor sealed as `sealed` with a new set. `false`
+    /// when the factor changed or is gone.
+    pub async fn replace_recovery_codes(
+        &self,
+        user_id: UserId,
+        sealed: &str,
+        hashes: &[String],
+    ) -> Result<bool, StoreError> {
+        self.second_factor_update(
+            user_id,
+            "SET recovery_codes = :rc, recovery_codes_used = :zero",
+            "totp_secret = :p",
+            [
+                (":p", s(sealed)),
+                (":rc", AttributeValue::Ss(hashes.to_vec())),
+                (":zero", n(0)),
+            ],
+        )
+        .await
+    }
+
+    /// Removes the second factor, confirmed or pending. `false` when there was none.
+    pub async fn remove_second_factor(&self, user_id: UserId) -> Result<bool, StoreError> {
+        self.second_factor_update(
+            user_id,
+            "REMOVE totp_pending, totp_pending_at, totp_secret, totp_last_step, \
+             recovery_codes, recovery_codes_used",
+            "attribute_exists(totp_secret) OR attribute_exists(totp_pending)",
+            [],
+        )
+        .await
+    }
+
+    /// One conditional update of the user's item: `true` when written, `false` when its
+    /// condition did not hold.
+    async fn second_factor_update<const N: usize>(
+        &self,
+        user_id: UserId,
+        update: &str,
+        condition: &str,
+        values: [(&str, AttributeValue); N],
+    ) -> Result<bool, StoreError> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.tables.users)
+            .key("user_id", n(user_id))
+            .update_expression(update)
+            .condition_expression(condition);
+        for (name, value) in values {
+            request = request.expression_attribute_values(name, value);
+        }
+        Ok(matches!(
+            conditional(request.send().await)?,
+            Conditional::Written(_)
+        ))
+    }
+}
