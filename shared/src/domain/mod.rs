@@ -9,13 +9,15 @@
 //! - [`end_reason`]: why a session ended.
 //! - [`limits`]: the concurrent session limit's plan (which slot, what to end).
 //! - [`throttle`]: the password throttle's decision and keys.
-//! - [`totp`]: time-based one-time passwords (RFC 6238), the second factor's codes.
+//! - [`totp`]: time-based one-time passwords (RFC 6238), the second factor's codes;
+//!   [`recovery`]: its single-use recovery codes.
 //! - [`ids`], [`text`], [`time`]: identifiers, cleaning user text, timestamps.
 
 pub mod device;
 pub mod end_reason;
 pub mod ids;
 pub mod limits;
+pub mod recovery;
 pub mod response;
 pub mod session;
 pub mod text;
