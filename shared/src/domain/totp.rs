@@ -20,7 +20,7 @@ pub const DIGITS: u32 = 6;
 /// most one, for clock drift and the time a person takes to type.
 pub const WINDOW: u64 = 1;
 
-/// Bytes of a new secret: 160 bits, the length RFC 4226 §4 recommends and SHA-1's block output.
+/// Bytes of a new secret: 160 bits, the length RFC 4226 §4 recommends and SHA-1's output.
 const SECRET_BYTES: usize = 20;
 
 /// The hash under HMAC: RFC 6238 allows SHA-256 and SHA-512; this service issues SHA-1 secrets

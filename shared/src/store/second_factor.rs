@@ -44,6 +44,18 @@ impl SecondFactor {
     }
 }
 
+/// Recovery-code hashes as a DynamoDB string set, which cannot be empty: a factor is always
+/// issued codes, so none is a caller's mistake, answered as a failure before any write.
+fn code_set(hashes: &[String]) -> Result<AttributeValue, StoreError> {
+    if hashes.is_empty() {
+        return Err(StoreError::Failed {
+            operation: "UpdateItem",
+            source: "no recovery codes to store".into(),
+        });
+    }
+    Ok(AttributeValue::Ss(hashes.to_vec()))
+}
+
 impl Store {
     /// The second factor of `user_id` (strongly consistent), or `None` when there is no such
     /// user.
@@ -93,7 +105,7 @@ impl Store {
                 (":p", s(sealed)),
                 (":oldest", n(oldest)),
                 (":step", n(step)),
-                (":rc", AttributeValue::Ss(recovery_hashes.to_vec())),
+                (":rc", code_set(recovery_hashes)?),
                 (":zero", n(0)),
             ],
         )
@@ -148,7 +160,7 @@ impl Store {
             "totp_secret = :p",
             [
                 (":p", s(sealed)),
-                (":rc", AttributeValue::Ss(hashes.to_vec())),
+                (":rc", code_set(hashes)?),
                 (":zero", n(0)),
             ],
         )

@@ -214,4 +214,12 @@ async fn a_recovery_code_used_by_many_requests_at_once_is_used_once() {
     assert_eq!(f.recovery_codes.len(), 2);
     assert_eq!(f.recovery_codes_used, 0);
     assert!(store.use_recovery_code(USER_ID, "hash-1").await.unwrap());
+    // No codes at all is a mistake, not a write (DynamoDB holds no empty set).
+    assert!(
+        store
+            .replace_recovery_codes(USER_ID, &sealed, &[])
+            .await
+            .is_err()
+    );
+    assert_eq!(factor(&store).await.recovery_codes.len(), 1);
 }
