@@ -31,8 +31,9 @@ impl Compared {
 }
 
 /// Runs `scenario`'s warm invocations `pairs` times through the binary in `earlier_dir` and
-/// the one in `now_dir`, alternating (earlier first), full core, and records the process CPU
-/// per request of each run.
+/// the one in `now_dir`, in turn (the earlier first in even pairs, this build first in odd
+/// ones, so neither always runs on a machine the other has warmed), full core, and records
+/// the process CPU per request of each run.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn compare(
     state: &AppState,
@@ -51,10 +52,14 @@ pub(crate) async fn compare(
         now_us: Vec::new(),
     };
     for pair in 0..pairs {
-        for (dir, into) in [
+        let mut runs = [
             (earlier_dir, &mut compared.earlier_us),
             (now_dir, &mut compared.now_us),
-        ] {
+        ];
+        if pair % 2 == 1 {
+            runs.reverse();
+        }
+        for (dir, into) in runs {
             eprintln!(
                 "bench: {} from {} (pair {}, ×{invocations})",
                 scenario.function,
@@ -103,7 +108,7 @@ pub(crate) fn section(md: &mut String, earlier: &str, pairs: usize, rows: &[Comp
     let _ = writeln!(
         md,
         "`--baseline-bin-dir`: the same warm invocations through the binaries of {earlier} and \
-         through this build's, in turn ({pairs} pairs, the earlier first), full core, in this \
+         through this build's, in turn ({pairs} pairs, which goes first alternating), full core, in this \
          run. CPU is the function process's per warm request (every thread, user and system, \
          from `/proc/<pid>/task/*/schedstat`), the runtime's loop around the handler included; \
          median of the pairs, each pair's value in brackets.\n"

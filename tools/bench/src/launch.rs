@@ -145,16 +145,19 @@ pub(crate) fn peak_rss_kb(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-/// CPU time process `pid` has used so far, summed over its threads' scheduler statistics
-/// (`/proc/<pid>/task/*/schedstat`, nanoseconds; `/proc/<pid>/stat` counts in 10 ms ticks).
-/// A thread that exits takes its time with it; the functions' runtime threads live as long as
-/// the process.
+/// CPU time process `pid` has used so far, summed over its live threads' scheduler statistics
+/// (`/proc/<pid>/task/*/schedstat`, nanoseconds; `/proc/<pid>/stat` counts in 10 ms ticks,
+/// too coarse for `jwks`). A thread that exits takes its time with it, and one that exits
+/// while it is read is skipped; the functions run one current-thread runtime, whose thread
+/// lives as long as the process. `None` when the process is gone.
 pub(crate) fn process_cpu(pid: u32) -> Option<Duration> {
-    let mut ns = 0u64;
-    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
-        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
-        ns += stat.split_whitespace().next()?.parse::<u64>().ok()?;
-    }
+    let ns = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .ok()?
+        .filter_map(|task| {
+            let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+            stat.split_whitespace().next()?.parse::<u64>().ok()
+        })
+        .sum();
     Some(Duration::from_nanos(ns))
 }
 
