@@ -60,11 +60,7 @@ impl Store {
     /// The second factor of `user_id` (strongly consistent), or `None` when there is no such
     /// user.
     pub async fn second_factor(&self, user_id: UserId) -> Result<Option<SecondFactor>, StoreError> {
-        Ok(self
-            .user_item(user_id)
-            .await?
-            .map(serde_dynamo::from_item)
-            .transpose()?)
+        self.user_item_as(user_id).await
     }
 
     /// Starts (or restarts) an enrolment with `sealed`, unless the user already has a confirmed

@@ -13,6 +13,15 @@ const USER_ID_COUNTER: u64 = 0;
 impl Store {
     /// One user, or `None`. Strongly consistent: role and disabled changes apply at once.
     pub async fn get_user(&self, user_id: UserId) -> Result<Option<User>, StoreError> {
+        self.user_item_as(user_id).await
+    }
+
+    /// The users-table item of `user_id` (strongly consistent) read as `T`, which may take
+    /// only some of its attributes, or `None` when there is no such user.
+    pub(super) async fn user_item_as<T: serde::de::DeserializeOwned>(
+        &self,
+        user_id: UserId,
+    ) -> Result<Option<T>, StoreError> {
         Ok(self
             .user_item(user_id)
             .await?
