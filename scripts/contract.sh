@@ -20,7 +20,7 @@ main() {
   local st=.tools/st-venv/bin/st
   # Warm every function first: cargo lambda watch starts each on its first request.
   local path
-  for path in /sessions/user/74 /sessions/user/74/x /users/74 /auth/register /auth/login \
+  for path in /sessions/user/74 /sessions/user/74/x /users/74 /auth/register /auth/login /auth/mfa \
       /auth/refresh /auth/logout /auth/password /auth/reauthenticate /sessions /sessions/x \
       /.well-known/jwks.json; do
     curl -s -o /dev/null -m 300 -X OPTIONS -H "Origin: http://localhost:5173" "$API$path" || true

@@ -71,6 +71,11 @@ cat <<BANNER
 
     $TOKEN
 
+  An admin with a second factor (TOTP) signs in in two steps: ops@example.com, password
+  demo-password-123, TOTP secret GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ (dev-only; add it to an
+  authenticator app, or \`scripts/totp GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ\` prints the code),
+  recovery codes demoa-codes ... demoj-codes.
+
   Try it:
 
     curl -s -H "Authorization: Bearer \$(cat .data/admin-token)" http://localhost:$API_PORT/sessions/user/74

@@ -163,6 +163,38 @@ PY
   [[ $(status "$API/.well-known/jwks.json") == 200 ]] || fail "jwks"
 }
 
+# The demo admin with a second factor (local stack only): the password gives a challenge, the
+# challenge and a code (TOTP computed here, or a recovery code) an aal2 session; a TOTP code is
+# accepted once.
+check_second_factor() {
+  local how=$1 challenge code body
+  mfa_challenge() {
+    [[ $(status "$API/auth/login" -X POST -H 'content-type: application/json' \
+        -d '{"email": "ops@example.com", "password": "demo-password-123"}') == 200 ]] || fail "ops login: $(cat "$BODY")"
+    [[ $(json_field mfa_required) == True ]] || fail "ops login must ask for the second factor: $(cat "$BODY")"
+    json_field challenge
+  }
+  challenge=$(mfa_challenge)
+  if [[ $how == totp ]]; then
+    code=$(scripts/totp GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ)
+    body="{\"challenge\": \"$challenge\", \"code\": \"$code\"}"
+  else
+    body="{\"challenge\": \"$challenge\", \"recovery_code\": \"$how\"}"
+  fi
+  [[ $(status "$API/auth/mfa" -X POST -H 'content-type: application/json' -d "$body") == 200 ]] || fail "mfa: $(cat "$BODY")"
+  python3 - "$BODY" <<'PY' || fail "mfa session: $(cat "$BODY")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["access_token"] and r["session"]["aal"] == "aal2", r
+assert r["session"]["amr"][0] == "pwd" and r["session"]["amr"][1] in ("otp", "recovery"), r
+PY
+  [[ $how == totp ]] || return 0
+  challenge=$(mfa_challenge)
+  [[ $(status "$API/auth/mfa" -X POST -H 'content-type: application/json' \
+      -d "{\"challenge\": \"$challenge\", \"code\": \"$code\"}") == 401 ]] || fail "a replayed code must be 401: $(cat "$BODY")"
+  grep -q '"code":"invalid_code"' "$BODY" || fail "replayed code body: $(cat "$BODY")"
+}
+
 if [[ -n "${BASE:-}" ]]; then
   echo "smoke: against $API (already running)"
   check_admin_errors
@@ -176,11 +208,13 @@ rm -rf .data
 start_stack
 check_api
 check_walkthrough
+check_second_factor totp
 stop_stack
 echo "smoke: second start on the same data"
 start_stack
 check_api
 check_walkthrough
+check_second_factor demob-codes
 echo "smoke: the contract (schemathesis against openapi.yaml)"
 # A failing contract must not leave the stack running (the next start would find its ports).
 scripts/contract.sh || { kill -INT -- "-$STACK" 2>/dev/null; sleep 3; exit 1; }

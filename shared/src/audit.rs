@@ -59,6 +59,44 @@ pub fn login_failed(email: &str, ip: &str, reason: &str) {
     );
 }
 
+/// A right password for a user with a second factor: a challenge was handed out.
+pub fn second_factor_challenged(user_id: UserId, ip: &str) {
+    tracing::info!(
+        audit = "second_factor_challenged",
+        actor_user_id = user_id.get(),
+        target_user_id = user_id.get(),
+        ip,
+        "password right; second factor asked for"
+    );
+}
+
+/// A second step of a sign-in failed: `user_id` when the challenge was known.
+pub fn second_factor_failed(user_id: Option<UserId>, ip: &str, reason: &str) {
+    emit(match reason {
+        r if r.starts_with("throttled") => Metric::Throttled,
+        _ => Metric::SignInFailure,
+    });
+    tracing::info!(
+        audit = "second_factor_failed",
+        target_user_id = user_id.map(UserId::get),
+        reason,
+        ip,
+        "second factor refused"
+    );
+}
+
+/// A recovery code was used (it is spent); `left` are still unused.
+pub fn recovery_code_used(user_id: UserId, left: usize, ip: &str) {
+    tracing::warn!(
+        audit = "recovery_code_used",
+        actor_user_id = user_id.get(),
+        target_user_id = user_id.get(),
+        left,
+        ip,
+        "recovery code used"
+    );
+}
+
 /// A refresh token was rotated.
 pub fn session_refreshed(user_id: UserId, session_id: &str, ip: &str) {
     emit(Metric::Refresh);

@@ -3,7 +3,7 @@
 use crate::config::{self, Config};
 use crate::error::{self, ApiError};
 use crate::store::Store;
-use crate::tokens::{self, keys, refresh};
+use crate::tokens::{self, keys, refresh, seal};
 use crate::{cursor, passwords, store};
 use std::sync::Arc;
 
@@ -46,6 +46,8 @@ pub struct AppState {
     pub signer: Option<Arc<tokens::TokenSigner>>,
     /// Refresh-token MACs: only in the functions that issue refresh tokens.
     pub refresh_key: Option<Arc<refresh::RefreshKey>>,
+    /// The second factor's keys: only in the functions that check or enrol one.
+    pub factor_keys: Option<Arc<seal::FactorKeys>>,
     /// The shared AWS configuration (region, credentials, timeouts).
     pub sdk: aws_config::SdkConfig,
 }
@@ -87,32 +89,82 @@ impl AppState {
             passwords,
             signer: None,
             refresh_key: None,
+            factor_keys: None,
             sdk,
         })
     }
 
-    /// Adds the refresh-token key, for the functions that issue refresh tokens: the string
-    /// value of the Secrets Manager secret named by `REFRESH_TOKEN_KEY_SECRET_ARN` (read once,
-    /// here, at cold start), or `REFRESH_TOKEN_KEY`, or, only where `APP_ENV=local`, the
-    /// dev-only key.
-    pub async fn with_refresh_key_from_env(self) -> Result<Self, error::StartupError> {
-        let sources = &self.config.secrets;
-        let refresh = match (sources.refresh_key_arn.clone(), sources.refresh_key.clone()) {
+    /// The text of a secret: the string value of the Secrets Manager secret named by the
+    /// setting `arn_setting` (read once, at cold start), or the value set in the environment;
+    /// `None` where neither is set and `APP_ENV=local` (the dev-only key is used).
+    async fn secret_text(
+        &self,
+        (arn, value): (Option<String>, Option<String>),
+        arn_setting: &'static str,
+    ) -> Result<Option<String>, error::StartupError> {
+        match (arn, value) {
             (Some(arn), _) => {
                 let client = aws_sdk_secretsmanager::Client::new(&self.sdk);
-                keys::fetch_secret_string(&client, &arn, "REFRESH_TOKEN_KEY_SECRET_ARN").await?
+                Ok(Some(
+                    keys::fetch_secret_string(&client, &arn, arn_setting).await?,
+                ))
             }
-            (None, Some(key)) => key,
-            (None, None) if self.config.app_env == config::AppEnv::Local => String::new(),
-            (None, None) => {
-                return Err(error::StartupError::Missing("REFRESH_TOKEN_KEY_SECRET_ARN"));
+            (None, Some(value)) => Ok(Some(value)),
+            (None, None) if self.config.app_env == config::AppEnv::Local => Ok(None),
+            (None, None) => Err(error::StartupError::Missing(arn_setting)),
+        }
+    }
+
+    /// Adds the refresh-token key, for the functions that issue refresh tokens: from
+    /// `REFRESH_TOKEN_KEY_SECRET_ARN`, or `REFRESH_TOKEN_KEY`, or, only where `APP_ENV=local`,
+    /// the dev-only key.
+    pub async fn with_refresh_key_from_env(self) -> Result<Self, error::StartupError> {
+        let sources = &self.config.secrets;
+        let from = (sources.refresh_key_arn.clone(), sources.refresh_key.clone());
+        match self
+            .secret_text(from, "REFRESH_TOKEN_KEY_SECRET_ARN")
+            .await?
+        {
+            Some(key) => self.with_refresh_key_bytes(key.as_bytes()),
+            None => Ok(self.with_refresh_key(refresh::RefreshKey::dev())),
+        }
+    }
+
+    /// Adds the second factor's keys, for the functions that check or enrol one: from
+    /// `MFA_KEY_SECRET_ARN`, or `MFA_KEY`, or, only where `APP_ENV=local`, the dev-only key.
+    /// At least 32 bytes, and never the dev-only key in a deployed stack.
+    pub async fn with_factor_keys_from_env(self) -> Result<Self, error::StartupError> {
+        let sources = &self.config.secrets;
+        let from = (sources.factor_key_arn.clone(), sources.factor_key.clone());
+        let keys = match self.secret_text(from, "MFA_KEY_SECRET_ARN").await? {
+            None => seal::FactorKeys::dev(),
+            Some(secret) => {
+                let invalid = |reason: &str| error::StartupError::Invalid {
+                    name: "MFA_KEY",
+                    reason: reason.to_owned(),
+                };
+                let deployed = self.config.app_env == config::AppEnv::Deployed;
+                if deployed && seal::FactorKeys::is_dev(secret.as_bytes()) {
+                    return Err(invalid("the dev-only key is refused outside APP_ENV=local"));
+                }
+                seal::FactorKeys::new(secret.as_bytes())
+                    .ok_or_else(|| invalid("at least 32 bytes"))?
             }
         };
-        if refresh.is_empty() {
-            Ok(self.with_refresh_key(refresh::RefreshKey::dev()))
-        } else {
-            self.with_refresh_key_bytes(refresh.as_bytes())
-        }
+        Ok(self.with_factor_keys(keys))
+    }
+
+    /// Adds the second factor's keys.
+    pub fn with_factor_keys(mut self, keys: seal::FactorKeys) -> Self {
+        self.factor_keys = Some(Arc::new(keys));
+        self
+    }
+
+    /// The second factor's keys, or a 500 in a function built without them.
+    pub fn factor_keys(&self) -> Result<&seal::FactorKeys, ApiError> {
+        self.factor_keys
+            .as_deref()
+            .ok_or_else(|| ApiError::internal("this function has no second-factor key"))
     }
 
     /// Adds the refresh-token key from its bytes: at least 32, and never the dev-only key in a
@@ -258,26 +310,7 @@ mod tests {
             RuleMode::MatchAny,
             [&cursor, &origin]
         );
-        let deployed = |pairs: &[(&str, &str)]| {
-            let key = keys::SigningKey::generate("k1").unwrap();
-            let set = serde_json::to_string(&keys::JwkSet {
-                keys: vec![key.public_jwk()],
-            })
-            .unwrap();
-            let mut env: std::collections::HashMap<String, String> = [
-                ("SESSIONS_TABLE", "s"),
-                ("USERS_TABLE", "u"),
-                ("USER_EMAILS_TABLE", "e"),
-            ]
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-            env.insert("JWT_PUBLIC_KEYS".into(), set);
-            for (k, v) in pairs {
-                env.insert(k.to_string(), v.to_string());
-            }
-            env
-        };
+        let deployed = deployed_env;
         // Without ARNs nothing is read and nothing is there.
         let env = deployed(&[]);
         let mut config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
@@ -301,5 +334,53 @@ mod tests {
             config.origin_verify_secret.as_deref(),
             Some("cf-origin-secret-0123456789")
         );
+    }
+
+    fn deployed_env(pairs: &[(&str, &str)]) -> std::collections::HashMap<String, String> {
+        let key = keys::SigningKey::generate("k1").unwrap();
+        let set = serde_json::to_string(&keys::JwkSet {
+            keys: vec![key.public_jwk()],
+        })
+        .unwrap();
+        let base = [
+            ("SESSIONS_TABLE", "s"),
+            ("USERS_TABLE", "u"),
+            ("USER_EMAILS_TABLE", "e"),
+        ];
+        let mut env: std::collections::HashMap<String, String> = base
+            .iter()
+            .chain(pairs)
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        env.insert("JWT_PUBLIC_KEYS".into(), set);
+        env
+    }
+
+    #[tokio::test]
+    async fn a_deployed_function_refuses_a_missing_short_or_dev_only_second_factor_key() {
+        let state = |pairs: &[(&str, &str)]| {
+            let env = deployed_env(pairs);
+            let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
+            let sdk = aws_config::SdkConfig::builder()
+                .behavior_version(aws_config::BehaviorVersion::latest())
+                .build();
+            AppState::build_with(config, sdk).unwrap()
+        };
+        let refused = |r: Result<AppState, error::StartupError>| r.err().map(|e| e.to_string());
+        let missing = state(&[]).with_factor_keys_from_env().await;
+        assert!(refused(missing).unwrap().contains("MFA_KEY_SECRET_ARN"));
+        let short = state(&[("MFA_KEY", "too-short")])
+            .with_factor_keys_from_env()
+            .await;
+        assert!(refused(short).unwrap().contains("at least 32 bytes"));
+        let dev = "dev-only-second-factor-key-not-for-production";
+        let dev = state(&[("MFA_KEY", dev)]).with_factor_keys_from_env().await;
+        assert!(refused(dev).unwrap().contains("dev-only"));
+        let good = "a-second-factor-key-of-at-least-32-bytes";
+        let good = state(&[("MFA_KEY", good)])
+            .with_factor_keys_from_env()
+            .await;
+        assert!(good.unwrap().factor_keys().is_ok());
+        assert!(state(&[]).factor_keys().is_err(), "only where asked for");
     }
 }

@@ -2,7 +2,7 @@
 //! Secrets Manager actions on exactly the resources this table lists, and nothing else.
 
 use serde_norway::Value;
-use shared::domain::UserId;
+use shared::domain::{Location, UserId};
 use std::collections::{BTreeMap, BTreeSet};
 
 const SESSIONS: &str = "SessionsTable";
@@ -13,6 +13,7 @@ const LIVE: &str = "SessionsTable/index/live";
 const SIGNING_KEY: &str = "SigningKeySecretArn";
 
 const REFRESH_KEY: &str = "RefreshTokenKeySecret";
+const MFA_KEY: &str = "MfaKeySecret";
 const CURSOR_KEY: &str = "CursorSecret";
 const ORIGIN_SECRET: &str = "OriginVerifySecret";
 
@@ -108,11 +109,31 @@ const EXPECTED: &[(&str, &[(&str, &str)])] = &[
             (CHECK, USERS),
             (GET, SESSIONS),
             (PUT, SESSIONS),
+            (PUT, EMAILS),
             (QUERY, LIVE),
             (CHECK, SESSIONS),
             (UPDATE, SESSIONS),
             (SECRET, SIGNING_KEY),
             (SECRET, REFRESH_KEY),
+            (SECRET, ORIGIN_SECRET),
+        ],
+    ),
+    (
+        "login-mfa",
+        &[
+            (UPDATE, EMAILS),
+            (DELETE, EMAILS),
+            (GET, USERS),
+            (UPDATE, USERS),
+            (CHECK, USERS),
+            (GET, SESSIONS),
+            (PUT, SESSIONS),
+            (QUERY, LIVE),
+            (CHECK, SESSIONS),
+            (UPDATE, SESSIONS),
+            (SECRET, SIGNING_KEY),
+            (SECRET, REFRESH_KEY),
+            (SECRET, MFA_KEY),
             (SECRET, ORIGIN_SECRET),
         ],
     ),
@@ -330,6 +351,7 @@ fn secrets_are_read_at_cold_start_by_exactly_the_functions_that_need_them() {
     for secret in [
         "SIGNING_KEY",
         "REFRESH_TOKEN_KEY",
+        "MFA_KEY",
         "CURSOR_SECRET",
         "ORIGIN_VERIFY_SECRET",
         "resolve:",
@@ -355,13 +377,15 @@ fn secrets_are_read_at_cold_start_by_exactly_the_functions_that_need_them() {
             .as_str()
             .unwrap();
         let env = format!("{:?}", resource["Properties"]["Environment"]);
-        let signs = ["login", "refresh", "reauthenticate"].contains(&name);
+        let signs = ["login", "login-mfa", "refresh", "reauthenticate"].contains(&name);
         assert_eq!(env.contains("SIGNING_KEY_SECRET_ARN"), signs, "{name}");
         assert_eq!(
             env.contains("REFRESH_TOKEN_KEY_SECRET_ARN"),
             signs,
             "{name}"
         );
+        let factor = name == "login-mfa";
+        assert_eq!(env.contains("MFA_KEY_SECRET_ARN"), factor, "{name}");
         let pages = ["get-user-sessions", "list-my-sessions"].contains(&name);
         assert_eq!(env.contains("CURSOR_SECRET_ARN"), pages, "{name}");
         // Every function that records an address (all but jwks) tells CloudFront apart.
@@ -423,7 +447,7 @@ fn set(names: &[&str]) -> BTreeSet<String> {
 
 /// The attribute names of a session item with every optional field set.
 fn session_attributes() -> BTreeSet<String> {
-    use shared::domain::{EndReason, Location, Session};
+    use shared::domain::{EndReason, Session};
     let policy = shared::domain::SessionPolicy {
         idle_timeout_seconds: 60,
         absolute_lifetime_seconds: 60,
@@ -458,6 +482,31 @@ fn session_attributes() -> BTreeSet<String> {
     names
 }
 
+/// The attribute names of a sign-in challenge with every optional field set.
+fn challenge_attributes() -> BTreeSet<String> {
+    let challenge = shared::domain::challenge::Challenge {
+        email: "mfa x".into(),
+        user_id: UserId::of(2),
+        login_email: "a@example.com".into(),
+        ip: "192.0.2.1".into(),
+        user_agent_hash: "h".into(),
+        device_name: Some("d".into()),
+        device_type: Some(shared::domain::DeviceType::Web),
+        location: Some(Location {
+            country: "DE".into(),
+            region: None,
+            city: None,
+        }),
+        credential_epoch: 0,
+        expires_at: 0,
+        ttl: 0,
+        attempts: 0,
+    };
+    let item: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> =
+        serde_dynamo::to_item(&challenge).unwrap();
+    item.into_keys().collect()
+}
+
 /// The attribute names of a user item with every optional field set.
 fn user_attributes() -> BTreeSet<String> {
     let user = shared::domain::User {
@@ -487,7 +536,13 @@ fn the_writes_of_sign_in_sign_up_reauthentication_and_labels_are_narrowed() {
             .or_else(|| condition(s, "ForAllValues:StringLike", "dynamodb:Attributes"))
     };
     // Every write of these functions names the attributes it may touch.
-    for function in ["login", "reauthenticate", "register", "rename-session"] {
+    for function in [
+        "login",
+        "login-mfa",
+        "reauthenticate",
+        "register",
+        "rename-session",
+    ] {
         for action in [PUT, UPDATE, DELETE] {
             for table in [SESSIONS, USERS, EMAILS] {
                 let Some((_, granted)) = EXPECTED.iter().find(|(f, _)| *f == function) else {
@@ -506,8 +561,13 @@ fn the_writes_of_sign_in_sign_up_reauthentication_and_labels_are_narrowed() {
         }
     }
     // A new session's attributes, exactly those of the item the code writes.
-    let put = &grants(&t, "login", PUT, SESSIONS)[0];
-    assert_eq!(attributes(put), Some(session_attributes()));
+    for function in ["login", "login-mfa"] {
+        let put = &grants(&t, function, PUT, SESSIONS)[0];
+        assert_eq!(attributes(put), Some(session_attributes()), "{function}");
+    }
+    // A sign-in challenge's attributes, exactly those of the item the code writes.
+    let put = &grants(&t, "login", PUT, EMAILS)[0];
+    assert_eq!(attributes(put), Some(challenge_attributes()));
     let put = &grants(&t, "register", PUT, USERS)[0];
     assert_eq!(attributes(put), Some(user_attributes()));
     // No sign-in, re-authentication or label write reaches the global epoch (partition 0).

@@ -12,6 +12,9 @@
 //! (reason `evicted`) or is refused with 409 (`SESSION_LIMIT_ACTION`); see [`shared::services::limits`].
 //! Behind CloudFront the address and location come from its viewer headers (see
 //! [`shared::http::viewer`]).
+//!
+//! A user with a second factor gets no tokens here: the right password answers 200 with
+//! `mfa_required` and a challenge, completed at `POST /auth/mfa` (the `login-mfa` function).
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -21,7 +24,7 @@ use shared::domain::DeviceType;
 use shared::domain::time::now_epoch;
 use shared::error::ApiError;
 use shared::http::{expect_method, json, json_body, user_agent, viewer};
-use shared::services::sign_in::{SignIn, sign_in};
+use shared::services::sign_in::{Origin, SignIn, sign_in};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -40,14 +43,16 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     let attempt = SignIn {
         email: &body.email,
         password: &body.password,
-        user_agent: user_agent(&req),
-        device_name: body.device_name.as_deref(),
-        device_type: body.device_type,
-        ip: &viewer.ip,
-        location: viewer.location,
+        origin: Origin {
+            user_agent: user_agent(&req),
+            device_name: body.device_name.as_deref(),
+            device_type: body.device_type,
+            ip: &viewer.ip,
+            location: viewer.location,
+        },
     };
-    let tokens = sign_in(state, attempt, now_epoch()).await?;
-    json(StatusCode::OK, &tokens)
+    let signed_in = sign_in(state, attempt, now_epoch()).await?;
+    json(StatusCode::OK, &signed_in)
 }
 
 #[cfg(test)]

@@ -21,6 +21,11 @@ pub struct SecretSources {
     pub refresh_key_arn: Option<String>,
     /// `REFRESH_TOKEN_KEY`, outside AWS.
     pub refresh_key: Option<String>,
+    /// `MFA_KEY_SECRET_ARN`: the second factor's key (TOTP secrets sealed, recovery codes
+    /// hashed).
+    pub factor_key_arn: Option<String>,
+    /// `MFA_KEY`, outside AWS.
+    pub factor_key: Option<String>,
     /// `CURSOR_SECRET_ARN`: the paging-cursor key (base64).
     pub cursor_arn: Option<String>,
     /// `ORIGIN_VERIFY_SECRET_ARN`: CloudFront's origin secret.
@@ -36,6 +41,8 @@ impl SecretSources {
                 .map(|key| (key, env.text("SIGNING_KEY_ID"))),
             refresh_key_arn: env.text("REFRESH_TOKEN_KEY_SECRET_ARN"),
             refresh_key: env.text("REFRESH_TOKEN_KEY"),
+            factor_key_arn: env.text("MFA_KEY_SECRET_ARN"),
+            factor_key: env.text("MFA_KEY"),
             cursor_arn: env.text("CURSOR_SECRET_ARN"),
             origin_verify_arn: env.text("ORIGIN_VERIFY_SECRET_ARN"),
         }

@@ -7,12 +7,16 @@
 //! - [`user`]: the user item, roles, the wire shape.
 //! - [`device`]: device labels from a User-Agent.
 //! - [`end_reason`]: why a session ended.
+//! - [`assurance`]: how a session was authenticated (`amr`) and the level reached (`aal`).
 //! - [`limits`]: the concurrent session limit's plan (which slot, what to end).
 //! - [`throttle`]: the password throttle's decision and keys.
+//! - [`challenge`]: the second step of a sign-in with a second factor.
 //! - [`totp`]: time-based one-time passwords (RFC 6238), the second factor's codes;
 //!   [`recovery`]: its single-use recovery codes.
 //! - [`ids`], [`text`], [`time`]: identifiers, cleaning user text, timestamps.
 
+pub mod assurance;
+pub mod challenge;
 pub mod device;
 pub mod end_reason;
 pub mod ids;
@@ -26,6 +30,7 @@ pub mod time;
 pub mod totp;
 pub mod user;
 
+pub use assurance::{Aal, Amr};
 pub use device::{DeviceInfo, DeviceNameSource, DeviceType};
 pub use end_reason::EndReason;
 pub use ids::{SessionId, UserId};

@@ -3,7 +3,7 @@
 use super::ids::UserId;
 use super::session::{Cutoffs, Location, Session, SessionPolicy, SessionStatus};
 use super::time::rfc3339;
-use super::{DeviceNameSource, DeviceType, EndReason};
+use super::{Aal, Amr, DeviceNameSource, DeviceType, EndReason};
 use serde::Serialize;
 
 impl Session {
@@ -49,6 +49,8 @@ impl Session {
             ended_reason: superseded.or(self.revoked_reason),
             label: self.label.clone(),
             location: self.location.clone(),
+            aal: self.aal(),
+            amr: self.amr.clone(),
         }
     }
 }
@@ -96,4 +98,9 @@ pub struct SessionResponse {
     pub label: Option<String>,
     /// Where the latest sign-in or refresh came from (CloudFront viewer headers), if known.
     pub location: Option<Location>,
+    /// The assurance level the session reached: `aal1` (password) or `aal2` (password and a
+    /// second factor).
+    pub aal: Aal,
+    /// How the session was authenticated: `pwd`, `otp`, `recovery`.
+    pub amr: Vec<Amr>,
 }

@@ -1,6 +1,7 @@
 //! Sessions: the stored item (DynamoDB, via serde_dynamo), its lifetimes, how its status is
 //! decided at a moment, and the wire shape the API returns.
 
+use super::assurance::{Aal, Amr};
 use super::device::{DeviceInfo, DeviceNameSource, DeviceType};
 use super::end_reason::EndReason;
 use super::ids::UserId;
@@ -126,6 +127,10 @@ pub struct Session {
     /// Where the latest sign-in or refresh came from, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<Location>,
+    /// How the session was authenticated, in order: `pwd`, then `otp` or `recovery` when a
+    /// second factor completed the sign-in or a re-authentication.
+    #[serde(default = "super::assurance::password_only")]
+    pub amr: Vec<Amr>,
 }
 
 /// Where a session stands at a given moment.
@@ -179,7 +184,13 @@ impl Session {
             auth_generation: 0,
             label: None,
             location: None,
+            amr: super::assurance::password_only(),
         }
+    }
+
+    /// The assurance level the session reached.
+    pub fn aal(&self) -> Aal {
+        super::assurance::level(&self.amr)
     }
 
     /// When the user last proved their password in this session.
@@ -303,7 +314,16 @@ mod tests {
             auth_generation: 0,
             label: None,
             location: None,
+            amr: vec![Amr::Pwd],
         }
+    }
+
+    #[test]
+    fn a_session_stored_before_amr_existed_reads_as_a_password_sign_in() {
+        let mut item = serde_json::to_value(session()).unwrap();
+        item.as_object_mut().unwrap().remove("amr");
+        let old: Session = serde_json::from_value(item).unwrap();
+        assert_eq!((old.aal(), old.amr), (Aal::Aal1, vec![Amr::Pwd]));
     }
 
     #[test]

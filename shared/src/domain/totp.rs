@@ -55,6 +55,11 @@ impl Algorithm {
     }
 }
 
+/// What a user's sealed secret is bound to ([`crate::tokens::seal`]'s context): their id.
+pub fn seal_context(user_id: super::ids::UserId) -> String {
+    format!("totp:{user_id}")
+}
+
 /// A TOTP shared secret. Its bytes never appear in `Debug` output.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret {

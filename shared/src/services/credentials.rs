@@ -68,9 +68,7 @@ impl<'a> PasswordCheck<'a> {
         password: &str,
         hash: Option<&str>,
     ) -> Result<(), CheckFailed> {
-        self.reservation
-            .decide(known_client)
-            .map_err(|t| CheckFailed::Throttled(t.why, t.into()))?;
+        self.admit(known_client)?;
         let passwords = &self.state.passwords;
         let verified = match hash {
             Some(hash) => passwords.verify(password, hash),
@@ -84,6 +82,14 @@ impl<'a> PasswordCheck<'a> {
         } else {
             Err(CheckFailed::Wrong)
         }
+    }
+
+    /// Decides the throttle alone (`known_client` as for [`PasswordCheck::verify`]): for a
+    /// second factor's code, whose guesses count on the same counters as passwords.
+    pub fn admit(&self, known_client: bool) -> Result<(), CheckFailed> {
+        self.reservation
+            .decide(known_client)
+            .map_err(|t| CheckFailed::Throttled(t.why, t.into()))
     }
 
     /// [`PasswordCheck::verify`], with the refusal audited through `failed` (the throttle's

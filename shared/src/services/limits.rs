@@ -22,11 +22,11 @@ pub async fn snapshot(
     policy: &SessionPolicy,
 ) -> Result<Snapshot, StoreError> {
     let (user, active) = tokio::try_join!(
-        store.get_user_with_slots(user_id),
+        store.get_account(user_id),
         store.active_sessions(user_id, now, policy)
     )?;
     let (credential_epoch, slots) = user
-        .map(|(user, slots)| (user.credential_epoch, slots))
+        .map(|a| (a.user.credential_epoch, a.slots))
         .unwrap_or_default();
     Ok(Snapshot {
         credential_epoch,

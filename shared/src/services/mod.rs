@@ -2,6 +2,7 @@
 //! between the routes (which parse and respond) and the store (which reads and writes).
 //!
 //! - [`sign_in`]: email and password to a new session and its tokens.
+//! - [`second_factor`]: the second step of a sign-in: a challenge and a code.
 //! - [`tokens`]: issuing tokens, rotating refresh tokens (with theft detection).
 //! - [`sessions`]: a user's own sessions: list, name, end one, end all others, sign out.
 //! - [`admin`]: an administrator's view and control of any user and their sessions.
@@ -13,6 +14,7 @@ pub mod accounts;
 pub mod admin;
 pub mod credentials;
 pub mod limits;
+pub mod second_factor;
 pub mod sessions;
 pub mod sign_in;
 pub mod tokens;

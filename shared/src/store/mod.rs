@@ -96,6 +96,7 @@ impl Store {
 mod expressions;
 mod admin;
 mod caller;
+mod challenge;
 mod client;
 mod credentials;
 mod listing;
@@ -117,3 +118,4 @@ pub use listing::{ActiveAt, SessionPage};
 pub use migrate::CopyReport;
 pub use second_factor::SecondFactor;
 pub use sessions::{EndOutcome, Item, LabelOutcome, Rotation, session_item};
+pub use users::Account;

@@ -1,6 +1,7 @@
 //! The users table (users, the user-id counter, slot holders) and the email table.
 
 use super::expressions::SLOT_PREFIX;
+use super::second_factor::SecondFactor;
 use super::{Store, StoreError, classify, condition_failed, n, s};
 use crate::domain::User;
 use crate::domain::UserId;
@@ -175,11 +176,9 @@ impl Store {
         }
     }
 
-    /// One user and which sessions hold the slots of their session limit.
-    pub async fn get_user_with_slots(
-        &self,
-        user_id: UserId,
-    ) -> Result<Option<(User, HashMap<u32, String>)>, StoreError> {
+    /// One user, which sessions hold the slots of their session limit, and their second
+    /// factor: one read (strongly consistent).
+    pub async fn get_account(&self, user_id: UserId) -> Result<Option<Account>, StoreError> {
         let Some(item) = self.user_item(user_id).await? else {
             return Ok(None);
         };
@@ -190,6 +189,22 @@ impl Store {
                 Some((slot, value.as_s().ok()?.clone()))
             })
             .collect();
-        Ok(Some((serde_dynamo::from_item(item)?, slots)))
+        let factor = serde_dynamo::from_item(item.clone())?;
+        Ok(Some(Account {
+            user: serde_dynamo::from_item(item)?,
+            slots,
+            factor,
+        }))
     }
+}
+
+/// A user's item as sign-in reads it.
+#[derive(Debug, Clone)]
+pub struct Account {
+    /// The user.
+    pub user: User,
+    /// Which sessions hold the slots of the user's session limit.
+    pub slots: HashMap<u32, String>,
+    /// The user's second factor (empty when there is none).
+    pub factor: SecondFactor,
 }

@@ -1,15 +1,16 @@
-//! Demo data for the local stack and the event-replay tests: an admin, and user 74 with
-//! sessions on several real devices (one of them ended).
+//! Demo data for the local stack and the event-replay tests: an admin, an admin with a second
+//! factor (TOTP, dev-only secret), and user 74 with sessions on several real devices (one of
+//! them ended).
 
 use crate::AppState;
 use crate::domain::SessionPolicy;
 use crate::domain::UserId;
 use crate::domain::device::describe;
 use crate::domain::ids::new_session_id;
-use crate::domain::{EndReason, Role, Session};
+use crate::domain::{EndReason, Role, Session, challenge, recovery, totp};
 use crate::error::ApiError;
 use crate::services::accounts::{NewUser, create_user};
-use crate::services::sign_in::{SignIn, sign_in};
+use crate::services::sign_in::{Origin, SignIn, SignedIn, sign_in};
 use crate::store::{Store, StoreError};
 use crate::tokens::TokenSigner;
 use crate::tokens::refresh::{RefreshKey, new_family};
@@ -21,13 +22,34 @@ pub const ADMIN_ID: UserId = UserId::of(1);
 pub const USER_ID: UserId = UserId::of(74);
 /// A plain user with no sessions.
 pub const PLAIN_USER_ID: UserId = UserId::of(75);
+/// The demo admin with a second factor (TOTP): signs in in two steps.
+pub const TOTP_ADMIN_ID: UserId = UserId::of(2);
+/// Their email.
+pub const TOTP_ADMIN_EMAIL: &str = "ops@example.com";
+/// Their TOTP secret (base32, for an authenticator app or `oathtool --totp -b`): RFC 6238's
+/// test seed, dev-only like everything here.
+pub const DEMO_TOTP_SECRET_BASE32: &str = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ";
+/// Their recovery codes (dev-only).
+pub const DEMO_RECOVERY_CODES: [&str; 10] = [
+    "demoa-codes",
+    "demob-codes",
+    "democ-codes",
+    "demod-codes",
+    "demoe-codes",
+    "demof-codes",
+    "demog-codes",
+    "demoh-codes",
+    "demoi-codes",
+    "demoj-codes",
+];
 /// The password of every demo user (local stack only).
 pub const DEMO_PASSWORD: &str = "demo-password-123";
 
 /// The demo users: (id, email, display name, role). Ids are explicit because the admin panel's
 /// demo asks for user 74.
-const USERS: [(UserId, &str, &str, Role); 3] = [
+const USERS: [(UserId, &str, &str, Role); 4] = [
     (ADMIN_ID, "admin@example.com", "Ada Admin", Role::Admin),
+    (TOTP_ADMIN_ID, TOTP_ADMIN_EMAIL, "Olu Ops", Role::Admin),
     (USER_ID, "jane@example.com", "Jane Doe", Role::User),
     (PLAIN_USER_ID, "sam@example.com", "Sam Smith", Role::User),
 ];
@@ -116,17 +138,24 @@ pub async fn seed(state: &AppState, now: i64) -> Result<bool, ApiError> {
         }
     }
     store.raise_user_id_floor(PLAIN_USER_ID.get()).await?;
+    enrol_demo_totp(state, now).await?;
     for (ua, ip, started, used, ended) in DEVICES {
         let attempt = SignIn {
             email: "jane@example.com",
             password: DEMO_PASSWORD,
-            user_agent: ua,
-            device_name: None,
-            device_type: None,
-            ip,
-            location: None,
+            origin: Origin {
+                user_agent: ua,
+                device_name: None,
+                device_type: None,
+                ip,
+                location: None,
+            },
         };
-        let signed_in = sign_in(state, attempt, now).await?;
+        let SignedIn::Tokens(signed_in) = sign_in(state, attempt, now).await? else {
+            return Err(ApiError::internal(
+                "a demo user without a second factor was challenged",
+            ));
+        };
         let session_id = signed_in.session.map(|s| s.id).unwrap_or_default();
         let session_id = session_id.as_str();
         let mut session = store
@@ -155,12 +184,52 @@ pub async fn seed(state: &AppState, now: i64) -> Result<bool, ApiError> {
     Ok(true)
 }
 
+/// Gives the TOTP demo admin their second factor, as an enrolment confirmed with a code
+/// would: the dev-only secret sealed under the function's key, the demo recovery codes hashed.
+async fn enrol_demo_totp(state: &AppState, now: i64) -> Result<(), ApiError> {
+    let keys = state.factor_keys()?;
+    let id = TOTP_ADMIN_ID;
+    let bytes = data_encoding::BASE32_NOPAD
+        .decode(DEMO_TOTP_SECRET_BASE32.as_bytes())
+        .map_err(ApiError::internal)?;
+    let sealed = keys
+        .seal()
+        .seal(&totp::seal_context(id), &bytes)
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let hashes: Vec<String> = DEMO_RECOVERY_CODES
+        .iter()
+        .filter_map(|code| recovery::hash(keys.recovery(), id, code))
+        .collect();
+    // Steps up to two before now count as used: the codes of now and its window are not.
+    let used = totp::step_at(now).unwrap_or_default().saturating_sub(2);
+    let store = &state.store;
+    let confirmed = store.begin_totp(id, &sealed, now).await?
+        && store
+            .confirm_totp(id, &sealed, now - 1, used, &hashes)
+            .await?;
+    if !confirmed {
+        return Err(ApiError::internal("the demo second factor was not stored"));
+    }
+    Ok(())
+}
+
+/// The current TOTP code of the demo admin with a second factor.
+pub fn demo_totp_code(now: i64) -> Result<String, ApiError> {
+    let bytes = data_encoding::BASE32_NOPAD
+        .decode(DEMO_TOTP_SECRET_BASE32.as_bytes())
+        .map_err(ApiError::internal)?;
+    let step = totp::step_at(now).ok_or_else(|| ApiError::internal("a time before 1970"))?;
+    Ok(totp::Secret::from_bytes(bytes, totp::Algorithm::Sha1).code(step))
+}
+
 /// Values for the placeholders of the `events/` files, each backed by a fresh session so the
 /// events replay in any order of directories: `{{admin_token}}` (the admin), `{{user_token}}`
 /// (plain user 75), `{{ended_session_token}}` (an admin session already ended),
 /// `{{logout_token}}` (a session of user 75 to sign out), `{{user_refresh_token}}` (a refresh
 /// token of user 75), `{{user_other_session_id}}` and `{{target_session_id}}` (other sessions of user 75) and
-/// `{{admin_session_id}}` (the admin's session). User 74's demo sessions are left as seeded.
+/// `{{admin_session_id}}` (the admin's session), `{{mfa_challenge}}` (a sign-in challenge of
+/// the TOTP demo admin from [`EVENT_IP`] and [`EVENT_USER_AGENT`]) and `{{totp_code}}` (their
+/// code now). User 74's demo sessions are left as seeded.
 /// The demo data must be seeded.
 pub async fn event_tokens(
     store: &Store,
@@ -203,7 +272,10 @@ pub async fn event_tokens(
     refreshable.credential_epoch = account.map(|u| u.credential_epoch).unwrap_or(0);
     refreshable.global_epoch = global_epoch;
     store.put_new_session(&refreshable).await?;
+    let challenge = demo_challenge(store, now).await?;
     Ok(BTreeMap::from([
+        ("mfa_challenge", challenge),
+        ("totp_code", demo_totp_code(now)?),
         ("admin_token", signer.issue_for(&admin, Role::Admin, now)?),
         ("user_token", signer.issue_for(&user, Role::User, now)?),
         (
@@ -216,6 +288,44 @@ pub async fn event_tokens(
         ("target_session_id", target.session_id),
         ("admin_session_id", admin.session_id),
     ]))
+}
+
+/// The address and User-Agent of the `events/` files' requests: a sign-in challenge is bound
+/// to them.
+pub const EVENT_IP: &str = "203.0.113.50";
+/// See [`EVENT_IP`].
+pub const EVENT_USER_AGENT: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+
+/// A sign-in challenge of the TOTP demo admin, as their password step from the events'
+/// address and browser would leave it.
+async fn demo_challenge(
+    store: &Store,
+    now: i64,
+) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+    let token = challenge::new_challenge().map_err(|e| e.to_string())?;
+    let key = challenge::challenge_key(&token).ok_or("a malformed challenge")?;
+    let user = store
+        .get_user(TOTP_ADMIN_ID)
+        .await?
+        .ok_or("the demo data is not seeded")?;
+    let expires_at = now + challenge::CHALLENGE_TTL_SECONDS;
+    store
+        .put_challenge(&challenge::Challenge {
+            email: key,
+            user_id: TOTP_ADMIN_ID,
+            login_email: TOTP_ADMIN_EMAIL.to_owned(),
+            ip: EVENT_IP.to_owned(),
+            user_agent_hash: challenge::user_agent_hash(EVENT_USER_AGENT),
+            device_name: None,
+            device_type: None,
+            location: None,
+            credential_epoch: user.credential_epoch,
+            expires_at,
+            ttl: expires_at,
+            attempts: 0,
+        })
+        .await?;
+    Ok(token)
 }
 
 /// Replaces `{{name}}` placeholders in an event file with tokens.

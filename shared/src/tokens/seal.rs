@@ -10,6 +10,7 @@ use crate::domain::ids::random_bytes;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use ring::{hkdf, hmac};
 
 /// The format's prefix; a later format (or key) gets another.
 const VERSION: &str = "v1.";
@@ -63,6 +64,65 @@ impl SealKey {
             .open_in_place(nonce, Aad::from(context.as_bytes()), &mut body)
             .ok()?;
         Some(plain.to_vec())
+    }
+}
+
+/// Shortest second-factor secret accepted, in bytes.
+pub const MIN_FACTOR_SECRET_BYTES: usize = 32;
+
+/// The dev-only second-factor secret: used only where `APP_ENV=local` and none is configured.
+const DEV_ONLY_FACTOR_SECRET: &[u8] = b"dev-only-second-factor-key-not-for-production";
+
+/// The second factor's server keys, both derived (HKDF-SHA-256, RFC 5869) from one secret
+/// (`MFA_KEY_SECRET_ARN`): the key TOTP secrets are sealed with, and the key recovery codes
+/// are hashed with ([`crate::domain::recovery::hash`]). Never in `Debug` output.
+pub struct FactorKeys {
+    seal: SealKey,
+    recovery: hmac::Key,
+}
+
+impl std::fmt::Debug for FactorKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FactorKeys(..)")
+    }
+}
+
+impl FactorKeys {
+    /// The keys derived from `secret`; `None` when it is shorter than
+    /// [`MIN_FACTOR_SECRET_BYTES`].
+    pub fn new(secret: &[u8]) -> Option<Self> {
+        if secret.len() < MIN_FACTOR_SECRET_BYTES {
+            return None;
+        }
+        let prk =
+            hkdf::Salt::new(hkdf::HKDF_SHA256, b"device-sessions second factor").extract(secret);
+        let seal = UnboundKey::from(prk.expand(&[b"seal v1"], &AES_256_GCM).ok()?);
+        let recovery = hmac::Key::from(prk.expand(&[b"recovery v1"], hmac::HMAC_SHA256).ok()?);
+        Some(Self {
+            seal: SealKey(LessSafeKey::new(seal)),
+            recovery,
+        })
+    }
+
+    /// The dev-only keys (local stack and tests).
+    pub fn dev() -> Self {
+        Self::new(DEV_ONLY_FACTOR_SECRET)
+            .unwrap_or_else(|| unreachable!("the dev secret is long enough"))
+    }
+
+    /// Whether `secret` is the dev-only one (refused by a deployed stack).
+    pub fn is_dev(secret: &[u8]) -> bool {
+        secret == DEV_ONLY_FACTOR_SECRET
+    }
+
+    /// The key TOTP secrets are sealed with.
+    pub fn seal(&self) -> &SealKey {
+        &self.seal
+    }
+
+    /// The key recovery codes are hashed with.
+    pub fn recovery(&self) -> &hmac::Key {
+        &self.recovery
     }
 }
 
@@ -128,5 +188,23 @@ mod tests {
         assert!(SealKey::new(&[0; 33]).is_none());
         assert!(SealKey::new(&[0; 16]).is_none());
         assert!(SealKey::new(&[0; 32]).is_some());
+    }
+
+    #[test]
+    fn one_factor_secret_gives_two_distinct_keys_and_a_short_one_none() {
+        assert!(FactorKeys::new(&[7; 31]).is_none());
+        let keys = FactorKeys::new(&[7; 32]).unwrap();
+        let sealed = keys.seal().seal("totp:1", b"secret").unwrap();
+        let same = FactorKeys::new(&[7; 32]).unwrap();
+        assert_eq!(
+            same.seal().open("totp:1", &sealed).as_deref(),
+            Some(&b"secret"[..])
+        );
+        assert_eq!(FactorKeys::dev().seal().open("totp:1", &sealed), None);
+        let tag = |k: &FactorKeys| hmac::sign(k.recovery(), b"x").as_ref().to_vec();
+        assert_eq!(tag(&keys), tag(&same));
+        assert_ne!(tag(&keys), tag(&FactorKeys::dev()));
+        assert!(FactorKeys::is_dev(DEV_ONLY_FACTOR_SECRET));
+        assert!(!FactorKeys::is_dev(&[7; 32]));
     }
 }

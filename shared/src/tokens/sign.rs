@@ -65,6 +65,8 @@ impl TokenSigner {
             cep: 0,
             gep: 0,
             rgen: 0,
+            aal: crate::domain::Aal::Aal1,
+            amr: crate::domain::assurance::password_only(),
         }
     }
 
@@ -84,6 +86,8 @@ impl TokenSigner {
         claims.cep = session.credential_epoch;
         claims.gep = session.global_epoch;
         claims.rgen = session.refresh_generation;
+        claims.aal = session.aal();
+        claims.amr = session.amr.clone();
         self.sign_claims(&claims)
     }
 

@@ -6,9 +6,9 @@
 //! request.
 
 use crate::config::TokenConfig;
-use crate::domain::Role;
 use crate::domain::UserId;
 use crate::domain::ids::is_session_id;
+use crate::domain::{Aal, Amr, Role};
 use crate::error::{ApiError, StartupError};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -59,6 +59,17 @@ pub struct AccessClaims {
     /// re-authentications exactly, where `iat` has whole seconds only.
     #[serde(default)]
     pub rgen: u64,
+    /// The session's assurance level when the token was issued (informational: policy reads
+    /// the session item's copy).
+    #[serde(default = "aal1")]
+    pub aal: Aal,
+    /// How the session was authenticated (RFC 8176 `amr`).
+    #[serde(default = "crate::domain::assurance::password_only")]
+    pub amr: Vec<Amr>,
+}
+
+fn aal1() -> Aal {
+    Aal::Aal1
 }
 
 /// What a verified token says about its bearer.

@@ -45,7 +45,7 @@ macro_rules! route {
 }
 
 /// Every route, in the order of the README's table.
-pub const ROUTES: [Route; 15] = [
+pub const ROUTES: [Route; 16] = [
     route!(
         "get-user-sessions",
         "GET",
@@ -67,6 +67,7 @@ pub const ROUTES: [Route; 15] = [
     route!("update-user", "PATCH", "/users/{user_id}", update_user),
     route!("register", "POST", "/auth/register", register),
     route!("login", "POST", "/auth/login", login),
+    route!("login-mfa", "POST", "/auth/mfa", login_mfa),
     route!("refresh", "POST", "/auth/refresh", refresh),
     route!("logout", "POST", "/auth/logout", logout),
     route!("change-password", "POST", "/auth/password", change_password),

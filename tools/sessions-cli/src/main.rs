@@ -242,6 +242,8 @@ async fn seed(state: &AppState, now: i64) -> Result<()> {
         .with_signer_from_env()
         .await?
         .with_refresh_key_from_env()
+        .await?
+        .with_factor_keys_from_env()
         .await?;
     let seeded = demo::seed(&signing, now)
         .await

@@ -164,6 +164,21 @@ impl<'a> TestApp<'a> {
         self.login(email, password).await.signed()
     }
 
+    /// `POST /auth/mfa`: the second step of a sign-in, with any body.
+    pub async fn login_mfa(&self, body: Value) -> Reply {
+        self.call("login-mfa", "/auth/mfa", None, Some(body)).await
+    }
+
+    /// `POST /auth/login` for a user with a second factor, asserting the challenge: the
+    /// challenge.
+    pub async fn challenge(&self, email: &str, password: &str) -> String {
+        let r = self.login(email, password).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["mfa_required"], true, "{}", r.body);
+        assert!(r.body.get("access_token").is_none(), "no tokens yet");
+        r.body["challenge"].as_str().unwrap().to_owned()
+    }
+
     /// `POST /auth/refresh`.
     pub async fn refresh(&self, refresh_token: &str) -> Reply {
         let body = json!({"refresh_token": refresh_token});

@@ -84,7 +84,8 @@ impl TestEnv {
             .await
             .with_signer(shared::tokens::keys::dev_signing_key())
             .expect("dev signer")
-            .with_refresh_key(shared::tokens::refresh::RefreshKey::dev());
+            .with_refresh_key(shared::tokens::refresh::RefreshKey::dev())
+            .with_factor_keys(shared::tokens::seal::FactorKeys::dev());
         let names = state.store.tables().clone();
         for (def, name) in
             tables::ALL

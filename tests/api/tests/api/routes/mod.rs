@@ -8,6 +8,7 @@ mod get_user_sessions;
 mod jwks;
 mod list_my_sessions;
 mod login;
+mod login_mfa;
 mod logout;
 mod reauthenticate;
 mod refresh;
