@@ -7,7 +7,8 @@
 # `make smoke BASE=https://...` runs the same black-box checks against a stack that is already
 # running, a deployed one say: no start or stop, no demo data. It registers a throwaway user
 # (RegistrationEnabled must be true) and, for the admin's view, signs in as ADMIN_EMAIL with
-# ADMIN_PASSWORD if they are set (else that step is skipped and says so).
+# ADMIN_PASSWORD if they are set (else that step is skipped and says so), completing the second
+# factor with a code computed from ADMIN_TOTP_SECRET when the admin has one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -90,6 +91,15 @@ print(json.dumps({"email": os.environ["ADMIN_EMAIL"], "password": os.environ["AD
     [[ $(status "$API/auth/login" -X POST -H 'content-type: application/json' -d "@$BODY.login") == 200 ]] \
       || fail "admin sign-in: $(cat "$BODY")"
     rm -f "$BODY.login"
+    if grep -q '"mfa_required":true' "$BODY"; then
+      # The admin has a second factor: its code, computed here from ADMIN_TOTP_SECRET.
+      [[ -n "${ADMIN_TOTP_SECRET:-}" ]] || fail "the admin has a second factor: set ADMIN_TOTP_SECRET"
+      local challenge code
+      challenge=$(json_field challenge)
+      code=$(scripts/totp "$ADMIN_TOTP_SECRET")
+      [[ $(status "$API/auth/mfa" -X POST -H 'content-type: application/json' \
+          -d "{\"challenge\": \"$challenge\", \"code\": \"$code\"}") == 200 ]] || fail "admin second factor: $(cat "$BODY")"
+    fi
     json_field access_token
   fi
 }

@@ -85,6 +85,15 @@ pub fn second_factor_failed(user_id: Option<UserId>, ip: &str, reason: &str) {
     );
 }
 
+/// A second factor (TOTP, with recovery codes) was enrolled for `user_id`.
+pub fn second_factor_enrolled(user_id: UserId) {
+    tracing::warn!(
+        audit = "second_factor_enrolled",
+        target_user_id = user_id.get(),
+        "second factor enrolled"
+    );
+}
+
 /// A recovery code was used (it is spent); `left` are still unused.
 pub fn recovery_code_used(user_id: UserId, left: usize, ip: &str) {
     tracing::warn!(

@@ -5,7 +5,7 @@
 use crate::AppState;
 use crate::domain::SessionPolicy;
 use crate::domain::UserId;
-use crate::domain::{Cutoffs, Session, User};
+use crate::domain::{Aal, Cutoffs, Session, User};
 use crate::error::ApiError;
 use crate::store::Store;
 use crate::tokens::Bearer;
@@ -103,15 +103,17 @@ pub async fn require_user(
     Ok(caller)
 }
 
-/// Authorises an admin request: the bearer's session must be usable (else 401) and the users
-/// table must say the user is an admin and not disabled (else 403). `target`, the user the
-/// route is about, is read in the same batch ([`Caller::other`]).
+/// Authorises an admin request: the bearer's session must be usable (else 401), the users
+/// table must say the user is an admin and not disabled (else 403), and where
+/// `ADMIN_REQUIRES_AAL2` is set the session must have been signed in with a second factor
+/// (else 403 `mfa_required`). `target`, the user the route is about, is read in the same batch
+/// ([`Caller::other`]).
 pub async fn require_admin(
     store: &Store,
     bearer: &Bearer,
     target: Option<UserId>,
     now: i64,
-    policy: &SessionPolicy,
+    (policy, requires_aal2): (&SessionPolicy, bool),
 ) -> Result<Caller, ApiError> {
     let caller = load_caller(store, bearer, target, now, policy).await?;
     if caller.user.disabled {
@@ -124,6 +126,13 @@ pub async fn require_admin(
         return Err(ApiError::Forbidden {
             detail: "Administrator role required.",
             code: "admin_required",
+        });
+    }
+    if requires_aal2 && caller.session.aal() < Aal::Aal2 {
+        return Err(ApiError::Forbidden {
+            detail: "Administrator routes need a sign-in with a second factor (aal2): sign in \
+                     again with your authenticator code or a recovery code, or have one enrolled.",
+            code: "mfa_required",
         });
     }
     record_activity(store, &caller.session, now, policy).await;
@@ -171,15 +180,20 @@ impl Caller {
         require_user(&state.store, bearer, now, &state.config.sessions).await
     }
 
-    /// The caller behind an already verified token, as an admin route sees it (401, then 403;
-    /// [`require_admin`]), with `target` read in the same batch.
+    /// The caller behind an already verified token, as an admin route sees it (401, then 403,
+    /// then 403 `mfa_required` under `ADMIN_REQUIRES_AAL2`; [`require_admin`]), with `target`
+    /// read in the same batch.
     pub async fn admin(
         state: &AppState,
         bearer: &Bearer,
         target: Option<UserId>,
         now: i64,
     ) -> Result<Self, ApiError> {
-        require_admin(&state.store, bearer, target, now, &state.config.sessions).await
+        let policy = (
+            &state.config.sessions,
+            state.config.auth.admin_requires_aal2,
+        );
+        require_admin(&state.store, bearer, target, now, policy).await
     }
 
     /// 401 `reauthentication_required` unless this caller proved their password recently

@@ -31,6 +31,8 @@ pub struct AuthPolicy {
     pub session_limit: u32,
     /// What a sign-in at the limit does.
     pub session_limit_action: SessionLimitAction,
+    /// Whether the admin routes need a session signed in with a second factor (`aal2`).
+    pub admin_requires_aal2: bool,
 }
 
 impl AuthPolicy {
@@ -68,6 +70,7 @@ impl AuthPolicy {
                 &actions,
                 SessionLimitAction::Evict,
             )?,
+            admin_requires_aal2: env.boolean("ADMIN_REQUIRES_AAL2", false)?,
         })
     }
 }

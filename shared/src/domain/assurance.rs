@@ -16,6 +16,15 @@ pub enum Amr {
 }
 
 impl Amr {
+    /// The name stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pwd => "pwd",
+            Self::Otp => "otp",
+            Self::Recovery => "recovery",
+        }
+    }
+
     /// Whether the method is a second factor (something the user has).
     pub fn is_second_factor(self) -> bool {
         matches!(self, Self::Otp | Self::Recovery)
@@ -65,5 +74,8 @@ mod tests {
     fn names_on_the_wire() {
         let json = serde_json::to_string(&(Aal::Aal2, [Amr::Pwd, Amr::Otp, Amr::Recovery]));
         assert_eq!(json.unwrap(), r#"["aal2",["pwd","otp","recovery"]]"#);
+        for m in [Amr::Pwd, Amr::Otp, Amr::Recovery] {
+            assert_eq!(serde_json::to_value(m).unwrap(), m.as_str());
+        }
     }
 }

@@ -94,6 +94,13 @@ impl Secret {
         &self.bytes
     }
 
+    /// An HMAC-SHA-1 secret from its base32 text (as [`Secret::base32`] writes it); `None`
+    /// when it is not base32.
+    pub fn from_base32(text: &str) -> Option<Self> {
+        let bytes = data_encoding::BASE32_NOPAD.decode(text.as_bytes()).ok()?;
+        Some(Self::from_bytes(bytes, Algorithm::Sha1))
+    }
+
     /// The secret as people type it into an authenticator app: RFC 4648 base32, no padding.
     pub fn base32(&self) -> String {
         data_encoding::BASE32_NOPAD.encode(&self.bytes)
@@ -255,6 +262,13 @@ mod tests {
             secret.verify(&secret.code(step + 1), now, Some(step)),
             Some(step + 1)
         );
+    }
+
+    #[test]
+    fn a_secret_reads_back_from_its_base32_text() {
+        let secret = Secret::generate().unwrap();
+        assert_eq!(Secret::from_base32(&secret.base32()), Some(secret));
+        assert_eq!(Secret::from_base32("not base32!"), None);
     }
 
     #[test]

@@ -51,7 +51,7 @@ pub async fn list_sessions(
 
 /// Ends one session of `target` (the route's `{user_id}`, or why it is not one). The usual
 /// case, valid input, is one transaction that authorises the admin (token, session, role,
-/// recent sign-in), records their activity and ends the session: one round trip. Otherwise the
+/// recent sign-in, a second factor where required), records their activity and ends the session: one round trip. Otherwise the
 /// reads say why, in the route's order of answers (401, 403, 401 for an old sign-in, 400, 404).
 pub async fn end_session(
     state: &AppState,
@@ -70,6 +70,7 @@ pub async fn end_session(
             credential_epoch: bearer.credential_epoch,
             global_epoch: bearer.global_epoch,
             generation: bearer.generation,
+            second_factor_required: state.config.auth.admin_requires_aal2,
         };
         let recent_since = now - state.config.auth.reauth_max_age_seconds;
         let outcome = store

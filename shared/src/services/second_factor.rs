@@ -1,6 +1,9 @@
 //! The second step of a sign-in with a second factor: a challenge from the password step and
 //! a TOTP code (RFC 6238) or a recovery code start the session at AAL2.
 //!
+//! Enrolment ([`begin_enrolment`], [`confirm_enrolment`]) is used by `sessions-cli
+//! enrol-totp`; the routes that will offer it to users build on the same two functions.
+//!
 //! Each step is one conditional write: the challenge takes a code only while unexpired, with
 //! attempts left and from the password step's address and User-Agent; a TOTP code's time step
 //! is used once; a recovery code is used once; the challenge completes one sign-in. Every code
@@ -16,6 +19,12 @@ use crate::services::credentials::{CheckFailed, PasswordCheck};
 use crate::services::sign_in::{Origin, Verified, read_with_epoch, start_session};
 use crate::services::tokens::TokenResponse;
 use crate::store::SecondFactor;
+
+/// The issuer an authenticator app shows next to the account.
+pub const TOTP_ISSUER: &str = "Device Sessions";
+
+/// How long an enrolment waits for its first code, in seconds.
+pub const ENROLMENT_TTL_SECONDS: i64 = 600;
 
 /// A code for the second step.
 #[derive(Debug, Clone, Copy)]
@@ -160,4 +169,94 @@ async fn check_code(
             Ok(used.then_some(Amr::Recovery))
         }
     }
+}
+
+/// An enrolment begun: what the user adds to their authenticator app.
+#[derive(Debug)]
+pub struct Enrolment {
+    /// The secret, base32 (for typing it in).
+    pub secret: String,
+    /// The `otpauth://totp/` URI (for a QR code).
+    pub uri: String,
+}
+
+/// Begins (or restarts) the TOTP enrolment of `user_id`: a new secret, stored sealed and
+/// pending until [`confirm_enrolment`]. 409 when the user already has a confirmed factor, 404
+/// when there is no such user.
+pub async fn begin_enrolment(
+    state: &AppState,
+    user_id: UserId,
+    now: i64,
+) -> Result<Enrolment, ApiError> {
+    let (store, keys) = (&state.store, state.factor_keys()?);
+    let user = store.get_user(user_id).await?.ok_or(ApiError::NotFound {
+        detail: "No such user.",
+        code: "user_not_found",
+    })?;
+    let internal = |e: ring::error::Unspecified| ApiError::internal(e.to_string());
+    let secret = totp::Secret::generate().map_err(internal)?;
+    let sealed = keys
+        .seal()
+        .seal(&totp::seal_context(user_id), secret.as_bytes())
+        .map_err(internal)?;
+    if !store.begin_totp(user_id, &sealed, now).await? {
+        return Err(ApiError::Conflict {
+            detail: "A second factor is already enrolled; remove it first.",
+            code: "mfa_already_enrolled",
+        });
+    }
+    Ok(Enrolment {
+        secret: secret.base32(),
+        uri: secret.otpauth_uri(TOTP_ISSUER, &user.email),
+    })
+}
+
+/// Confirms the pending enrolment of `user_id` with its first code: the factor is on, that
+/// code's step used, and the ten recovery codes (stored hashed) are returned to be shown once.
+/// 400 `invalid_code` for a wrong code, 409 when there is no pending enrolment (none, expired
+/// after [`ENROLMENT_TTL_SECONDS`], replaced, or confirmed already).
+pub async fn confirm_enrolment(
+    state: &AppState,
+    user_id: UserId,
+    code: &str,
+    now: i64,
+) -> Result<Vec<String>, ApiError> {
+    let (store, keys) = (&state.store, state.factor_keys()?);
+    let no_enrolment = || ApiError::Conflict {
+        detail: "No enrolment is waiting for a code; begin one again.",
+        code: "no_pending_enrolment",
+    };
+    let factor = store.second_factor(user_id).await?.unwrap_or_default();
+    let fresh = factor
+        .totp_pending_at
+        .is_some_and(|at| at > now - ENROLMENT_TTL_SECONDS);
+    let Some(sealed) = factor.totp_pending.as_deref().filter(|_| fresh) else {
+        return Err(no_enrolment());
+    };
+    let bytes = keys
+        .seal()
+        .open(&totp::seal_context(user_id), sealed)
+        .ok_or_else(|| ApiError::internal("a pending TOTP secret did not open under the key"))?;
+    let secret = totp::Secret::from_bytes(bytes, totp::Algorithm::Sha1);
+    let step = secret.verify(code, now, None).ok_or_else(|| {
+        ApiError::bad_request(
+            "The code is not correct; check the authenticator app's clock and try again.",
+            "invalid_code",
+        )
+    })?;
+    let internal = |e: ring::error::Unspecified| ApiError::internal(e.to_string());
+    let codes = recovery::generate().map_err(internal)?;
+    let hashes: Vec<String> = codes
+        .iter()
+        .filter_map(|c| recovery::hash(keys.recovery(), user_id, c))
+        .collect();
+    let oldest = now - ENROLMENT_TTL_SECONDS;
+    if !store
+        .confirm_totp(user_id, sealed, oldest, step, &hashes)
+        .await?
+    {
+        return Err(no_enrolment());
+    }
+    audit::second_factor_enrolled(user_id);
+    Ok(codes)
 }

@@ -4,9 +4,9 @@ use super::EndOutcome;
 use super::expressions::{SESSION_USABLE, txn_error};
 use super::{Store, StoreError, classify, n, s};
 use super::{caller, credentials};
-use crate::domain::EndReason;
 use crate::domain::SessionPolicy;
 use crate::domain::UserId;
+use crate::domain::{Amr, EndReason};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
@@ -25,12 +25,16 @@ pub struct AdminToken<'a> {
     pub global_epoch: u64,
     /// The session's refresh generation when the token was issued.
     pub generation: u64,
+    /// Whether the session must have been signed in with a second factor (`aal2`, under
+    /// `ADMIN_REQUIRES_AAL2`).
+    pub second_factor_required: bool,
 }
 
 impl Store {
     /// An admin ends one session of another user in one round trip: a single transaction
     /// checks that the admin's side still holds (`admin_holds`: session usable and
-    /// recently signed in, admin and enabled, epochs the token's), records the admin's
+    /// recently signed in, with a second factor where required, admin and enabled, epochs the
+    /// token's), records the admin's
     /// activity, and ends the target. `None` when the admin's side does not hold: the caller
     /// then finds out why with the usual reads (401 or 403).
     #[allow(clippy::too_many_arguments)]
@@ -114,14 +118,21 @@ impl Store {
         } else {
             "global_epoch = :gep"
         };
-        let caller = Update::builder()
+        // aal2: the session's methods include a second factor (with the password every
+        // session has; see `crate::domain::assurance`).
+        let aal2 = if admin.second_factor_required {
+            " AND (contains(amr, :otp) OR contains(amr, :recovery))"
+        } else {
+            ""
+        };
+        let mut caller = Update::builder()
             .table_name(&self.tables.sessions)
             .key("user_id", n(admin.user_id))
             .key("session_id", s(admin.session_id))
             .update_expression("SET last_activity = :now")
             .condition_expression(format!(
                 "{SESSION_USABLE} AND {} AND {global_is} AND auth_time >= :recent AND \
-                 (attribute_not_exists(auth_generation) OR auth_generation <= :tgen)",
+                 (attribute_not_exists(auth_generation) OR auth_generation <= :tgen){aal2}",
                 credentials::epoch_is(epoch)
             ))
             .expression_attribute_values(":now", n(now))
@@ -129,9 +140,13 @@ impl Store {
             .expression_attribute_values(":cep", n(epoch))
             .expression_attribute_values(":gep", n(global))
             .expression_attribute_values(":recent", n(recent_since))
-            .expression_attribute_values(":tgen", n(admin.generation))
-            .build()
-            .map_err(txn_error)?;
+            .expression_attribute_values(":tgen", n(admin.generation));
+        if admin.second_factor_required {
+            caller = caller
+                .expression_attribute_values(":otp", s(Amr::Otp.as_str()))
+                .expression_attribute_values(":recovery", s(Amr::Recovery.as_str()));
+        }
+        let caller = caller.build().map_err(txn_error)?;
         let still_admin = ConditionCheck::builder()
             .table_name(&self.tables.users)
             .key("user_id", n(admin.user_id))

@@ -189,12 +189,10 @@ pub async fn seed(state: &AppState, now: i64) -> Result<bool, ApiError> {
 async fn enrol_demo_totp(state: &AppState, now: i64) -> Result<(), ApiError> {
     let keys = state.factor_keys()?;
     let id = TOTP_ADMIN_ID;
-    let bytes = data_encoding::BASE32_NOPAD
-        .decode(DEMO_TOTP_SECRET_BASE32.as_bytes())
-        .map_err(ApiError::internal)?;
+    let secret = demo_secret()?;
     let sealed = keys
         .seal()
-        .seal(&totp::seal_context(id), &bytes)
+        .seal(&totp::seal_context(id), secret.as_bytes())
         .map_err(|e| ApiError::internal(e.to_string()))?;
     let hashes: Vec<String> = DEMO_RECOVERY_CODES
         .iter()
@@ -213,13 +211,15 @@ async fn enrol_demo_totp(state: &AppState, now: i64) -> Result<(), ApiError> {
     Ok(())
 }
 
+fn demo_secret() -> Result<totp::Secret, ApiError> {
+    totp::Secret::from_base32(DEMO_TOTP_SECRET_BASE32)
+        .ok_or_else(|| ApiError::internal("the demo TOTP secret is not base32"))
+}
+
 /// The current TOTP code of the demo admin with a second factor.
 pub fn demo_totp_code(now: i64) -> Result<String, ApiError> {
-    let bytes = data_encoding::BASE32_NOPAD
-        .decode(DEMO_TOTP_SECRET_BASE32.as_bytes())
-        .map_err(ApiError::internal)?;
     let step = totp::step_at(now).ok_or_else(|| ApiError::internal("a time before 1970"))?;
-    Ok(totp::Secret::from_bytes(bytes, totp::Algorithm::Sha1).code(step))
+    Ok(demo_secret()?.code(step))
 }
 
 /// Values for the placeholders of the `events/` files, each backed by a fresh session so the

@@ -9,10 +9,12 @@ use anyhow::{Context, Result, bail};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use clap::{Parser, Subcommand};
+use shared::ApiError;
 use shared::config::{Config, TlsRoots, process_var};
 use shared::domain::time::now_epoch;
 use shared::domain::{Role, UserId, UserResponse};
 use shared::services::accounts::{NewUser, create_user};
+use shared::services::second_factor::{begin_enrolment, confirm_enrolment};
 use shared::testkit::{demo, tables as create_tables};
 use shared::tokens::TokenSigner;
 use shared::tokens::keys::{JwkSet, SigningKey, signing_secret_json};
@@ -73,6 +75,15 @@ enum Command {
         /// environment) and print the secret's ARN, for the stack's SigningKeySecretArn.
         #[arg(long)]
         secret_name: Option<String>,
+    },
+    /// Enrol a TOTP second factor for a user (an admin of a stack whose admin routes require
+    /// one, say): prints the secret and its otpauth:// URI for their authenticator app, reads
+    /// the app's first code from standard input, then prints the ten recovery codes once.
+    /// Needs the second factor's key (MFA_KEY_SECRET_ARN, or MFA_KEY; the dev key locally).
+    EnrolTotp {
+        /// The user id.
+        #[arg(long)]
+        user: u64,
     },
     /// End every session of every user at once (a key compromise, say): one write moves the
     /// global epoch; the command returns once every function has seen it. Users sign in again.
@@ -145,6 +156,7 @@ async fn main() -> Result<()> {
             user_agent,
         } => token(&state, user, minutes, &user_agent, now).await,
         Command::EndAllSessions => end_all_sessions(&state).await,
+        Command::EnrolTotp { user } => enrol_totp(&state, user).await,
         Command::CopySessions { from } => {
             let report = state
                 .store
@@ -285,6 +297,30 @@ async fn new_user(
     println!("{}", serde_json::to_string(&UserResponse::from(&user))?);
     if generated {
         eprintln!("generated password (shown once): {password}");
+    }
+    Ok(())
+}
+
+/// Enrols a TOTP factor for `user`: the secret shown, the first code read from standard
+/// input (the clock is read again then), the recovery codes shown once.
+async fn enrol_totp(state: &AppState, user: u64) -> Result<()> {
+    let state = state.clone().with_factor_keys_from_env().await?;
+    let user = UserId::new(user).ok_or_else(|| anyhow::anyhow!("not a user id: {user}"))?;
+    let api = |e: ApiError| anyhow::anyhow!("{} ({})", e.detail(), e.code());
+    let enrolment = begin_enrolment(&state, user, now_epoch())
+        .await
+        .map_err(api)?;
+    println!("secret: {}", enrolment.secret);
+    println!("uri:    {}", enrolment.uri);
+    eprint!("the authenticator app's code: ");
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let codes = confirm_enrolment(&state, user, line.trim(), now_epoch())
+        .await
+        .map_err(api)?;
+    println!("recovery codes (shown once, each works once):");
+    for code in codes {
+        println!("  {code}");
     }
     Ok(())
 }

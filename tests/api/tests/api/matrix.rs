@@ -1,5 +1,7 @@
 //! The authorisation matrix: every authenticated route × every kind of credential → the exact
-//! status. The table is data; `docs/security.md` carries the same table (checked below).
+//! status, under a deployed stack's default policy (`ADMIN_REQUIRES_AAL2=true`: the admin
+//! routes need a session signed in with a second factor). The table is data;
+//! `docs/security.md` carries the same table (checked below).
 //! The public routes (`register`, `login`, `refresh`, `jwks`) ignore `Authorization`.
 
 use api_tests::{Reply, TestApp, TestEnv, now};
@@ -9,7 +11,10 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::json;
 use shared::domain::EndReason;
 use shared::domain::Role;
-use shared::testkit::demo::{ADMIN_ID, DEMO_PASSWORD, PLAIN_USER_ID, USER_ID};
+use shared::testkit::demo::{
+    ADMIN_ID, DEMO_PASSWORD, DEMO_RECOVERY_CODES, PLAIN_USER_ID, TOTP_ADMIN_EMAIL, TOTP_ADMIN_ID,
+    USER_ID, demo_totp_code,
+};
 use shared::tokens::AccessClaims;
 use shared::tokens::keys::{SigningKey, dev_signing_key};
 use shared::tokens::refresh::RefreshKey;
@@ -30,7 +35,7 @@ const ROUTES: [&str; 11] = [
 ];
 
 /// The rows: a kind of credential and the status each route must answer.
-const MATRIX: [(&str, [u16; 11]); 19] = [
+const MATRIX: [(&str, [u16; 11]); 21] = [
     ("no token", [401; 11]),
     ("garbage", [401; 11]),
     ("expired", [401; 11]),
@@ -62,10 +67,21 @@ const MATRIX: [(&str, [u16; 11]); 19] = [
         [403, 403, 403, 403, 204, 200, 200, 404, 200, 404, 200],
     ),
     (
-        "admin",
+        "admin, password only (aal1)",
+        [403, 403, 403, 403, 204, 200, 200, 204, 200, 200, 200],
+    ),
+    (
+        "admin, password + TOTP (aal2)",
+        [200, 204, 200, 200, 204, 200, 200, 204, 200, 200, 200],
+    ),
+    (
+        "admin, password + recovery code (aal2)",
         [200, 204, 200, 200, 204, 200, 200, 204, 200, 200, 200],
     ),
 ];
+
+/// The policy every cell runs under: a deployed stack's default.
+const POLICY: [(&str, &str); 1] = [("ADMIN_REQUIRES_AAL2", "true")];
 
 fn b64(v: &serde_json::Value) -> String {
     URL_SAFE_NO_PAD.encode(v.to_string())
@@ -206,10 +222,23 @@ async fn credential(env: &TestEnv, kind: &str) -> (Option<String>, String) {
             let (jane, _) = env.login(USER_ID, Role::User).await;
             return (Some(token), jane.session_id);
         }
-        "admin" => {
+        "admin, password only (aal1)" => {
             let (admin_spare, _) = env.login(ADMIN_ID, Role::Admin).await;
             let (_, admin) = env.login(ADMIN_ID, Role::Admin).await;
             return (Some(admin), admin_spare.session_id);
+        }
+        "admin, password + TOTP (aal2)" | "admin, password + recovery code (aal2)" => {
+            // Signed in the way the admin would: the password, then the second factor.
+            let app = TestApp::new(&env.state);
+            let challenge = app.challenge(TOTP_ADMIN_EMAIL, DEMO_PASSWORD).await;
+            let body = if kind.contains("TOTP") {
+                json!({"challenge": challenge, "code": demo_totp_code(now()).unwrap()})
+            } else {
+                json!({"challenge": challenge, "recovery_code": DEMO_RECOVERY_CODES[0]})
+            };
+            let admin = app.login_mfa(body).await.signed().access;
+            let (spare, _) = env.login(TOTP_ADMIN_ID, Role::Admin).await;
+            return (Some(admin), spare.session_id);
         }
         other => panic!("no credential for {other}"),
     };
@@ -278,7 +307,7 @@ async fn every_route_answers_every_credential_exactly() {
     for (kind, expected) in MATRIX {
         for (route, want) in ROUTES.iter().zip(expected) {
             // A fresh world per cell: a successful call changes state.
-            let env = TestEnv::seeded().await;
+            let env = TestEnv::seeded_with(&POLICY).await;
             let (token, own_target) = credential(&env, kind).await;
             let r = call(&env, route, token.as_deref(), &own_target).await;
             if r.status != want {

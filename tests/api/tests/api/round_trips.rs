@@ -11,7 +11,9 @@ use aws_smithy_runtime_api::client::http::{
     HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
 };
 use shared::domain::Role;
-use shared::testkit::demo::{ADMIN_ID, DEMO_PASSWORD, PLAIN_USER_ID, USER_ID};
+use shared::testkit::demo::{
+    ADMIN_ID, DEMO_PASSWORD, PLAIN_USER_ID, TOTP_ADMIN_EMAIL, USER_ID, demo_totp_code,
+};
 use shared::testkit::trips::{Recorder, Trip, instrument_with, sequential};
 use shared::{AppState, Store};
 use std::time::Duration;
@@ -151,6 +153,42 @@ async fn an_admin_ends_a_session_in_one_round_trip() {
     app.admin_revoke_session(&user, &jane, &target.session_id)
         .await
         .assert_error(403, "admin_required");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_the_second_factor_policy_an_aal2_admin_still_ends_a_session_in_one_round_trip() {
+    let env = TestEnv::seeded_with(&[("ADMIN_REQUIRES_AAL2", "true")]).await;
+    let (state, recorder) = instrumented(&env);
+    let app = TestApp::new(&state);
+    let challenge = app.challenge(TOTP_ADMIN_EMAIL, DEMO_PASSWORD).await;
+    let code = demo_totp_code(api_tests::now()).unwrap();
+    let body = serde_json::json!({"challenge": challenge, "code": code});
+    let aal2 = app.login_mfa(body).await.signed().access;
+    let (target, _) = env.login(USER_ID, Role::User).await;
+    let jane = USER_ID.to_string();
+    let (r, trips) = measure(&recorder, || {
+        app.admin_revoke_session(&aal2, &jane, &target.session_id)
+    })
+    .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    // The second factor is a condition of the one transaction, not another read.
+    assert_eq!(ops(&trips), ["TransactWriteItems"]);
+    // A password-only admin session fails that condition and the reads say why.
+    let (other, _) = env.login(USER_ID, Role::User).await;
+    let (_, aal1) = env.login(ADMIN_ID, Role::Admin).await;
+    let (r, trips) = measure(&recorder, || {
+        app.admin_revoke_session(&aal1, &jane, &other.session_id)
+    })
+    .await;
+    r.assert_error(403, "mfa_required");
+    assert_eq!(ops(&trips), ["TransactWriteItems", "BatchGetItem"]);
+    let kept = env
+        .state
+        .store
+        .get_session(USER_ID, &other.session_id)
+        .await
+        .unwrap();
+    assert!(kept.unwrap().revoked_at.is_none(), "nothing ended");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,8 @@
-//! The second factor's store against Dynoxide: enrolment confirmed once and only for the
-//! secret shown, a TOTP step and a recovery code each used once even when many requests race
-//! with the same one. No route uses these yet.
+//! The second factor's store and enrolment against Dynoxide: enrolment confirmed once and
+//! only for the secret shown, a TOTP step and a recovery code each used once even when many
+//! requests race with the same one; the enrolment service (`sessions-cli enrol-totp`) end to
+//! end, up to a two-step sign-in with what it handed out. (The sign-in itself:
+//! `routes::login_mfa`.)
 
 use api_tests::TestEnv;
 use shared::domain::UserId;
@@ -222,4 +224,65 @@ async fn a_recovery_code_used_by_many_requests_at_once_is_used_once() {
             .is_err()
     );
     assert_eq!(factor(&store).await.recovery_codes.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_enrolment_gives_a_secret_then_recovery_codes_for_its_first_code() {
+    use api_tests::{TestApp, now};
+    use shared::services::second_factor::{begin_enrolment, confirm_enrolment};
+    use shared::testkit::demo::DEMO_PASSWORD;
+    let env = TestEnv::seeded().await;
+    let state = &env.state;
+    let t = now();
+    let shown = begin_enrolment(state, PLAIN_USER_ID, t).await.unwrap();
+    assert!(
+        shown
+            .uri
+            .starts_with("otpauth://totp/Device%20Sessions:sam%40example%2Ecom?secret=")
+    );
+    assert!(shown.uri.contains(&shown.secret));
+    // Not on until a code confirms it: the password still signs in alone.
+    let app = TestApp::new(state);
+    app.sign_in("sam@example.com", DEMO_PASSWORD).await;
+    let secret = Secret::from_base32(&shown.secret).unwrap();
+    let code = secret.code(step_at(t).unwrap());
+    let wrong = confirm_enrolment(state, PLAIN_USER_ID, "000000", t).await;
+    assert_eq!(wrong.unwrap_err().code(), "invalid_code");
+    let codes = confirm_enrolment(state, PLAIN_USER_ID, &code, t)
+        .await
+        .unwrap();
+    assert_eq!(codes.len(), 10);
+    // Once on: confirming again, or beginning again, is refused.
+    let again = confirm_enrolment(state, PLAIN_USER_ID, &code, t).await;
+    assert_eq!(again.unwrap_err().code(), "no_pending_enrolment");
+    let twice = begin_enrolment(state, PLAIN_USER_ID, t).await;
+    assert_eq!(twice.unwrap_err().code(), "mfa_already_enrolled");
+    // The sign-in now takes a second step; the code that confirmed the enrolment is spent,
+    // a recovery code it showed works.
+    let challenge = app.challenge("sam@example.com", DEMO_PASSWORD).await;
+    let used = serde_json::json!({"challenge": challenge, "code": code});
+    app.login_mfa(used).await.assert_error(401, "invalid_code");
+    let body = serde_json::json!({"challenge": challenge, "recovery_code": codes[9]});
+    let r = app.login_mfa(body).await;
+    assert_eq!(
+        r.body["session"]["amr"],
+        serde_json::json!(["pwd", "recovery"])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_enrolment_left_waiting_expires_and_an_unknown_user_has_none() {
+    use shared::services::second_factor::{
+        ENROLMENT_TTL_SECONDS, begin_enrolment, confirm_enrolment,
+    };
+    let env = TestEnv::seeded().await;
+    let state = &env.state;
+    let shown = begin_enrolment(state, PLAIN_USER_ID, NOW).await.unwrap();
+    let secret = Secret::from_base32(&shown.secret).unwrap();
+    let late = NOW + ENROLMENT_TTL_SECONDS;
+    let code = secret.code(step_at(late).unwrap());
+    let expired = confirm_enrolment(state, PLAIN_USER_ID, &code, late).await;
+    assert_eq!(expired.unwrap_err().code(), "no_pending_enrolment");
+    let nobody = begin_enrolment(state, UserId::of(9_999), NOW).await;
+    assert_eq!(nobody.unwrap_err().code(), "user_not_found");
 }
