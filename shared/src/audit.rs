@@ -94,6 +94,17 @@ pub fn second_factor_enrolled(user_id: UserId) {
     );
 }
 
+/// An administrator removed a user's second factor (the user lost it).
+pub fn second_factor_removed(actor: UserId, user_id: UserId, ip: &str) {
+    tracing::warn!(
+        audit = "second_factor_removed",
+        actor_user_id = actor.get(),
+        target_user_id = user_id.get(),
+        ip,
+        "second factor removed by an administrator"
+    );
+}
+
 /// A recovery code was used (it is spent); `left` are still unused.
 pub fn recovery_code_used(user_id: UserId, left: usize, ip: &str) {
     tracing::warn!(

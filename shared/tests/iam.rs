@@ -519,6 +519,7 @@ fn user_attributes() -> BTreeSet<String> {
         created_at: 0,
         credential_epoch: 0,
         known_networks: vec!["n".into()],
+        mfa_enabled: true,
     };
     let item: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> =
         serde_dynamo::to_item(&user).unwrap();

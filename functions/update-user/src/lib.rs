@@ -1,4 +1,6 @@
-//! `PATCH /users/{user_id}`: an admin disables or enables a user, or changes their role.
+//! `PATCH /users/{user_id}`: an admin disables or enables a user, changes their role, or
+//! removes their second factor (`"mfa_enabled": false`, for a user who lost it: audited, and
+//! only from the admin's own session signed in with a second factor).
 //! Disabling ends every session of the user at once (OWASP ASVS 5.0 7.4.2): it moves the
 //! user's credential epoch in the same write. An admin cannot disable or demote themselves,
 //! and the caller's admin rights are a condition of the write, so there is always at least one
@@ -23,6 +25,7 @@ use shared::services::admin::{self, UserChange};
 struct UpdateUserBody {
     disabled: Option<bool>,
     role: Option<Role>,
+    mfa_enabled: Option<bool>,
 }
 
 #[derive(Serialize)]
@@ -40,9 +43,17 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     let admin = Caller::admin(state, &bearer, None, now).await?;
     admin.signed_in_recently(state, now)?;
     let body: UpdateUserBody = json_body(&req)?;
+    if body.mfa_enabled == Some(true) {
+        return Err(ApiError::bad_request(
+            "An administrator can only remove a second factor (mfa_enabled: false); the user \
+             enrols one.",
+            "invalid_body",
+        ));
+    }
     let change = UserChange {
         role: body.role,
         disabled: body.disabled,
+        remove_second_factor: body.mfa_enabled == Some(false),
     };
     let target = user_id_param(&req);
     let ip = client_ip(&req, &state.config);

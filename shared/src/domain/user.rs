@@ -42,6 +42,21 @@ pub struct User {
     /// ceiling does not lock these out (see [`super::throttle`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub known_networks: Vec<String>,
+    /// Whether the user has a confirmed second factor: read from the presence of the sealed
+    /// TOTP secret (`crate::store::SecondFactor` holds the factor itself), never written with
+    /// the user.
+    #[serde(
+        rename = "totp_secret",
+        default,
+        deserialize_with = "present",
+        skip_serializing
+    )]
+    pub mfa_enabled: bool,
+}
+
+/// `true` for an attribute that is there, whatever its value.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(d).map(|_| true)
 }
 
 impl User {
@@ -66,6 +81,8 @@ pub struct UserResponse {
     pub disabled: bool,
     /// RFC 3339.
     pub created_at: String,
+    /// Whether the user has a second factor (TOTP).
+    pub mfa_enabled: bool,
 }
 
 impl From<&User> for UserResponse {
@@ -77,6 +94,29 @@ impl From<&User> for UserResponse {
             role: u.role,
             disabled: u.disabled,
             created_at: rfc3339(u.created_at),
+            mfa_enabled: u.mfa_enabled,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mfa_enabled_is_read_from_the_sealed_secret_and_never_written() {
+        let item = serde_json::json!({
+            "user_id": 74, "email": "a@example.com", "display_name": "A", "role": "user",
+            "created_at": 0,
+        });
+        let user: User = serde_json::from_value(item.clone()).unwrap();
+        assert!(!user.mfa_enabled);
+        let mut with_factor = item;
+        with_factor["totp_secret"] = serde_json::json!("v1.sealed");
+        let user: User = serde_json::from_value(with_factor).unwrap();
+        assert!(user.mfa_enabled);
+        let written = serde_json::to_value(&user).unwrap();
+        assert!(written.get("totp_secret").is_none() && written.get("mfa_enabled").is_none());
+        assert!(UserResponse::from(&user).mfa_enabled);
     }
 }

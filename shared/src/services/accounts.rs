@@ -59,6 +59,7 @@ pub async fn create_user(
             created_at: now,
             credential_epoch: 0,
             known_networks: Vec::new(),
+            mfa_enabled: false,
         };
         match store.create_user(&user).await {
             Ok(()) => return Ok(user),

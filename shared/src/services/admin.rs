@@ -5,7 +5,7 @@
 use crate::AppState;
 use crate::audit;
 use crate::auth::Caller;
-use crate::domain::{Cutoffs, EndReason, Role, SessionId, User, UserId};
+use crate::domain::{Aal, Cutoffs, EndReason, Role, SessionId, User, UserId};
 use crate::error::ApiError;
 use crate::services::sessions::{Listed, PageWanted, end_one, read_page, shape};
 use crate::store::{AdminToken, AdminUpdate, EndOutcome, EpochChange, EpochRefusal};
@@ -159,18 +159,21 @@ pub struct UserChange {
     pub role: Option<Role>,
     /// Disable (`true`) or enable (`false`), if it changes.
     pub disabled: Option<bool>,
+    /// Remove the user's second factor (they lost it): needs the admin's own session at aal2.
+    pub remove_second_factor: bool,
 }
 
 impl UserChange {
     /// Whether this change, made by an admin to themselves, would lock them out.
     fn locks_out(&self) -> bool {
-        self.disabled == Some(true) || self.role == Some(Role::User)
+        self.disabled == Some(true) || self.role == Some(Role::User) || self.remove_second_factor
     }
 }
 
 /// Applies `change` to `target` (the route's `{user_id}`, or why it is not one). The change
-/// must change something; an admin cannot disable or demote themselves (the harmless changes
-/// of oneself are allowed). The caller's own admin rights are a condition of the write: two
+/// must change something; an admin cannot disable or demote themselves, or remove their own
+/// second factor (the harmless changes of oneself are allowed); removing a user's second
+/// factor (they lost it) needs the admin's own session at aal2, whatever the policy. The caller's own admin rights are a condition of the write: two
 /// admins demoting or disabling each other at once cannot both succeed. Disabling moves the
 /// user's credential epoch, so every session is over at once; they are then marked ended.
 /// Returns the user as it is now and how many sessions that ended.
@@ -182,14 +185,21 @@ pub async fn update_user(
     ip: &str,
     now: i64,
 ) -> Result<(User, usize), ApiError> {
-    if change.role.is_none() && change.disabled.is_none() {
-        let detail = "give at least one of disabled, role";
+    if change.role.is_none() && change.disabled.is_none() && !change.remove_second_factor {
+        let detail = "give at least one of disabled, role, mfa_enabled (false)";
         return Err(ApiError::bad_request(detail, "invalid_body"));
+    }
+    if change.remove_second_factor && admin.session.aal() < Aal::Aal2 {
+        return Err(ApiError::Forbidden {
+            detail: "Removing a user's second factor needs your own sign-in with a second \
+                     factor (aal2).",
+            code: "mfa_required",
+        });
     }
     let own = target.as_ref().is_ok_and(|t| *t == admin.user.user_id);
     if own && change.locks_out() {
         return Err(ApiError::bad_request(
-            "Administrators cannot disable or demote themselves.",
+            "Administrators cannot disable, demote or remove the second factor of themselves.",
             "cannot_modify_self",
         ));
     }
@@ -197,7 +207,13 @@ pub async fn update_user(
     let (store, policy) = (&state.store, &state.config.sessions);
     let admin_id = admin.user.user_id;
     match store
-        .update_user_as_admin(admin_id, user_id, change.role, change.disabled)
+        .update_user_as_admin(
+            admin_id,
+            user_id,
+            change.role,
+            change.disabled,
+            change.remove_second_factor,
+        )
         .await?
     {
         AdminUpdate::Updated => {}
@@ -209,6 +225,9 @@ pub async fn update_user(
         .role
         .map(|r| if r == Role::Admin { "admin" } else { "user" });
     audit::user_updated(admin_id, user_id, role, change.disabled, ip);
+    if change.remove_second_factor {
+        audit::second_factor_removed(admin_id, user_id, ip);
+    }
     if change.disabled != Some(true) {
         return Ok((user, 0));
     }

@@ -232,8 +232,10 @@ impl Store {
         user_id: UserId,
         role: Option<Role>,
         disabled: Option<bool>,
+        remove_second_factor: bool,
     ) -> Result<AdminUpdate, StoreError> {
-        let Some(target) = self.user_change(admin_id, user_id, role, disabled)? else {
+        let change = (role, disabled, remove_second_factor);
+        let Some(target) = self.user_change(admin_id, user_id, change)? else {
             return Ok(AdminUpdate::Updated);
         };
         let mut request = self
@@ -276,8 +278,7 @@ impl Store {
         &self,
         admin_id: UserId,
         user_id: UserId,
-        role: Option<Role>,
-        disabled: Option<bool>,
+        (role, disabled, remove_second_factor): (Option<Role>, Option<bool>, bool),
     ) -> Result<Option<Update>, StoreError> {
         let mut sets = Vec::new();
         let mut values: HashMap<String, AttributeValue> = HashMap::new();
@@ -296,7 +297,18 @@ impl Store {
             values.insert(":zero".into(), n(0));
             values.insert(":one".into(), n(1));
         }
-        if sets.is_empty() {
+        let mut update = if sets.is_empty() {
+            String::new()
+        } else {
+            format!("SET {}", sets.join(", "))
+        };
+        if remove_second_factor {
+            update.push_str(&format!(
+                " REMOVE {}",
+                super::second_factor::FACTOR_ATTRIBUTES
+            ));
+        }
+        if update.is_empty() {
             return Ok(None);
         }
         let mut condition = "attribute_exists(user_id) AND attribute_exists(email)".to_owned();
@@ -311,10 +323,10 @@ impl Store {
         let update = Update::builder()
             .table_name(&self.tables.users)
             .key("user_id", n(user_id))
-            .update_expression(format!("SET {}", sets.join(", ")))
+            .update_expression(update.trim_start())
             .condition_expression(condition)
             .set_expression_attribute_names((!names.is_empty()).then_some(names))
-            .set_expression_attribute_values(Some(values))
+            .set_expression_attribute_values((!values.is_empty()).then_some(values))
             .build()
             .map_err(txn_error)?;
         Ok(Some(update))

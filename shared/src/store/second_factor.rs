@@ -4,8 +4,7 @@
 //!
 //! Each rule that must hold against concurrent requests is the condition of one update: an
 //! enrolment is confirmed once and only for the secret the user was shown, a time step is used
-//! once (a code replayed, even in parallel, is refused), a recovery code is used once. No route
-//! uses these yet.
+//! once (a code replayed, even in parallel, is refused), a recovery code is used once.
 
 use super::expressions::{Conditional, conditional};
 use super::{StoreError, n, s};
@@ -13,6 +12,10 @@ use crate::domain::UserId;
 use crate::store::Store;
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Deserialize;
+
+/// Every attribute of the second factor on a users item (what removing it removes).
+pub(super) const FACTOR_ATTRIBUTES: &str = "totp_pending, totp_pending_at, totp_secret, \
+     totp_last_step, recovery_codes, recovery_codes_used";
 
 /// What a users item holds of the second factor.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -167,8 +170,7 @@ impl Store {
     pub async fn remove_second_factor(&self, user_id: UserId) -> Result<bool, StoreError> {
         self.second_factor_update(
             user_id,
-            "REMOVE totp_pending, totp_pending_at, totp_secret, totp_last_step, \
-             recovery_codes, recovery_codes_used",
+            &format!("REMOVE {FACTOR_ATTRIBUTES}"),
             "attribute_exists(totp_secret) OR attribute_exists(totp_pending)",
             [],
         )

@@ -85,6 +85,13 @@ enum Command {
         #[arg(long)]
         user: u64,
     },
+    /// Remove a user's second factor (the last admin lost theirs and their recovery codes,
+    /// say); they sign in with the password alone until they enrol again.
+    RemoveTotp {
+        /// The user id.
+        #[arg(long)]
+        user: u64,
+    },
     /// End every session of every user at once (a key compromise, say): one write moves the
     /// global epoch; the command returns once every function has seen it. Users sign in again.
     EndAllSessions,
@@ -157,6 +164,15 @@ async fn main() -> Result<()> {
         } => token(&state, user, minutes, &user_agent, now).await,
         Command::EndAllSessions => end_all_sessions(&state).await,
         Command::EnrolTotp { user } => enrol_totp(&state, user).await,
+        Command::RemoveTotp { user } => {
+            let user = UserId::new(user).ok_or_else(|| anyhow::anyhow!("not a user id: {user}"))?;
+            let removed = state.store.remove_second_factor(user).await?;
+            eprintln!(
+                "second factor: {}",
+                if removed { "removed" } else { "there was none" }
+            );
+            Ok(())
+        }
         Command::CopySessions { from } => {
             let report = state
                 .store

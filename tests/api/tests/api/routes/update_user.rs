@@ -1,5 +1,6 @@
 //! `PATCH /users/{user_id}`: admins disable (every session ends, sign-in blocked), enable,
-//! promote and demote users, never themselves in a harmful way.
+//! promote and demote users, remove a lost second factor (from an aal2 session only), never
+//! themselves in a harmful way.
 
 use api_tests::{CHROME_WINDOWS, Signed, TestApp, TestEnv};
 use serde_json::json;
@@ -75,4 +76,60 @@ async fn disabling_a_user_ends_every_session_and_blocks_sign_in() {
     assert_eq!(r.body["role"], "admin");
     let jane_id = USER_ID.to_string();
     assert_eq!(app.get_user_sessions(&sam, &jane_id, "").await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_signed_in_with_a_second_factor_removes_a_users_lost_one() {
+    use shared::domain::totp::{Secret, step_at};
+    use shared::services::second_factor::{begin_enrolment, confirm_enrolment};
+    use shared::testkit::demo::{PLAIN_USER_ID, TOTP_ADMIN_EMAIL, demo_totp_code};
+    let env = TestEnv::seeded().await;
+    let app = TestApp::new(&env.state);
+    let t = api_tests::now();
+    let shown = begin_enrolment(&env.state, PLAIN_USER_ID, t).await.unwrap();
+    let code = Secret::from_base32(&shown.secret)
+        .unwrap()
+        .code(step_at(t).unwrap());
+    confirm_enrolment(&env.state, PLAIN_USER_ID, &code, t)
+        .await
+        .unwrap();
+    let sam = PLAIN_USER_ID.to_string();
+
+    // A password-only admin session may not, whatever the policy.
+    let aal1 = app.sign_in("admin@example.com", DEMO_PASSWORD).await.access;
+    app.update_user(&aal1, &sam, json!({"mfa_enabled": false}))
+        .await
+        .assert_error(403, "mfa_required");
+    // An admin signed in with their second factor may; enrolling is the user's own.
+    let challenge = app.challenge(TOTP_ADMIN_EMAIL, DEMO_PASSWORD).await;
+    let body = json!({"challenge": challenge, "code": demo_totp_code(t).unwrap()});
+    let aal2 = app.login_mfa(body).await.signed().access;
+    app.update_user(&aal2, &sam, json!({"mfa_enabled": true}))
+        .await
+        .assert_error(400, "invalid_body");
+    app.update_user(&aal2, "2", json!({"mfa_enabled": false}))
+        .await
+        .assert_error(400, "cannot_modify_self");
+    let r = app
+        .update_user(&aal2, &sam, json!({"mfa_enabled": false}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        (
+            r.body["mfa_enabled"].clone(),
+            r.body["revoked_sessions"].clone()
+        ),
+        (json!(false), json!(0))
+    );
+    // Sam signs in with the password alone again, until they enrol anew.
+    let r = app.login("sam@example.com", DEMO_PASSWORD).await;
+    assert_eq!(r.body["session"]["aal"], "aal1", "{}", r.body);
+    let factor = env
+        .state
+        .store
+        .second_factor(PLAIN_USER_ID)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!factor.is_enrolled() && factor.recovery_codes.is_empty());
 }
