@@ -204,11 +204,14 @@ const EXPECTED: &[(&str, &[(&str, &str)])] = &[
         &[
             (BATCH, SESSIONS),
             (BATCH, USERS),
+            (GET, USERS),
+            (UPDATE, USERS),
             (UPDATE, EMAILS),
             (DELETE, EMAILS),
             (UPDATE, SESSIONS),
             (SECRET, SIGNING_KEY),
             (SECRET, REFRESH_KEY),
+            (SECRET, MFA_KEY),
             (SECRET, ORIGIN_SECRET),
         ],
     ),
@@ -384,7 +387,7 @@ fn secrets_are_read_at_cold_start_by_exactly_the_functions_that_need_them() {
             signs,
             "{name}"
         );
-        let factor = name == "login-mfa";
+        let factor = ["login-mfa", "reauthenticate"].contains(&name);
         assert_eq!(env.contains("MFA_KEY_SECRET_ARN"), factor, "{name}");
         let pages = ["get-user-sessions", "list-my-sessions"].contains(&name);
         assert_eq!(env.contains("CURSOR_SECRET_ARN"), pages, "{name}");
@@ -643,9 +646,23 @@ fn the_writes_of_sign_in_sign_up_reauthentication_and_labels_are_narrowed() {
             "auth_generation",
             "refresh_generation",
             "refresh_rotated_at",
+            "amr",
             "last_activity",
             "revoked_at",
             "expires_at",
+        ]))
+    );
+    // A code confirmed with the password touches the second factor's use, nothing else of the
+    // user (never their password hash, role or epoch).
+    let factor_use = &grants(&t, "reauthenticate", UPDATE, USERS)[0];
+    assert_eq!(
+        attributes(factor_use),
+        Some(set(&[
+            "user_id",
+            "totp_secret",
+            "totp_last_step",
+            "recovery_codes",
+            "recovery_codes_used",
         ]))
     );
     let label = &grants(&t, "rename-session", UPDATE, SESSIONS)[0];

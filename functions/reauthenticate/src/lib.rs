@@ -5,8 +5,13 @@
 //! is not made "recent" by the owner confirming their password, and a refresh token stolen
 //! before is rotated out (presented later, it ends the session as stolen).
 //!
+//! With `code` (TOTP) or `recovery_code` as well, a user with a second factor proves it too and
+//! the session becomes `aal2`; with the password alone it is `aal1` from now on, so a recent
+//! sign-in always says which factors made it (admin routes that require a second factor then
+//! ask for the code again).
+//!
 //! The attempt goes through the same throttle as sign-in ([`shared::domain::throttle`]); a wrong
-//! password is a 403 and the session stays valid.
+//! password or code is a 403 and the session stays valid.
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -17,12 +22,15 @@ use shared::domain::time::{now_epoch, rfc3339};
 use shared::error::ApiError;
 use shared::http::{client_ip, expect_method, json, json_body};
 use shared::services::credentials;
+use shared::services::second_factor::FactorCode;
 use shared::services::tokens::TokenResponse;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ReauthenticateBody {
     password: String,
+    code: Option<String>,
+    recovery_code: Option<String>,
 }
 
 /// Fresh tokens for the same session.
@@ -40,9 +48,20 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     let now = now_epoch();
     let caller = Caller::authenticate(state, &req, now).await?;
     let body: ReauthenticateBody = json_body(&req)?;
+    let code = match (&body.code, &body.recovery_code) {
+        (None, None) => None,
+        (Some(code), None) => Some(FactorCode::Totp(code)),
+        (None, Some(code)) => Some(FactorCode::Recovery(code)),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "send at most one of code and recovery_code",
+                "invalid_body",
+            ));
+        }
+    };
     let ip = client_ip(&req, &state.config);
-    let (session, tokens) =
-        credentials::reauthenticate(state, &caller, &body.password, &ip, now).await?;
+    let proof = (body.password.as_str(), code);
+    let (session, tokens) = credentials::reauthenticate(state, &caller, proof, &ip, now).await?;
     let auth_time = rfc3339(session.auth_time());
     json(StatusCode::OK, &Reauthenticated { tokens, auth_time })
 }

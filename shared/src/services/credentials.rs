@@ -5,10 +5,12 @@
 use crate::AppState;
 use crate::audit;
 use crate::auth::Caller;
+use crate::domain::assurance::password_only;
 use crate::domain::throttle::{Refusal, Reservation, network, network_tag};
-use crate::domain::{EndReason, Session};
+use crate::domain::{Amr, EndReason, Session};
 use crate::error::ApiError;
 use crate::passwords::check_password_policy;
+use crate::services::second_factor::{FactorCode, check_code};
 use crate::services::sessions::end_other_sessions;
 use crate::services::tokens::{TokenResponse, issue};
 use crate::store::StoreError;
@@ -176,13 +178,43 @@ pub async fn change_password(
     Ok(revoked)
 }
 
-/// Confirms the caller's password in their session (RFC 9470 step-up): the session records
-/// the moment and the refresh generation it starts, and fresh tokens of that generation are
-/// issued. Returns the session as it is now and its tokens.
+/// The caller's second factor checked with `code` (and the code used up): the method it
+/// proves. 400 for a user without one, 403 `invalid_code` for a wrong or used code.
+async fn second_factor(
+    state: &AppState,
+    caller: &Caller,
+    code: FactorCode<'_>,
+    now: i64,
+) -> Result<Amr, ApiError> {
+    let user_id = caller.user.user_id;
+    let factor = state
+        .store
+        .second_factor(user_id)
+        .await?
+        .unwrap_or_default();
+    if !factor.is_enrolled() {
+        return Err(ApiError::bad_request(
+            "There is no second factor to confirm; send the password alone.",
+            "mfa_not_enrolled",
+        ));
+    }
+    check_code(state, user_id, &factor, code, now)
+        .await?
+        .ok_or(ApiError::Forbidden {
+            detail: "The code is not correct.",
+            code: "invalid_code",
+        })
+}
+
+/// Confirms the caller's password in their session (RFC 9470 step-up), and with `code` their
+/// second factor too: the session records the moment, the refresh generation it starts and
+/// what was proved (`amr`: the password alone makes it `aal1`, with a code `aal2`, so a recent
+/// `auth_time` always goes with the methods that made it), and fresh tokens of that generation
+/// are issued. Returns the session as it is now and its tokens.
 pub async fn reauthenticate(
     state: &AppState,
     caller: &Caller,
-    password: &str,
+    (password, code): (&str, Option<FactorCode<'_>>),
     ip: &str,
     now: i64,
 ) -> Result<(Session, TokenResponse), ApiError> {
@@ -197,9 +229,17 @@ pub async fn reauthenticate(
         code: "invalid_password",
     };
     check.verify_or_refuse(true, password, hash, failed, (wrong.code(), wrong))?;
+    let mut amr = password_only();
+    if let Some(code) = code {
+        amr.push(
+            second_factor(state, caller, code, now)
+                .await
+                .inspect_err(|e| failed(e.code()))?,
+        );
+    }
     let generation = caller.session.refresh_generation;
     let (session, ()) = tokio::try_join!(
-        store.reauthenticate_session(user_id, session_id, generation, now, policy),
+        store.reauthenticate_session(user_id, session_id, (generation, &amr), now, policy),
         check.succeeded()
     )?;
     // Not written: the session ended meanwhile (401), or was refreshed at the same moment,

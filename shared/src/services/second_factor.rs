@@ -137,7 +137,7 @@ pub async fn complete_sign_in(
 
 /// Checks `code` against the user's factor and uses it up: the method it proves, or `None`
 /// when it is wrong, was used already, or there is no factor.
-async fn check_code(
+pub(crate) async fn check_code(
     state: &AppState,
     user_id: UserId,
     factor: &SecondFactor,

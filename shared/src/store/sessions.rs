@@ -6,7 +6,7 @@ use super::expressions::{
 use super::{Store, StoreError, classify, condition_failed, n, s};
 use crate::domain::SessionPolicy;
 use crate::domain::UserId;
-use crate::domain::{EndReason, Location, Session};
+use crate::domain::{Amr, EndReason, Location, Session};
 use crate::tables::LIVE_UNTIL;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure, Update};
@@ -272,15 +272,15 @@ impl Store {
         })
     }
 
-    /// Records that the user proved their password in this session at `now` and moves its
-    /// refresh token from generation `from` to the next: the re-authenticated client gets a new
+    /// Records that the user proved their password (and the methods `amr`) in this session at
+    /// `now` and moves its refresh token from generation `from` to the next: the re-authenticated client gets a new
     /// refresh token, and every earlier one is rotated out. `None` unless the session is still
     /// usable and `from` still current.
     pub async fn reauthenticate_session(
         &self,
         user_id: UserId,
         session_id: &str,
-        from: u64,
+        (from, amr): (u64, &[Amr]),
         now: i64,
         policy: &SessionPolicy,
     ) -> Result<Option<Session>, StoreError> {
@@ -288,8 +288,9 @@ impl Store {
             .update_session(user_id, session_id)
             .update_expression(
                 "SET auth_time = :now, auth_generation = :next, refresh_generation = :next, \
-                 refresh_rotated_at = :now",
+                 refresh_rotated_at = :now, amr = :amr",
             )
+            .expression_attribute_values(":amr", serde_dynamo::to_attribute_value(amr)?)
             .condition_expression(concat!(
                 "attribute_exists(session_id) AND refresh_generation = :from AND ",
                 session_usable!()

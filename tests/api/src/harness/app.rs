@@ -205,7 +205,12 @@ impl<'a> TestApp<'a> {
 
     /// `POST /auth/reauthenticate`.
     pub async fn reauthenticate(&self, token: &str, password: &str) -> Reply {
-        let body = json!({"password": password});
+        self.reauthenticate_with(token, json!({"password": password}))
+            .await
+    }
+
+    /// `POST /auth/reauthenticate` with any body (a second factor's code as well).
+    pub async fn reauthenticate_with(&self, token: &str, body: Value) -> Reply {
         let path = "/auth/reauthenticate";
         self.call("reauthenticate", path, Some(token), Some(body))
             .await

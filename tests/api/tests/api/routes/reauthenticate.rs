@@ -1,4 +1,5 @@
-//! `POST /auth/reauthenticate`: no way around the sign-in throttle, and only in a live session.
+//! `POST /auth/reauthenticate`: no way around the sign-in throttle, and only in a live session;
+//! with a second factor's code it makes the session `aal2`, with the password alone `aal1`.
 //! (What it unlocks is `cross_route::sensitive_actions_need_a_recent_sign_in`.)
 
 use api_tests::{FIREFOX_LINUX, TestApp, TestEnv};
@@ -29,4 +30,67 @@ async fn reauthentication_shares_the_sign_in_throttle_and_needs_a_live_session()
     app.reauthenticate(&jane, DEMO_PASSWORD)
         .await
         .assert_error(401, "session_ended");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_with_the_password_makes_the_session_aal2_and_the_password_alone_aal1() {
+    use api_tests::{claims, now};
+    use serde_json::json;
+    use shared::testkit::demo::{DEMO_RECOVERY_CODES, TOTP_ADMIN_EMAIL, demo_totp_code};
+    let env = TestEnv::seeded_with(&[("ADMIN_REQUIRES_AAL2", "true")]).await;
+    let app = TestApp::new(&env.state);
+    let challenge = app.challenge(TOTP_ADMIN_EMAIL, DEMO_PASSWORD).await;
+    let body = json!({"challenge": challenge, "recovery_code": DEMO_RECOVERY_CODES[0]});
+    let signed = app.login_mfa(body).await.signed();
+    let admin_view = |token: String| {
+        let app = app.clone();
+        async move { app.get_user_sessions(&token, "74", "").await }
+    };
+    assert_eq!(admin_view(signed.access.clone()).await.status, 200);
+
+    // The password alone: a recent sign-in, of one factor; the admin routes ask for the second.
+    let r = app.reauthenticate(&signed.access, DEMO_PASSWORD).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let aal1 = r.body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(claims(&aal1)["amr"], json!(["pwd"]));
+    admin_view(aal1.clone())
+        .await
+        .assert_error(403, "mfa_required");
+
+    // The password and a code: aal2 again, on the same session.
+    let code = demo_totp_code(now()).unwrap();
+    let proof = json!({"password": DEMO_PASSWORD, "code": code});
+    let r = app.reauthenticate_with(&aal1, proof.clone()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let aal2 = r.body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        (&claims(&aal2)["aal"], &claims(&aal2)["amr"]),
+        (&json!("aal2"), &json!(["pwd", "otp"]))
+    );
+    assert_eq!(claims(&aal2)["sid"], claims(&signed.access)["sid"]);
+    assert_eq!(admin_view(aal2.clone()).await.status, 200);
+    let mine = app.all_my_sessions(&aal2).await;
+    let current: Vec<_> = mine.iter().filter(|s| s["is_current"] == true).collect();
+    assert_eq!(current[0]["amr"], json!(["pwd", "otp"]));
+
+    // The same code again, a wrong one, or two kinds at once are refused; the session lives.
+    app.reauthenticate_with(&aal2, proof)
+        .await
+        .assert_error(403, "invalid_code");
+    let wrong = json!({"password": DEMO_PASSWORD, "code": "000000"});
+    app.reauthenticate_with(&aal2, wrong)
+        .await
+        .assert_error(403, "invalid_code");
+    let both = json!({"password": DEMO_PASSWORD, "code": "1", "recovery_code": "2"});
+    app.reauthenticate_with(&aal2, both)
+        .await
+        .assert_error(400, "invalid_body");
+    assert_eq!(admin_view(aal2).await.status, 200);
+
+    // Someone without a second factor has none to confirm.
+    let sam = app.sign_in(SAM, DEMO_PASSWORD).await.access;
+    let with_code = json!({"password": DEMO_PASSWORD, "code": "123456"});
+    app.reauthenticate_with(&sam, with_code)
+        .await
+        .assert_error(400, "mfa_not_enrolled");
 }
