@@ -578,6 +578,8 @@ fn the_writes_of_sign_in_sign_up_reauthentication_and_labels_are_narrowed() {
     for (function, action) in [
         ("login", PUT),
         ("login", UPDATE),
+        ("login-mfa", PUT),
+        ("login-mfa", UPDATE),
         ("reauthenticate", UPDATE),
         ("rename-session", UPDATE),
     ] {
@@ -593,10 +595,41 @@ fn the_writes_of_sign_in_sign_up_reauthentication_and_labels_are_narrowed() {
             );
         }
     }
-    // The emails table: the throttle's counters only, or never them.
-    for function in ["login", "reauthenticate"] {
+    // The emails table: the throttle's counters, or (sign-in) the challenges, nothing else;
+    // a challenge's writes name exactly its attributes.
+    for (function, action) in [
+        ("login", PUT),
+        ("login", UPDATE),
+        ("login", DELETE),
+        ("login-mfa", UPDATE),
+        ("login-mfa", DELETE),
+    ] {
+        for statement in grants(&t, function, action, EMAILS) {
+            let keys = condition(
+                &statement,
+                "ForAllValues:StringLike",
+                "dynamodb:LeadingKeys",
+            );
+            if keys == Some(set(&["mfa *"])) {
+                assert_eq!(
+                    attributes(&statement),
+                    Some(challenge_attributes()),
+                    "{function}"
+                );
+            } else {
+                assert_eq!(keys, Some(set(&["throttle *"])), "{function} {action}");
+            }
+        }
+    }
+    for function in ["login", "login-mfa", "reauthenticate"] {
         for action in [UPDATE, DELETE] {
-            for statement in grants(&t, function, action, EMAILS) {
+            for statement in grants(&t, function, action, EMAILS)
+                .into_iter()
+                .filter(|s| {
+                    condition(s, "ForAllValues:StringLike", "dynamodb:LeadingKeys")
+                        != Some(set(&["mfa *"]))
+                })
+            {
                 assert_eq!(
                     condition(
                         &statement,

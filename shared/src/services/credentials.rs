@@ -10,7 +10,7 @@ use crate::domain::throttle::{Refusal, Reservation, network, network_tag};
 use crate::domain::{Amr, EndReason, Session};
 use crate::error::ApiError;
 use crate::passwords::check_password_policy;
-use crate::services::second_factor::{FactorCode, check_code};
+use crate::services::second_factor::{FactorCode, method_of, verify_code};
 use crate::services::sessions::end_other_sessions;
 use crate::services::tokens::{TokenResponse, issue};
 use crate::store::StoreError;
@@ -178,7 +178,7 @@ pub async fn change_password(
     Ok(revoked)
 }
 
-/// The caller's second factor checked with `code` (and the code used up): the method it
+/// The caller's second factor checked with `code`, and the code used up: the method it
 /// proves. 400 for a user without one, 403 `invalid_code` for a wrong or used code.
 async fn second_factor(
     state: &AppState,
@@ -198,12 +198,17 @@ async fn second_factor(
             "mfa_not_enrolled",
         ));
     }
-    check_code(state, user_id, &factor, code, now)
-        .await?
-        .ok_or(ApiError::Forbidden {
-            detail: "The code is not correct.",
-            code: "invalid_code",
-        })
+    let wrong = ApiError::Forbidden {
+        detail: "The code is not correct.",
+        code: "invalid_code",
+    };
+    let Some(used) = verify_code(state, user_id, &factor, code, now)? else {
+        return Err(wrong);
+    };
+    if !state.store.use_factor(user_id, &used).await? {
+        return Err(wrong);
+    }
+    Ok(method_of(&used))
 }
 
 /// Confirms the caller's password in their session (RFC 9470 step-up), and with `code` their
@@ -223,12 +228,15 @@ pub async fn reauthenticate(
     let failed = |why: &str| audit::reauthentication_failed(user_id, session_id, ip, why);
     let check = PasswordCheck::reserve(state, &caller.user.email, ip, now).await?;
     let hash = caller.user.password_hash.as_deref();
-    // The caller holds one of the account's sessions: the per-account ceiling does not apply.
+    // The caller holds one of the account's sessions: the per-account ceiling does not apply
+    // to their password. It does to a second factor's code: someone with a stolen token and
+    // the password must not guess codes faster than a sign-in could.
+    let known = code.is_none();
     let wrong = ApiError::Forbidden {
         detail: "The password is not correct.",
         code: "invalid_password",
     };
-    check.verify_or_refuse(true, password, hash, failed, (wrong.code(), wrong))?;
+    check.verify_or_refuse(known, password, hash, failed, (wrong.code(), wrong))?;
     let mut amr = password_only();
     if let Some(code) = code {
         amr.push(
@@ -237,10 +245,20 @@ pub async fn reauthenticate(
                 .inspect_err(|e| failed(e.code()))?,
         );
     }
+    // For a user with a second factor only a code clears the client's count, as at sign-in:
+    // the password alone, right every time, must not make room for more code guesses.
+    let clears = code.is_some() || !caller.user.mfa_enabled;
+    let forget = async {
+        if clears {
+            check.succeeded().await
+        } else {
+            Ok(())
+        }
+    };
     let generation = caller.session.refresh_generation;
     let (session, ()) = tokio::try_join!(
         store.reauthenticate_session(user_id, session_id, (generation, &amr), now, policy),
-        check.succeeded()
+        forget
     )?;
     // Not written: the session ended meanwhile (401), or was refreshed at the same moment,
     // which moved its generation (409: try again).

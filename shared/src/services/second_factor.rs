@@ -5,8 +5,10 @@
 //! enrol-totp`; the routes that will offer it to users build on the same two functions.
 //!
 //! Each step is one conditional write: the challenge takes a code only while unexpired, with
-//! attempts left and from the password step's address and User-Agent; a TOTP code's time step
-//! is used once; a recovery code is used once; the challenge completes one sign-in. Every code
+//! attempts left and from the password step's address and User-Agent; then one transaction
+//! spends the challenge and the code together (a TOTP code's time step, or a recovery code,
+//! each used once), so a challenge completes one sign-in and no code is spent for a
+//! completion that lost. Every code
 //! is counted on the password throttle first (a right password does not clear it, only a
 //! completed sign-in does), so guessing codes is limited like guessing passwords.
 
@@ -18,7 +20,7 @@ use crate::error::ApiError;
 use crate::services::credentials::{CheckFailed, PasswordCheck};
 use crate::services::sign_in::{Origin, Verified, read_with_epoch, start_session};
 use crate::services::tokens::TokenResponse;
-use crate::store::SecondFactor;
+use crate::store::{Completion, FactorUse, SecondFactor};
 
 /// The issuer an authenticator app shows next to the account.
 pub const TOTP_ISSUER: &str = "Device Sessions";
@@ -86,11 +88,7 @@ pub async fn complete_sign_in(
         refused("invalid_challenge");
         return Err(invalid_challenge());
     };
-    if account.user.credential_epoch != challenge.credential_epoch {
-        // The password changed (or every session was ended) since the password step.
-        refused("credentials_changed");
-        return Err(invalid_challenge());
-    }
+    // Disabled first: disabling also moves the epoch, and the user should learn why.
     if account.user.disabled {
         refused("account_disabled");
         return Err(ApiError::Forbidden {
@@ -98,22 +96,32 @@ pub async fn complete_sign_in(
             code: "account_disabled",
         });
     }
+    if account.user.credential_epoch != challenge.credential_epoch {
+        // The password changed (or every session was ended) since the password step.
+        refused("credentials_changed");
+        return Err(invalid_challenge());
+    }
     let known = account.user.known_networks.contains(&check.network_tag());
     if let Err(CheckFailed::Throttled(why, e)) = check.admit(known) {
         refused(why.as_str());
         return Err(e);
     }
-    let second = match check_code(state, user_id, &account.factor, step.code, now).await? {
-        Some(method) => method,
-        None => {
+    let Some(used) = verify_code(state, user_id, &account.factor, step.code, now)? else {
+        refused("invalid_code");
+        return Err(invalid_code());
+    };
+    match store.complete_challenge(&key, user_id, &used).await? {
+        Completion::Completed => {}
+        Completion::ChallengeGone => {
+            refused("challenge_used");
+            return Err(invalid_challenge());
+        }
+        Completion::CodeRefused => {
             refused("invalid_code");
             return Err(invalid_code());
         }
-    };
-    if !store.consume_challenge(&key).await? {
-        refused("challenge_used");
-        return Err(invalid_challenge());
     }
+    let second = method_of(&used);
     if second == Amr::Recovery {
         let left = account.factor.recovery_codes.len().saturating_sub(1);
         audit::recovery_code_used(user_id, left, ip);
@@ -135,39 +143,45 @@ pub async fn complete_sign_in(
     start_session(state, &origin, verified, email, vec![Amr::Pwd, second], now).await
 }
 
-/// Checks `code` against the user's factor and uses it up: the method it proves, or `None`
-/// when it is wrong, was used already, or there is no factor.
-pub(crate) async fn check_code(
+/// The method a used code proves.
+pub(crate) fn method_of(used: &FactorUse) -> Amr {
+    match used {
+        FactorUse::TotpStep { .. } => Amr::Otp,
+        FactorUse::RecoveryCode { .. } => Amr::Recovery,
+    }
+}
+
+/// Checks `code` against the user's factor as read: what using it up writes, or `None` when it
+/// is wrong, was used already, or there is no factor. Nothing is written here: the caller uses
+/// it up with a conditional write, which refuses a code that a concurrent request used first.
+pub(crate) fn verify_code(
     state: &AppState,
     user_id: UserId,
     factor: &SecondFactor,
     code: FactorCode<'_>,
     now: i64,
-) -> Result<Option<Amr>, ApiError> {
-    let (store, keys) = (&state.store, state.factor_keys()?);
+) -> Result<Option<FactorUse>, ApiError> {
+    let keys = state.factor_keys()?;
+    let Some(sealed) = factor.totp_secret.as_deref() else {
+        return Ok(None);
+    };
     match code {
         FactorCode::Totp(code) => {
-            let Some(sealed) = factor.totp_secret.as_deref() else {
-                return Ok(None);
-            };
             let bytes = keys
                 .seal()
                 .open(&totp::seal_context(user_id), sealed)
                 .ok_or_else(|| ApiError::internal("a TOTP secret did not open under the key"))?;
             let secret = totp::Secret::from_bytes(bytes, totp::Algorithm::Sha1);
-            let Some(step) = secret.verify(code, now, factor.totp_last_step) else {
-                return Ok(None);
-            };
-            let used = store.use_totp_step(user_id, sealed, step).await?;
-            Ok(used.then_some(Amr::Otp))
+            Ok(secret
+                .verify(code, now, factor.totp_last_step)
+                .map(|step| FactorUse::TotpStep {
+                    sealed: sealed.to_owned(),
+                    step,
+                }))
         }
-        FactorCode::Recovery(code) => {
-            let Some(hash) = recovery::hash(keys.recovery(), user_id, code) else {
-                return Ok(None);
-            };
-            let used = factor.is_enrolled() && store.use_recovery_code(user_id, &hash).await?;
-            Ok(used.then_some(Amr::Recovery))
-        }
+        FactorCode::Recovery(code) => Ok(recovery::hash(keys.recovery(), user_id, code)
+            .filter(|hash| factor.recovery_codes.contains(hash))
+            .map(|hash| FactorUse::RecoveryCode { hash })),
     }
 }
 

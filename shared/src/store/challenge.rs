@@ -1,13 +1,15 @@
 //! Sign-in challenges ([`crate::domain::challenge`]) in the user-emails table, under keys
 //! `mfa <hash>`, gone by TTL. Each rule is the condition of one write: a challenge is stored
 //! once, takes a code only while it is unexpired, unspent and asked from its own address and
-//! User-Agent, and completes one sign-in.
+//! User-Agent, and completes one sign-in, in the same transaction that uses up the code.
 
-use super::expressions::{Conditional, conditional};
-use super::{StoreError, classify, condition_failed, n, s};
+use super::expressions::{Conditional, conditional, failed_conditions, lost_race, txn_error};
+use super::second_factor::FactorUse;
+use super::{StoreError, classify, n, s};
+use crate::domain::UserId;
 use crate::domain::challenge::{Challenge, MAX_CHALLENGE_ATTEMPTS};
 use crate::store::Store;
-use aws_sdk_dynamodb::types::ReturnValue;
+use aws_sdk_dynamodb::types::{Delete, ReturnValue, TransactWriteItem};
 
 impl Store {
     /// Stores a new challenge (its key must be new).
@@ -60,20 +62,50 @@ impl Store {
         }
     }
 
-    /// Spends the challenge stored under `key`: `true` for exactly one caller.
-    pub async fn consume_challenge(&self, key: &str) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .delete_item()
+    /// Completes the challenge stored under `key` with a code of `user_id`'s factor: one
+    /// transaction spends both, so of concurrent completions exactly one spends anything, and
+    /// a code is never used up for a challenge that another request completed.
+    pub async fn complete_challenge(
+        &self,
+        key: &str,
+        user_id: UserId,
+        used: &FactorUse,
+    ) -> Result<Completion, StoreError> {
+        let spend = Delete::builder()
             .table_name(&self.tables.user_emails)
             .key("email", s(key))
             .condition_expression("attribute_exists(email)")
+            .build()
+            .map_err(txn_error)?;
+        let code = self.use_factor_in_transaction(user_id, used)?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().delete(spend).build())
+            .transact_items(TransactWriteItem::builder().update(code).build())
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(classify("DeleteItem", e)),
+        let err = match result {
+            Ok(_) => return Ok(Completion::Completed),
+            Err(e) => e,
+        };
+        match failed_conditions(&err) {
+            Some(failed) if failed.first() == Some(&true) => Ok(Completion::ChallengeGone),
+            Some(failed) if failed.get(1) == Some(&true) => Ok(Completion::CodeRefused),
+            // Another completion of the same challenge at the same moment: this one lost.
+            _ if lost_race(&err) => Ok(Completion::ChallengeGone),
+            _ => Err(classify("TransactWriteItems", err)),
         }
     }
+}
+
+/// What completing a challenge did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completion {
+    /// The challenge and the code are spent: start the session.
+    Completed,
+    /// The challenge was completed (or went) meanwhile; nothing was spent.
+    ChallengeGone,
+    /// The code was used meanwhile (a replay racing it); nothing was spent.
+    CodeRefused,
 }

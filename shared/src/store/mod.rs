@@ -110,12 +110,13 @@ mod users;
 
 pub use admin::AdminToken;
 pub use caller::{CallerItems, GLOBAL_EPOCH_MAX_AGE};
+pub use challenge::Completion;
 pub use client::{
     AMAZON_TRUST_SERVICES_PEM, aws_config, dynamodb_client, https_client, lambda_aws_config,
 };
 pub use credentials::{AdminUpdate, EpochChange, EpochRefusal};
 pub use listing::{ActiveAt, SessionPage};
 pub use migrate::CopyReport;
-pub use second_factor::SecondFactor;
+pub use second_factor::{FactorUse, SecondFactor};
 pub use sessions::{EndOutcome, Item, LabelOutcome, Rotation, session_item};
 pub use users::Account;

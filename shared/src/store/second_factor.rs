@@ -6,11 +6,11 @@
 //! enrolment is confirmed once and only for the secret the user was shown, a time step is used
 //! once (a code replayed, even in parallel, is refused), a recovery code is used once.
 
-use super::expressions::{Conditional, conditional};
+use super::expressions::{Conditional, conditional, txn_error};
 use super::{StoreError, n, s};
 use crate::domain::UserId;
 use crate::store::Store;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, Update};
 use serde::Deserialize;
 
 /// Every attribute of the second factor on a users item (what removing it removes).
@@ -44,6 +44,52 @@ impl SecondFactor {
     /// Whether the user has a confirmed second factor.
     pub fn is_enrolled(&self) -> bool {
         self.totp_secret.is_some()
+    }
+}
+
+/// A code of the user's factor that checked out, and what using it up writes: each is
+/// refused by its condition once used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FactorUse {
+    /// A TOTP code: its time step, for the factor sealed as `sealed`, becomes the last used.
+    TotpStep {
+        /// The sealed secret the code was checked against.
+        sealed: String,
+        /// The code's time step.
+        step: u64,
+    },
+    /// A recovery code, by its hash: removed from the set and counted.
+    RecoveryCode {
+        /// The code's hash ([`crate::domain::recovery::hash`]).
+        hash: String,
+    },
+}
+
+impl FactorUse {
+    /// The update, its condition and their values.
+    fn parts(
+        &self,
+    ) -> (
+        &'static str,
+        &'static str,
+        Vec<(&'static str, AttributeValue)>,
+    ) {
+        match self {
+            Self::TotpStep { sealed, step } => (
+                "SET totp_last_step = :step",
+                "totp_secret = :p AND totp_last_step < :step",
+                vec![(":p", s(sealed.as_str())), (":step", n(*step))],
+            ),
+            Self::RecoveryCode { hash } => (
+                "DELETE recovery_codes :one_code ADD recovery_codes_used :one",
+                "contains(recovery_codes, :code)",
+                vec![
+                    (":code", s(hash.as_str())),
+                    (":one_code", AttributeValue::Ss(vec![hash.clone()])),
+                    (":one", n(1)),
+                ],
+            ),
+        }
     }
 }
 
@@ -120,29 +166,47 @@ impl Store {
         sealed: &str,
         step: u64,
     ) -> Result<bool, StoreError> {
-        self.second_factor_update(
-            user_id,
-            "SET totp_last_step = :step",
-            "totp_secret = :p AND totp_last_step < :step",
-            [(":p", s(sealed)), (":step", n(step))],
-        )
-        .await
+        let used = FactorUse::TotpStep {
+            sealed: sealed.to_owned(),
+            step,
+        };
+        self.use_factor(user_id, &used).await
     }
 
     /// Uses the recovery code whose hash is `hash`: removed from the set and counted. `false`
     /// when it is not (or no longer) in the set.
     pub async fn use_recovery_code(&self, user_id: UserId, hash: &str) -> Result<bool, StoreError> {
-        self.second_factor_update(
-            user_id,
-            "DELETE recovery_codes :one_code ADD recovery_codes_used :one",
-            "contains(recovery_codes, :code)",
-            [
-                (":code", s(hash)),
-                (":one_code", AttributeValue::Ss(vec![hash.to_owned()])),
-                (":one", n(1)),
-            ],
-        )
-        .await
+        let used = FactorUse::RecoveryCode {
+            hash: hash.to_owned(),
+        };
+        self.use_factor(user_id, &used).await
+    }
+
+    /// Uses a code of the user's factor ([`FactorUse`]) in one conditional update. `false`
+    /// when refused (used already, or the factor changed).
+    pub async fn use_factor(&self, user_id: UserId, used: &FactorUse) -> Result<bool, StoreError> {
+        let (update, condition, values) = used.parts();
+        self.second_factor_update(user_id, update, condition, values)
+            .await
+    }
+
+    /// [`Store::use_factor`] as an item of a transaction.
+    pub(super) fn use_factor_in_transaction(
+        &self,
+        user_id: UserId,
+        used: &FactorUse,
+    ) -> Result<Update, StoreError> {
+        let (update, condition, values) = used.parts();
+        Update::builder()
+            .table_name(&self.tables.users)
+            .key("user_id", n(user_id))
+            .update_expression(update)
+            .condition_expression(condition)
+            .set_expression_attribute_values(Some(
+                values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            ))
+            .build()
+            .map_err(txn_error)
     }
 
     /// Replaces the recovery codes of the factor sealed as `sealed` with a new set. `false`
@@ -179,12 +243,12 @@ impl Store {
 
     /// One conditional update of the user's item: `true` when written, `false` when its
     /// condition did not hold.
-    async fn second_factor_update<const N: usize>(
+    async fn second_factor_update<'a>(
         &self,
         user_id: UserId,
         update: &str,
         condition: &str,
-        values: [(&str, AttributeValue); N],
+        values: impl IntoIterator<Item = (&'a str, AttributeValue)>,
     ) -> Result<bool, StoreError> {
         let mut request = self
             .client

@@ -275,8 +275,12 @@ async fn ending_every_session_or_disabling_between_the_steps_voids_the_challenge
         .await
         .assert_error(401, "invalid_challenge");
 
+    // Disabled by another admin through the route (which also moves the epoch): told so.
     let challenge = app.challenge(OPS, DEMO_PASSWORD).await;
-    env.update_user(TOTP_ADMIN_ID, "admin", true).await;
+    let r = app
+        .update_user(&admin, &id, json!({"disabled": true}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
     app.login_mfa(with_code(&challenge, &code()))
         .await
         .assert_error(403, "account_disabled");
@@ -314,4 +318,16 @@ async fn parallel_completions_of_one_challenge_start_one_session() {
         "{statuses:?}"
     );
     assert_eq!(env.active_sessions(TOTP_ADMIN_ID).await, 1);
+    // The challenge and its code are spent together: the losers spent no recovery code.
+    let factor = env
+        .state
+        .store
+        .second_factor(TOTP_ADMIN_ID)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (factor.recovery_codes.len(), factor.recovery_codes_used),
+        (9, 1)
+    );
 }

@@ -94,3 +94,43 @@ async fn a_code_with_the_password_makes_the_session_aal2_and_the_password_alone_
         .await
         .assert_error(400, "mfa_not_enrolled");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stolen_token_and_the_password_cannot_guess_codes_by_re_authenticating_in_between() {
+    use serde_json::json;
+    use shared::domain::Role;
+    use shared::testkit::demo::TOTP_ADMIN_ID;
+    let env = TestEnv::seeded().await;
+    let app = TestApp::new(&env.state).from_ip("203.0.113.66");
+    // A session of the admin with a second factor, signed in with the password alone (one
+    // from before the enrolment, say), and the password: guess codes, and re-enter the right
+    // password between the guesses to clear the count.
+    let (_, mut token) = env.login(TOTP_ADMIN_ID, Role::Admin).await;
+    let guess = json!({"password": DEMO_PASSWORD, "code": "000000"});
+    let mut attempts = 0;
+    let throttled = 'attack: loop {
+        for _ in 0..2 {
+            attempts += 1;
+            let r = app.reauthenticate_with(&token, guess.clone()).await;
+            if r.status == 429 {
+                break 'attack true;
+            }
+            r.assert_error(403, "invalid_code");
+        }
+        attempts += 1;
+        let r = app.reauthenticate(&token, DEMO_PASSWORD).await;
+        if r.status == 429 {
+            break 'attack true;
+        }
+        assert_eq!(r.status, 200, "{}", r.body);
+        token = r.body["access_token"].as_str().unwrap().to_owned();
+        if attempts > 12 {
+            break false;
+        }
+    };
+    assert!(
+        throttled,
+        "a right password cleared the count of wrong codes"
+    );
+    assert!(attempts <= 6, "{attempts} attempts before 429");
+}
