@@ -119,7 +119,7 @@ check_admin_errors() {
 json_field() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$BODY" "$1"; }
 
 # The README's walkthrough: register, sign in from two devices, name one, confirm the password,
-# end the other, see it refused, and the admin's view of the same user.
+# end the other, see it refused, enrol a second factor, and the admin's view of the same user.
 check_walkthrough() {
   local email="alex-$RANDOM$RANDOM@example.com" chrome iphone laptop laptop_id phone user_id
   chrome='Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36'
@@ -156,6 +156,19 @@ PY
   [[ $(json_field revoked) == 1 ]] || fail "end others count: $(cat "$BODY")"
   [[ $(status "$API/sessions" -H "Authorization: Bearer $phone") == 401 ]] || fail "ended token must be 401: $(cat "$BODY")"
   grep -q '"code":"session_ended"' "$BODY" || fail "ended token body: $(cat "$BODY")"
+  # A second factor: enrol (secret, URI, QR code), confirm with the app's first code (computed
+  # here), and the password alone no longer signs in.
+  local secret code
+  [[ $(status "$API/me/mfa/totp" -X POST -H "Authorization: Bearer $laptop") == 200 ]] || fail "enrol: $(cat "$BODY")"
+  grep -q '"qr_svg":"<?xml' "$BODY" || fail "enrol: no QR code: $(cat "$BODY")"
+  secret=$(json_field secret)
+  code=$(scripts/totp "$secret")
+  [[ $(status "$API/me/mfa/totp/confirm" -X POST -H "Authorization: Bearer $laptop" -H 'content-type: application/json' \
+      -d "{\"code\": \"$code\"}") == 200 ]] || fail "confirm: $(cat "$BODY")"
+  python3 -c 'import json,sys; assert len(json.load(open(sys.argv[1]))["recovery_codes"]) == 10' "$BODY" || fail "recovery codes: $(cat "$BODY")"
+  [[ $(status "$API/auth/login" -X POST -H 'content-type: application/json' \
+      -d "{\"email\": \"$email\", \"password\": \"a long enough secret\"}") == 200 ]] || fail "login after enrolment: $(cat "$BODY")"
+  grep -q '"mfa_required":true' "$BODY" || fail "the password alone must not sign in now: $(cat "$BODY")"
     local admin
   admin=$(admin_token)
   if [[ -z "$admin" ]]; then

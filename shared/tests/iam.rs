@@ -215,11 +215,40 @@ const EXPECTED: &[(&str, &[(&str, &str)])] = &[
             (SECRET, ORIGIN_SECRET),
         ],
     ),
+    (
+        "enrol-totp",
+        &[
+            (BATCH, SESSIONS),
+            (BATCH, USERS),
+            (UPDATE, SESSIONS),
+            (GET, USERS),
+            (UPDATE, USERS),
+            (SECRET, MFA_KEY),
+            (SECRET, ORIGIN_SECRET),
+        ],
+    ),
+    (
+        "confirm-totp",
+        &[
+            (BATCH, SESSIONS),
+            (BATCH, USERS),
+            (UPDATE, SESSIONS),
+            (GET, USERS),
+            (UPDATE, USERS),
+            (SECRET, MFA_KEY),
+            (SECRET, ORIGIN_SECRET),
+        ],
+    ),
     ("jwks", &[]),
 ];
 
 /// Functions whose only session write is their caller's `last_activity`.
-const ACTIVITY_ONLY_WRITERS: &[&str] = &["get-user-sessions", "list-my-sessions"];
+const ACTIVITY_ONLY_WRITERS: &[&str] = &[
+    "get-user-sessions",
+    "list-my-sessions",
+    "enrol-totp",
+    "confirm-totp",
+];
 
 fn template() -> Value {
     let text =
@@ -387,7 +416,7 @@ fn secrets_are_read_at_cold_start_by_exactly_the_functions_that_need_them() {
             signs,
             "{name}"
         );
-        let factor = ["login-mfa", "reauthenticate"].contains(&name);
+        let factor = ["login-mfa", "reauthenticate", "enrol-totp", "confirm-totp"].contains(&name);
         assert_eq!(env.contains("MFA_KEY_SECRET_ARN"), factor, "{name}");
         let pages = ["get-user-sessions", "list-my-sessions"].contains(&name);
         assert_eq!(env.contains("CURSOR_SECRET_ARN"), pages, "{name}");
@@ -698,6 +727,22 @@ fn the_writes_of_sign_in_sign_up_reauthentication_and_labels_are_narrowed() {
             "recovery_codes_used",
         ]))
     );
+    // Enrolment writes the second factor's attributes only (never the password hash, role or
+    // epoch): beginning, the pending secret; confirming, the factor.
+    let begin = &grants(&t, "enrol-totp", UPDATE, USERS)[0];
+    let pending = ["user_id", "totp_pending", "totp_pending_at", "totp_secret"];
+    assert_eq!(attributes(begin), Some(set(&pending)));
+    let confirm = &grants(&t, "confirm-totp", UPDATE, USERS)[0];
+    let factor = [
+        "user_id",
+        "totp_pending",
+        "totp_pending_at",
+        "totp_secret",
+        "totp_last_step",
+        "recovery_codes",
+        "recovery_codes_used",
+    ];
+    assert_eq!(attributes(confirm), Some(set(&factor)));
     let label = &grants(&t, "rename-session", UPDATE, SESSIONS)[0];
     assert_eq!(
         attributes(label),

@@ -1,8 +1,8 @@
 //! The second step of a sign-in with a second factor: a challenge from the password step and
 //! a TOTP code (RFC 6238) or a recovery code start the session at AAL2.
 //!
-//! Enrolment ([`begin_enrolment`], [`confirm_enrolment`]) is used by `sessions-cli
-//! enrol-totp`; the routes that will offer it to users build on the same two functions.
+//! Enrolment ([`begin_enrolment`], [`confirm_enrolment`]) is what `POST /me/mfa/totp`,
+//! `POST /me/mfa/totp/confirm` and `sessions-cli enrol-totp` do.
 //!
 //! Each step is one conditional write: the challenge takes a code only while unexpired, with
 //! attempts left and from the password step's address and User-Agent; then one transaction
@@ -21,6 +21,7 @@ use crate::services::credentials::{CheckFailed, PasswordCheck};
 use crate::services::sign_in::{Origin, Verified, read_with_epoch, start_session};
 use crate::services::tokens::TokenResponse;
 use crate::store::{Completion, FactorUse, SecondFactor};
+use serde::Serialize;
 
 /// The issuer an authenticator app shows next to the account.
 pub const TOTP_ISSUER: &str = "Device Sessions";
@@ -186,12 +187,27 @@ pub(crate) fn verify_code(
 }
 
 /// An enrolment begun: what the user adds to their authenticator app.
-#[derive(Debug)]
+#[derive(Debug, Serialize)]
 pub struct Enrolment {
     /// The secret, base32 (for typing it in).
     pub secret: String,
-    /// The `otpauth://totp/` URI (for a QR code).
+    /// The `otpauth://totp/` URI.
+    #[serde(rename = "otpauth_uri")]
     pub uri: String,
+    /// The URI as a QR code: an SVG document, for a client to show as it is.
+    pub qr_svg: String,
+    /// Seconds the enrolment waits for its first code.
+    pub expires_in: i64,
+}
+
+/// `uri` as a QR code in SVG (error correction M, a quiet zone, at least 200 px).
+fn qr_svg(uri: &str) -> Result<String, ApiError> {
+    let code = qrcode::QrCode::with_error_correction_level(uri, qrcode::EcLevel::M)
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .build())
 }
 
 /// Begins (or restarts) the TOTP enrolment of `user_id`: a new secret, stored sealed and
@@ -219,9 +235,12 @@ pub async fn begin_enrolment(
             code: "mfa_already_enrolled",
         });
     }
+    let uri = secret.otpauth_uri(TOTP_ISSUER, &user.email);
     Ok(Enrolment {
         secret: secret.base32(),
-        uri: secret.otpauth_uri(TOTP_ISSUER, &user.email),
+        qr_svg: qr_svg(&uri)?,
+        uri,
+        expires_in: ENROLMENT_TTL_SECONDS,
     })
 }
 

@@ -59,6 +59,12 @@ pub async fn replay(function: &str, handler: Handler) -> usize {
     )
     .await
     .expect("event tokens");
+    let mut tokens = tokens;
+    tokens.extend(
+        demo::enrolment_tokens(&env.state, &env.signer, now())
+            .await
+            .expect("enrolment event tokens"),
+    );
     let files = event_files(function);
     assert!(!files.is_empty(), "events/{function} has no event files");
     let mut statuses = Vec::new();

@@ -45,7 +45,7 @@ macro_rules! route {
 }
 
 /// Every route, in the order of the README's table.
-pub const ROUTES: [Route; 16] = [
+pub const ROUTES: [Route; 18] = [
     route!(
         "get-user-sessions",
         "GET",
@@ -96,6 +96,8 @@ pub const ROUTES: [Route; 16] = [
         "/sessions",
         revoke_other_sessions
     ),
+    route!("enrol-totp", "POST", "/me/mfa/totp", enrol_totp),
+    route!("confirm-totp", "POST", "/me/mfa/totp/confirm", confirm_totp),
     route!("jwks", "GET", "/.well-known/jwks.json", jwks),
 ];
 

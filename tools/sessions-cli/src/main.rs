@@ -383,14 +383,21 @@ async fn end_all_sessions(state: &AppState) -> Result<()> {
 /// The event files under `from`, with their token placeholders filled, written under `out`.
 async fn render_events(state: &AppState, from: &Path, out: &Path, now: i64) -> Result<()> {
     let signer = signer(state, TokenSigner::DEFAULT_TTL_SECONDS).await?;
-    let keyed = state.clone().with_refresh_key_from_env().await?;
+    let keyed = state
+        .clone()
+        .with_refresh_key_from_env()
+        .await?
+        .with_factor_keys_from_env()
+        .await?;
     let refresh_key = keyed
         .refresh_key()
         .map_err(|e| anyhow::anyhow!(e.to_string()))?;
     let policy = &state.config.sessions;
-    let tokens = demo::event_tokens(&state.store, &signer, refresh_key, now, policy)
+    let mut tokens = demo::event_tokens(&state.store, &signer, refresh_key, now, policy)
         .await
         .map_err(|e| anyhow::anyhow!(e))?;
+    let enrolment = demo::enrolment_tokens(&keyed, &signer, now).await;
+    tokens.extend(enrolment.map_err(|e| anyhow::anyhow!(e))?);
     let mut written = 0;
     for dir in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
         let dir = dir?.path();

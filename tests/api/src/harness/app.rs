@@ -179,6 +179,20 @@ impl<'a> TestApp<'a> {
         r.body["challenge"].as_str().unwrap().to_owned()
     }
 
+    /// `POST /me/mfa/totp`.
+    pub async fn enrol_totp(&self, token: &str) -> Reply {
+        self.call("enrol-totp", "/me/mfa/totp", Some(token), None)
+            .await
+    }
+
+    /// `POST /me/mfa/totp/confirm` with `code`.
+    pub async fn confirm_totp(&self, token: &str, code: &str) -> Reply {
+        let body = json!({"code": code});
+        let path = "/me/mfa/totp/confirm";
+        self.call("confirm-totp", path, Some(token), Some(body))
+            .await
+    }
+
     /// `POST /auth/refresh`.
     pub async fn refresh(&self, refresh_token: &str) -> Reply {
         let body = json!({"refresh_token": refresh_token});

@@ -20,7 +20,7 @@ use shared::tokens::keys::{SigningKey, dev_signing_key};
 use shared::tokens::refresh::RefreshKey;
 
 /// The columns, in order.
-const ROUTES: [&str; 11] = [
+const ROUTES: [&str; 13] = [
     "GET /sessions/user/{user_id}",
     "DELETE /sessions/user/{user_id}/{session_id}",
     "DELETE /sessions/user/{user_id}",
@@ -32,51 +32,67 @@ const ROUTES: [&str; 11] = [
     "DELETE /sessions?scope=others",
     "PATCH /sessions/{session_id}",
     "POST /auth/reauthenticate",
+    "POST /me/mfa/totp",
+    "POST /me/mfa/totp/confirm",
 ];
 
 /// The rows: a kind of credential and the status each route must answer.
-const MATRIX: [(&str, [u16; 11]); 21] = [
-    ("no token", [401; 11]),
-    ("garbage", [401; 11]),
-    ("expired", [401; 11]),
-    ("nbf in the future", [401; 11]),
-    ("wrong aud", [401; 11]),
-    ("wrong iss", [401; 11]),
-    ("alg none (and None, NONE, nOnE)", [401; 11]),
-    ("HS256 signed with the public key", [401; 11]),
-    ("unknown kid", [401; 11]),
-    ("jku header (never fetched)", [401; 11]),
-    ("x5u header (never fetched)", [401; 11]),
-    ("tampered payload", [401; 11]),
-    ("refresh token as bearer", [401; 11]),
-    ("token of an ended session", [401; 11]),
+const MATRIX: [(&str, [u16; 13]); 21] = [
+    ("no token", [401; 13]),
+    ("garbage", [401; 13]),
+    ("expired", [401; 13]),
+    ("nbf in the future", [401; 13]),
+    ("wrong aud", [401; 13]),
+    ("wrong iss", [401; 13]),
+    ("alg none (and None, NONE, nOnE)", [401; 13]),
+    ("HS256 signed with the public key", [401; 13]),
+    ("unknown kid", [401; 13]),
+    ("jku header (never fetched)", [401; 13]),
+    ("x5u header (never fetched)", [401; 13]),
+    ("tampered payload", [401; 13]),
+    ("refresh token as bearer", [401; 13]),
+    ("token of an ended session", [401; 13]),
     (
         "token of a disabled user",
-        [403, 403, 403, 403, 401, 401, 401, 401, 401, 401, 401],
+        [
+            403, 403, 403, 403, 401, 401, 401, 401, 401, 401, 401, 401, 401,
+        ],
     ),
     (
         "token claiming admin, users table says user",
-        [403, 403, 403, 403, 204, 200, 200, 204, 200, 200, 200],
+        [
+            403, 403, 403, 403, 204, 200, 200, 204, 200, 200, 200, 200, 409,
+        ],
     ),
     (
         "plain user",
-        [403, 403, 403, 403, 204, 200, 200, 204, 200, 200, 200],
+        [
+            403, 403, 403, 403, 204, 200, 200, 204, 200, 200, 200, 200, 409,
+        ],
     ),
     (
         "another user's session id",
-        [403, 403, 403, 403, 204, 200, 200, 404, 200, 404, 200],
+        [
+            403, 403, 403, 403, 204, 200, 200, 404, 200, 404, 200, 200, 409,
+        ],
     ),
     (
         "admin, password only (aal1)",
-        [403, 403, 403, 403, 204, 200, 200, 204, 200, 200, 200],
+        [
+            403, 403, 403, 403, 204, 200, 200, 204, 200, 200, 200, 200, 409,
+        ],
     ),
     (
         "admin, password + TOTP (aal2)",
-        [200, 204, 200, 200, 204, 200, 200, 204, 200, 200, 200],
+        [
+            200, 204, 200, 200, 204, 200, 200, 204, 200, 200, 200, 409, 409,
+        ],
     ),
     (
         "admin, password + recovery code (aal2)",
-        [200, 204, 200, 200, 204, 200, 200, 204, 200, 200, 200],
+        [
+            200, 204, 200, 200, 204, 200, 200, 204, 200, 200, 200, 409, 409,
+        ],
     ),
 ];
 
@@ -292,6 +308,12 @@ async fn call(env: &TestEnv, route: &str, token: Option<&str>, own_target: &str)
             "reauthenticate",
             "/auth/reauthenticate".to_owned(),
             Some(json!({"password": DEMO_PASSWORD})),
+        ),
+        "POST /me/mfa/totp" => ("enrol-totp", "/me/mfa/totp".to_owned(), None),
+        "POST /me/mfa/totp/confirm" => (
+            "confirm-totp",
+            "/me/mfa/totp/confirm".to_owned(),
+            Some(json!({"code": "123456"})),
         ),
         other => panic!("no request for {other}"),
     };

@@ -4,6 +4,8 @@
 mod admin_revoke_session;
 mod admin_revoke_user_sessions;
 mod change_password;
+mod confirm_totp;
+mod enrol_totp;
 mod get_user_sessions;
 mod jwks;
 mod list_my_sessions;

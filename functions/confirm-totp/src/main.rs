@@ -1,0 +1,17 @@
+//! `confirm-totp`: POST /me/mfa/totp/confirm: the first code turns the second factor on. Builds the state once per cold start and hands each request to the
+//! route (`src/lib.rs`). It holds the second factor's key.
+
+use confirm_totp::handle;
+use lambda_http::{Error, service_fn};
+use shared::{AppState, config, http, logging};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    logging::init(config::log_level().as_deref());
+    let state = AppState::from_env()
+        .await?
+        .with_factor_keys_from_env()
+        .await?;
+    let state = &state;
+    lambda_http::run(service_fn(move |req| http::serve(state, req, handle))).await
+}
