@@ -328,32 +328,24 @@ async fn demo_challenge(
     Ok(token)
 }
 
-/// Values for the placeholders of the enrolment's `events/` files: `{{jane_token}}` (a new
-/// session of user 74, who gets a TOTP enrolment waiting for its first code, with the demo
-/// secret) and `{{enrolment_code}}` (its code now). `state` must hold the second factor's keys.
+/// Values for the placeholders of the enrolment's `events/` files: user 75 (whose session
+/// `{{user_token}}` is) gets a TOTP enrolment waiting for its first code, with the demo secret,
+/// and `{{enrolment_code}}` is its code now. No session is added: user 74's demo history stays
+/// as seeded. `state` must hold the second factor's keys.
 pub async fn enrolment_tokens(
     state: &AppState,
-    signer: &TokenSigner,
     now: i64,
 ) -> Result<BTreeMap<&'static str, String>, Box<dyn std::error::Error + Send + Sync>> {
-    let store = &state.store;
     let secret = demo_secret()?;
     let sealed = state
         .factor_keys()?
         .seal()
-        .seal(&totp::seal_context(USER_ID), secret.as_bytes())
+        .seal(&totp::seal_context(PLAIN_USER_ID), secret.as_bytes())
         .map_err(|e| e.to_string())?;
-    // Refused only when user 74 has a confirmed factor already (someone confirmed this
+    // Refused only when user 75 has a confirmed factor already (someone confirmed this
     // enrolment on the local stack): the confirm event then answers 409.
-    store.begin_totp(USER_ID, &sealed, now).await?;
-    const UA: &str =
-        "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
-    let policy = &state.config.sessions;
-    let jane = start_session(store, USER_ID, UA, "192.0.2.15", now, policy).await?;
-    Ok(BTreeMap::from([
-        ("jane_token", signer.issue_for(&jane, Role::User, now)?),
-        ("enrolment_code", demo_totp_code(now)?),
-    ]))
+    state.store.begin_totp(PLAIN_USER_ID, &sealed, now).await?;
+    Ok(BTreeMap::from([("enrolment_code", demo_totp_code(now)?)]))
 }
 
 /// Replaces `{{name}}` placeholders in an event file with tokens.

@@ -61,7 +61,7 @@ pub async fn replay(function: &str, handler: Handler) -> usize {
     .expect("event tokens");
     let mut tokens = tokens;
     tokens.extend(
-        demo::enrolment_tokens(&env.state, &env.signer, now())
+        demo::enrolment_tokens(&env.state, now())
             .await
             .expect("enrolment event tokens"),
     );

@@ -396,7 +396,7 @@ async fn render_events(state: &AppState, from: &Path, out: &Path, now: i64) -> R
     let mut tokens = demo::event_tokens(&state.store, &signer, refresh_key, now, policy)
         .await
         .map_err(|e| anyhow::anyhow!(e))?;
-    let enrolment = demo::enrolment_tokens(&keyed, &signer, now).await;
+    let enrolment = demo::enrolment_tokens(&keyed, now).await;
     tokens.extend(enrolment.map_err(|e| anyhow::anyhow!(e))?);
     let mut written = 0;
     for dir in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
