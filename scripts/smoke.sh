@@ -157,14 +157,14 @@ PY
   [[ $(status "$API/sessions" -H "Authorization: Bearer $phone") == 401 ]] || fail "ended token must be 401: $(cat "$BODY")"
   grep -q '"code":"session_ended"' "$BODY" || fail "ended token body: $(cat "$BODY")"
   # A second factor: enrol (secret, URI, QR code), confirm with the app's first code (computed
-  # here), and the password alone no longer signs in.
+  # here) and the password, and the password alone no longer signs in.
   local secret code
   [[ $(status "$API/me/mfa/totp" -X POST -H "Authorization: Bearer $laptop") == 200 ]] || fail "enrol: $(cat "$BODY")"
   grep -q '"qr_svg":"<?xml' "$BODY" || fail "enrol: no QR code: $(cat "$BODY")"
   secret=$(json_field secret)
   code=$(scripts/totp "$secret")
   [[ $(status "$API/me/mfa/totp/confirm" -X POST -H "Authorization: Bearer $laptop" -H 'content-type: application/json' \
-      -d "{\"code\": \"$code\"}") == 200 ]] || fail "confirm: $(cat "$BODY")"
+      -d "{\"code\": \"$code\", \"password\": \"a long enough secret\"}") == 200 ]] || fail "confirm: $(cat "$BODY")"
   python3 -c 'import json,sys; assert len(json.load(open(sys.argv[1]))["recovery_codes"]) == 10' "$BODY" || fail "recovery codes: $(cat "$BODY")"
   [[ $(status "$API/auth/login" -X POST -H 'content-type: application/json' \
       -d "{\"email\": \"$email\", \"password\": \"a long enough secret\"}") == 200 ]] || fail "login after enrolment: $(cat "$BODY")"

@@ -233,6 +233,8 @@ const EXPECTED: &[(&str, &[(&str, &str)])] = &[
             (BATCH, SESSIONS),
             (BATCH, USERS),
             (UPDATE, SESSIONS),
+            (UPDATE, EMAILS),
+            (DELETE, EMAILS),
             (GET, USERS),
             (UPDATE, USERS),
             (SECRET, MFA_KEY),
@@ -650,7 +652,7 @@ fn the_writes_of_sign_in_sign_up_reauthentication_and_labels_are_narrowed() {
             }
         }
     }
-    for function in ["login", "login-mfa", "reauthenticate"] {
+    for function in ["login", "login-mfa", "reauthenticate", "confirm-totp"] {
         for action in [UPDATE, DELETE] {
             for statement in grants(&t, function, action, EMAILS)
                 .into_iter()

@@ -12,7 +12,9 @@
 //!   the window, clients on networks the account has never signed in from get 429 too, which
 //!   caps a guessing attack spread over many addresses; the owner's known networks (recorded at
 //!   each successful sign-in) and signed-in sessions (re-authentication, password change) are
-//!   not locked out by it. A success does not clear it.
+//!   not locked out by it, except a second factor's code sent from a session on an unknown
+//!   network (a stolen session must not guess codes faster than a sign-in). A success does not
+//!   clear it.
 //!
 //! This is the "per email and client address, with a bypass for the owner's known devices"
 //! choice of OWASP's authentication cheat sheet; `docs/security.md` says what it does not cover

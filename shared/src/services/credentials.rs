@@ -10,7 +10,7 @@ use crate::domain::throttle::{Refusal, Reservation, network, network_tag};
 use crate::domain::{Amr, EndReason, Session};
 use crate::error::ApiError;
 use crate::passwords::check_password_policy;
-use crate::services::second_factor::{FactorCode, method_of, verify_code};
+use crate::services::second_factor::{self, FactorCode, method_of, verify_code};
 use crate::services::sessions::end_other_sessions;
 use crate::services::tokens::{TokenResponse, issue};
 use crate::store::StoreError;
@@ -167,9 +167,17 @@ pub async fn change_password(
     };
     let password = Some((current_hash.unwrap_or_default(), new_hash.as_str()));
     let reason = EndReason::PasswordChanged;
+    // For a user with a second factor the count of attempts is cleared by a code only (see
+    // `reauthenticate`): a right password must not make room for more code guesses.
+    let forget = async {
+        if !caller.user.mfa_enabled {
+            check.succeeded().await?;
+        }
+        Ok(())
+    };
     let (revoked, ()) = tokio::try_join!(
         end_other_sessions(state, caller, password, reason, raced, now),
-        async { Ok(check.succeeded().await?) }
+        forget
     )?;
     audit::password_changed(user_id, revoked, ip);
     if revoked > 0 {
@@ -211,6 +219,31 @@ async fn second_factor(
     Ok(method_of(&used))
 }
 
+/// Turns on the caller's pending TOTP enrolment with its first `code`, after their current
+/// `password` (throttled like every password check): a stolen token alone, however recent,
+/// cannot put its own second factor on the account. The recovery codes, shown once.
+pub async fn confirm_enrolment(
+    state: &AppState,
+    caller: &Caller,
+    (password, code): (&str, &str),
+    ip: &str,
+    now: i64,
+) -> Result<Vec<String>, ApiError> {
+    caller.signed_in_recently(state, now)?;
+    let user_id = caller.user.user_id;
+    let failed = |why: &str| audit::second_factor_failed(Some(user_id), ip, why);
+    let check = PasswordCheck::reserve(state, &caller.user.email, ip, now).await?;
+    let wrong = ApiError::Forbidden {
+        detail: "The password is not correct.",
+        code: "invalid_password",
+    };
+    let hash = caller.user.password_hash.as_deref();
+    check.verify_or_refuse(true, password, hash, failed, (wrong.code(), wrong))?;
+    let codes = second_factor::confirm_enrolment(state, user_id, code, now).await?;
+    check.succeeded().await?;
+    Ok(codes)
+}
+
 /// Confirms the caller's password in their session (RFC 9470 step-up), and with `code` their
 /// second factor too: the session records the moment, the refresh generation it starts and
 /// what was proved (`amr`: the password alone makes it `aal1`, with a code `aal2`, so a recent
@@ -229,9 +262,10 @@ pub async fn reauthenticate(
     let check = PasswordCheck::reserve(state, &caller.user.email, ip, now).await?;
     let hash = caller.user.password_hash.as_deref();
     // The caller holds one of the account's sessions: the per-account ceiling does not apply
-    // to their password. It does to a second factor's code: someone with a stolen token and
-    // the password must not guess codes faster than a sign-in could.
-    let known = code.is_none();
+    // to their password. It does to a second factor's code sent from a network the account
+    // never signed in from, as at sign-in: someone with a stolen token and the password must
+    // not guess codes faster than a sign-in could, and the owner at home is not locked out.
+    let known = code.is_none() || caller.user.known_networks.contains(&check.network_tag());
     let wrong = ApiError::Forbidden {
         detail: "The password is not correct.",
         code: "invalid_password",

@@ -92,8 +92,12 @@ impl Store {
         match failed_conditions(&err) {
             Some(failed) if failed.first() == Some(&true) => Ok(Completion::ChallengeGone),
             Some(failed) if failed.get(1) == Some(&true) => Ok(Completion::CodeRefused),
-            // Another completion of the same challenge at the same moment: this one lost.
-            _ if lost_race(&err) => Ok(Completion::ChallengeGone),
+            // Another transaction on the challenge or the user at the same moment: nothing was
+            // spent, and the challenge may still be there; the client tries again (503).
+            _ if lost_race(&err) => Err(StoreError::Transient {
+                operation: "TransactWriteItems",
+                source: Box::new(err),
+            }),
             _ => Err(classify("TransactWriteItems", err)),
         }
     }

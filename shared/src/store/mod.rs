@@ -24,6 +24,9 @@ const TRANSIENT_CODES: &[&str] = &[
     "InternalServerError",
     "ServiceUnavailable",
     "TransactionInProgressException",
+    // A plain write to an item a transaction holds at that moment (a sign-in's second step
+    // spending a code while a re-authentication uses another): nothing was written.
+    "TransactionConflictException",
 ];
 
 /// Whether a conditional write was refused because its condition did not hold: an expected

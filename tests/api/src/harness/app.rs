@@ -185,9 +185,9 @@ impl<'a> TestApp<'a> {
             .await
     }
 
-    /// `POST /me/mfa/totp/confirm` with `code`.
-    pub async fn confirm_totp(&self, token: &str, code: &str) -> Reply {
-        let body = json!({"code": code});
+    /// `POST /me/mfa/totp/confirm` with `code` and `password`.
+    pub async fn confirm_totp(&self, token: &str, code: &str, password: &str) -> Reply {
+        let body = json!({"code": code, "password": password});
         let path = "/me/mfa/totp/confirm";
         self.call("confirm-totp", path, Some(token), Some(body))
             .await

@@ -313,7 +313,7 @@ async fn call(env: &TestEnv, route: &str, token: Option<&str>, own_target: &str)
         "POST /me/mfa/totp/confirm" => (
             "confirm-totp",
             "/me/mfa/totp/confirm".to_owned(),
-            Some(json!({"code": "123456"})),
+            Some(json!({"code": "123456", "password": DEMO_PASSWORD})),
         ),
         other => panic!("no request for {other}"),
     };

@@ -30,7 +30,7 @@ async fn the_secret_comes_as_text_uri_and_qr_code_and_changes_nothing_yet() {
     let first = Secret::from_base32(secret).unwrap();
     assert_eq!(app.enrol_totp(&token).await.status, 200);
     let code = first.code(step_at(now()).unwrap());
-    app.confirm_totp(&token, &code)
+    app.confirm_totp(&token, &code, DEMO_PASSWORD)
         .await
         .assert_error(400, "invalid_code");
 }
@@ -43,6 +43,9 @@ async fn enrolling_needs_a_recent_sign_in_and_no_factor_yet() {
     // A token of a session signed in long ago (a stolen one, say) cannot add its own factor.
     env.age_session(PLAIN_USER_ID, &signed.session, 3600).await;
     app.enrol_totp(&signed.access)
+        .await
+        .assert_error(401, "reauthentication_required");
+    app.confirm_totp(&signed.access, "123456", DEMO_PASSWORD)
         .await
         .assert_error(401, "reauthentication_required");
     // Someone with a factor removes it first (an admin does, for a lost one).
