@@ -7,13 +7,13 @@ use crate::audit;
 use crate::auth::Caller;
 use crate::domain::assurance::password_only;
 use crate::domain::throttle::{Refusal, Reservation, network, network_tag};
-use crate::domain::{Amr, EndReason, Session};
+use crate::domain::{Amr, EndReason, Session, UserId};
 use crate::error::ApiError;
 use crate::passwords::check_password_policy;
 use crate::services::second_factor::{self, FactorCode, method_of, verify_code};
 use crate::services::sessions::end_other_sessions;
 use crate::services::tokens::{TokenResponse, issue};
-use crate::store::StoreError;
+use crate::store::{SecondFactor, StoreError};
 
 /// One password check in progress.
 pub struct PasswordCheck<'a> {
@@ -186,20 +186,23 @@ pub async fn change_password(
     Ok(revoked)
 }
 
-/// The caller's second factor checked with `code`, and the code used up: the method it
-/// proves. 400 for a user without one, 403 `invalid_code` for a wrong or used code.
+/// The 403 for a wrong password where the caller is signed in.
+fn wrong_password() -> ApiError {
+    ApiError::Forbidden {
+        detail: "The password is not correct.",
+        code: "invalid_password",
+    }
+}
+
+/// `code` checked against the caller's second factor (`factor`, as read) and used up: the
+/// method it proves. 400 for a user without one, 403 `invalid_code` for a wrong or used code.
 async fn second_factor(
     state: &AppState,
-    caller: &Caller,
+    user_id: UserId,
+    factor: &SecondFactor,
     code: FactorCode<'_>,
     now: i64,
 ) -> Result<Amr, ApiError> {
-    let user_id = caller.user.user_id;
-    let factor = state
-        .store
-        .second_factor(user_id)
-        .await?
-        .unwrap_or_default();
     if !factor.is_enrolled() {
         return Err(ApiError::bad_request(
             "There is no second factor to confirm; send the password alone.",
@@ -210,7 +213,7 @@ async fn second_factor(
         detail: "The code is not correct.",
         code: "invalid_code",
     };
-    let Some(used) = verify_code(state, user_id, &factor, code, now)? else {
+    let Some(used) = verify_code(state, user_id, factor, code, now)? else {
         return Err(wrong);
     };
     if !state.store.use_factor(user_id, &used).await? {
@@ -233,11 +236,7 @@ pub async fn confirm_enrolment(
     let user_id = caller.user.user_id;
     let failed = |why: &str| audit::second_factor_failed(Some(user_id), ip, why);
     let check = PasswordCheck::reserve(state, &caller.user.email, ip, now).await?;
-    let wrong = ApiError::Forbidden {
-        detail: "The password is not correct.",
-        code: "invalid_password",
-    };
-    let hash = caller.user.password_hash.as_deref();
+    let (hash, wrong) = (caller.user.password_hash.as_deref(), wrong_password());
     check.verify_or_refuse(true, password, hash, failed, (wrong.code(), wrong))?;
     let codes = second_factor::confirm_enrolment(state, user_id, code, now).await?;
     check.succeeded().await?;
@@ -259,22 +258,29 @@ pub async fn reauthenticate(
     let (store, policy) = (&state.store, &state.config.sessions);
     let (user_id, session_id) = (caller.user.user_id, caller.session.session_id.as_str());
     let failed = |why: &str| audit::reauthentication_failed(user_id, session_id, ip, why);
-    let check = PasswordCheck::reserve(state, &caller.user.email, ip, now).await?;
+    // With a code, the second factor is read while the attempt is reserved.
+    let factor = async {
+        match code {
+            Some(_) => Ok::<_, ApiError>(store.second_factor(user_id).await?.unwrap_or_default()),
+            None => Ok(SecondFactor::default()),
+        }
+    };
+    let reserve = async {
+        Ok::<_, ApiError>(PasswordCheck::reserve(state, &caller.user.email, ip, now).await?)
+    };
+    let (check, factor) = tokio::try_join!(reserve, factor)?;
     let hash = caller.user.password_hash.as_deref();
     // The caller holds one of the account's sessions: the per-account ceiling does not apply
     // to their password. It does to a second factor's code sent from a network the account
     // never signed in from, as at sign-in: someone with a stolen token and the password must
     // not guess codes faster than a sign-in could, and the owner at home is not locked out.
     let known = code.is_none() || caller.user.known_networks.contains(&check.network_tag());
-    let wrong = ApiError::Forbidden {
-        detail: "The password is not correct.",
-        code: "invalid_password",
-    };
+    let wrong = wrong_password();
     check.verify_or_refuse(known, password, hash, failed, (wrong.code(), wrong))?;
     let mut amr = password_only();
     if let Some(code) = code {
         amr.push(
-            second_factor(state, caller, code, now)
+            second_factor(state, user_id, &factor, code, now)
                 .await
                 .inspect_err(|e| failed(e.code()))?,
         );

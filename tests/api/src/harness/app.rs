@@ -179,6 +179,18 @@ impl<'a> TestApp<'a> {
         r.body["challenge"].as_str().unwrap().to_owned()
     }
 
+    /// Both steps of a sign-in with a second factor: the password, then `second`
+    /// (`{"code": ...}` or `{"recovery_code": ...}`) with the challenge; the session's tokens.
+    pub async fn sign_in_with_second_factor(
+        &self,
+        email: &str,
+        password: &str,
+        mut second: Value,
+    ) -> Signed {
+        second["challenge"] = json!(self.challenge(email, password).await);
+        self.login_mfa(second).await.signed()
+    }
+
     /// `POST /me/mfa/totp`.
     pub async fn enrol_totp(&self, token: &str) -> Reply {
         self.call("enrol-totp", "/me/mfa/totp", Some(token), None)

@@ -246,13 +246,15 @@ async fn credential(env: &TestEnv, kind: &str) -> (Option<String>, String) {
         "admin, password + TOTP (aal2)" | "admin, password + recovery code (aal2)" => {
             // Signed in the way the admin would: the password, then the second factor.
             let app = TestApp::new(&env.state);
-            let challenge = app.challenge(TOTP_ADMIN_EMAIL, DEMO_PASSWORD).await;
-            let body = if kind.contains("TOTP") {
-                json!({"challenge": challenge, "code": demo_totp_code(now()).unwrap()})
+            let second = if kind.contains("TOTP") {
+                json!({"code": demo_totp_code(now()).unwrap()})
             } else {
-                json!({"challenge": challenge, "recovery_code": DEMO_RECOVERY_CODES[0]})
+                json!({"recovery_code": DEMO_RECOVERY_CODES[0]})
             };
-            let admin = app.login_mfa(body).await.signed().access;
+            let admin = app
+                .sign_in_with_second_factor(TOTP_ADMIN_EMAIL, DEMO_PASSWORD, second)
+                .await
+                .access;
             let (spare, _) = env.login(TOTP_ADMIN_ID, Role::Admin).await;
             return (Some(admin), spare.session_id);
         }

@@ -49,10 +49,11 @@ async fn enrolling_needs_a_recent_sign_in_and_no_factor_yet() {
         .await
         .assert_error(401, "reauthentication_required");
     // Someone with a factor removes it first (an admin does, for a lost one).
-    let challenge = app.challenge(TOTP_ADMIN_EMAIL, DEMO_PASSWORD).await;
-    let code = shared::testkit::demo::demo_totp_code(now()).unwrap();
-    let body = serde_json::json!({"challenge": challenge, "code": code});
-    let ops = app.login_mfa(body).await.signed().access;
+    let code = serde_json::json!({"code": shared::testkit::demo::demo_totp_code(now()).unwrap()});
+    let ops = app
+        .sign_in_with_second_factor(TOTP_ADMIN_EMAIL, DEMO_PASSWORD, code)
+        .await
+        .access;
     app.enrol_totp(&ops)
         .await
         .assert_error(409, "mfa_already_enrolled");

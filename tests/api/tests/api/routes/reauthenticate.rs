@@ -39,9 +39,10 @@ async fn a_code_with_the_password_makes_the_session_aal2_and_the_password_alone_
     use shared::testkit::demo::{DEMO_RECOVERY_CODES, TOTP_ADMIN_EMAIL, demo_totp_code};
     let env = TestEnv::seeded_with(&[("ADMIN_REQUIRES_AAL2", "true")]).await;
     let app = TestApp::new(&env.state);
-    let challenge = app.challenge(TOTP_ADMIN_EMAIL, DEMO_PASSWORD).await;
-    let body = json!({"challenge": challenge, "recovery_code": DEMO_RECOVERY_CODES[0]});
-    let signed = app.login_mfa(body).await.signed();
+    let recovery = json!({"recovery_code": DEMO_RECOVERY_CODES[0]});
+    let signed = app
+        .sign_in_with_second_factor(TOTP_ADMIN_EMAIL, DEMO_PASSWORD, recovery)
+        .await;
     let admin_view = |token: String| {
         let app = app.clone();
         async move { app.get_user_sessions(&token, "74", "").await }

@@ -101,9 +101,11 @@ async fn an_admin_signed_in_with_a_second_factor_removes_a_users_lost_one() {
         .await
         .assert_error(403, "mfa_required");
     // An admin signed in with their second factor may; enrolling is the user's own.
-    let challenge = app.challenge(TOTP_ADMIN_EMAIL, DEMO_PASSWORD).await;
-    let body = json!({"challenge": challenge, "code": demo_totp_code(t).unwrap()});
-    let aal2 = app.login_mfa(body).await.signed().access;
+    let code = json!({"code": demo_totp_code(t).unwrap()});
+    let aal2 = app
+        .sign_in_with_second_factor(TOTP_ADMIN_EMAIL, DEMO_PASSWORD, code)
+        .await
+        .access;
     app.update_user(&aal2, &sam, json!({"mfa_enabled": true}))
         .await
         .assert_error(400, "invalid_body");
