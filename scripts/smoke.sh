@@ -158,7 +158,7 @@ PY
   grep -q '"code":"session_ended"' "$BODY" || fail "ended token body: $(cat "$BODY")"
   # A second factor: enrol (secret, URI, QR code), confirm with the app's first code (computed
   # here) and the password, and the password alone no longer signs in.
-  local secret code
+  local secret code recovery
   [[ $(status "$API/me/mfa/totp" -X POST -H "Authorization: Bearer $laptop") == 200 ]] || fail "enrol: $(cat "$BODY")"
   grep -q '"qr_svg":"<?xml' "$BODY" || fail "enrol: no QR code: $(cat "$BODY")"
   secret=$(json_field secret)
@@ -166,9 +166,28 @@ PY
   [[ $(status "$API/me/mfa/totp/confirm" -X POST -H "Authorization: Bearer $laptop" -H 'content-type: application/json' \
       -d "{\"code\": \"$code\", \"password\": \"a long enough secret\"}") == 200 ]] || fail "confirm: $(cat "$BODY")"
   python3 -c 'import json,sys; assert len(json.load(open(sys.argv[1]))["recovery_codes"]) == 10' "$BODY" || fail "recovery codes: $(cat "$BODY")"
+  recovery=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["recovery_codes"][0])' "$BODY")
   [[ $(status "$API/auth/login" -X POST -H 'content-type: application/json' \
       -d "{\"email\": \"$email\", \"password\": \"a long enough secret\"}") == 200 ]] || fail "login after enrolment: $(cat "$BODY")"
   grep -q '"mfa_required":true' "$BODY" || fail "the password alone must not sign in now: $(cat "$BODY")"
+  # Changing the factor needs a recent sign-in *with* it: this session proved the password
+  # alone (401 second_factor_required) until it re-authenticates with a recovery code; then new
+  # recovery codes, and the factor removed.
+  [[ $(status "$API/me/mfa/totp" -X DELETE -H "Authorization: Bearer $laptop") == 401 ]] \
+    || fail "removing the factor without it must be 401: $(cat "$BODY")"
+  grep -q '"code":"second_factor_required"' "$BODY" || fail "remove without the factor: $(cat "$BODY")"
+  [[ $(status "$API/auth/reauthenticate" -X POST -H "Authorization: Bearer $laptop" -H 'content-type: application/json' \
+      -d "{\"password\": \"a long enough secret\", \"recovery_code\": \"$recovery\"}") == 200 ]] \
+    || fail "reauthenticate with a recovery code: $(cat "$BODY")"
+  laptop=$(json_field access_token)
+  [[ $(status "$API/me/mfa/recovery-codes" -X POST -H "Authorization: Bearer $laptop") == 200 ]] \
+    || fail "new recovery codes: $(cat "$BODY")"
+  python3 -c 'import json,sys; assert len(json.load(open(sys.argv[1]))["recovery_codes"]) == 10' "$BODY" \
+    || fail "new recovery codes: $(cat "$BODY")"
+  [[ $(status "$API/me/mfa/totp" -X DELETE -H "Authorization: Bearer $laptop") == 204 ]] || fail "remove the factor: $(cat "$BODY")"
+  # Gone: a new enrolment may begin (no session added, so the admin's view below is as it was).
+  [[ $(status "$API/me/mfa/totp" -X POST -H "Authorization: Bearer $laptop") == 200 ]] \
+    || fail "enrol again after removal: $(cat "$BODY")"
     local admin
   admin=$(admin_token)
   if [[ -z "$admin" ]]; then

@@ -94,14 +94,26 @@ pub fn second_factor_enrolled(user_id: UserId) {
     );
 }
 
-/// An administrator removed a user's second factor (the user lost it).
+/// `actor` removed the second factor of `user_id`: an administrator (the user lost it), or
+/// the user themselves.
 pub fn second_factor_removed(actor: UserId, user_id: UserId, ip: &str) {
     tracing::warn!(
         audit = "second_factor_removed",
         actor_user_id = actor.get(),
         target_user_id = user_id.get(),
         ip,
-        "second factor removed by an administrator"
+        "second factor removed"
+    );
+}
+
+/// `user_id` replaced their recovery codes with a new set (the old ones no longer work).
+pub fn recovery_codes_regenerated(user_id: UserId, ip: &str) {
+    tracing::warn!(
+        audit = "recovery_codes_regenerated",
+        actor_user_id = user_id.get(),
+        target_user_id = user_id.get(),
+        ip,
+        "recovery codes regenerated"
     );
 }
 

@@ -201,6 +201,35 @@ impl Caller {
     pub fn signed_in_recently(&self, state: &AppState, now: i64) -> Result<(), ApiError> {
         require_recent_auth(self, now, state.config.auth.reauth_max_age_seconds)
     }
+
+    /// For changes to the caller's own second factor: 409 `mfa_not_enrolled` when they have
+    /// none (nothing to prove), 401 `reauthentication_required` unless this caller proved
+    /// their password recently enough ([`Caller::signed_in_recently`]), then 401
+    /// `second_factor_required` unless that proof included a second factor (the session is at
+    /// aal2: a later password-only re-authentication brings it back to aal1, so a recent
+    /// `auth_time` at aal2 is a recent code). Someone with the password and a recent token but
+    /// not the authenticator (or a recovery code) cannot remove or replace the factor.
+    pub fn proved_second_factor_recently(
+        &self,
+        state: &AppState,
+        now: i64,
+    ) -> Result<(), ApiError> {
+        if !self.user.mfa_enabled {
+            return Err(ApiError::Conflict {
+                detail: "There is no second factor on this account.",
+                code: "mfa_not_enrolled",
+            });
+        }
+        self.signed_in_recently(state, now)?;
+        if self.session.aal() < Aal::Aal2 {
+            return Err(unauthorized(
+                "Confirm your password with a code from your authenticator app or a recovery \
+                 code to do this (POST /auth/reauthenticate with \"code\" or \"recovery_code\").",
+                "second_factor_required",
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// The request's input, or its error only once `caller` has checked out: a client without a

@@ -241,6 +241,27 @@ const EXPECTED: &[(&str, &[(&str, &str)])] = &[
             (SECRET, ORIGIN_SECRET),
         ],
     ),
+    (
+        "remove-totp",
+        &[
+            (BATCH, SESSIONS),
+            (BATCH, USERS),
+            (UPDATE, SESSIONS),
+            (UPDATE, USERS),
+            (SECRET, ORIGIN_SECRET),
+        ],
+    ),
+    (
+        "regenerate-recovery-codes",
+        &[
+            (BATCH, SESSIONS),
+            (BATCH, USERS),
+            (UPDATE, SESSIONS),
+            (UPDATE, USERS),
+            (SECRET, MFA_KEY),
+            (SECRET, ORIGIN_SECRET),
+        ],
+    ),
     ("jwks", &[]),
 ];
 
@@ -250,6 +271,8 @@ const ACTIVITY_ONLY_WRITERS: &[&str] = &[
     "list-my-sessions",
     "enrol-totp",
     "confirm-totp",
+    "remove-totp",
+    "regenerate-recovery-codes",
 ];
 
 fn template() -> Value {
@@ -418,7 +441,14 @@ fn secrets_are_read_at_cold_start_by_exactly_the_functions_that_need_them() {
             signs,
             "{name}"
         );
-        let factor = ["login-mfa", "reauthenticate", "enrol-totp", "confirm-totp"].contains(&name);
+        let factor = [
+            "login-mfa",
+            "reauthenticate",
+            "enrol-totp",
+            "confirm-totp",
+            "regenerate-recovery-codes",
+        ]
+        .contains(&name);
         assert_eq!(env.contains("MFA_KEY_SECRET_ARN"), factor, "{name}");
         let pages = ["get-user-sessions", "list-my-sessions"].contains(&name);
         assert_eq!(env.contains("CURSOR_SECRET_ARN"), pages, "{name}");
@@ -745,6 +775,18 @@ fn the_writes_of_sign_in_sign_up_reauthentication_and_labels_are_narrowed() {
         "recovery_codes_used",
     ];
     assert_eq!(attributes(confirm), Some(set(&factor)));
+    // Removing one takes away exactly the factor's attributes; regenerating replaces the
+    // recovery codes of a factor that is on.
+    let remove = &grants(&t, "remove-totp", UPDATE, USERS)[0];
+    assert_eq!(attributes(remove), Some(set(&factor)));
+    let regenerate = &grants(&t, "regenerate-recovery-codes", UPDATE, USERS)[0];
+    let codes = [
+        "user_id",
+        "totp_secret",
+        "recovery_codes",
+        "recovery_codes_used",
+    ];
+    assert_eq!(attributes(regenerate), Some(set(&codes)));
     let label = &grants(&t, "rename-session", UPDATE, SESSIONS)[0];
     assert_eq!(
         attributes(label),

@@ -44,8 +44,8 @@ pub fn error_response(err: &ApiError, retry_after_seconds: u32) -> Response<Body
         ApiError::Unauthorized { code, .. } => {
             let value = if *code == "not_authenticated" {
                 HeaderValue::from_static("Bearer")
-            } else if *code == "reauthentication_required" {
-                // RFC 9470: the token is fine, the sign-in behind it is too old.
+            } else if *code == "reauthentication_required" || *code == "second_factor_required" {
+                // RFC 9470: the token is fine, the sign-in behind it is too old or too weak.
                 HeaderValue::from_static("Bearer error=\"insufficient_user_authentication\"")
             } else {
                 HeaderValue::from_static("Bearer error=\"invalid_token\"")

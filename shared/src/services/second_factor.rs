@@ -277,12 +277,7 @@ pub async fn confirm_enrolment(
             "invalid_code",
         )
     })?;
-    let internal = |e: ring::error::Unspecified| ApiError::internal(e.to_string());
-    let codes = recovery::generate().map_err(internal)?;
-    let hashes: Vec<String> = codes
-        .iter()
-        .filter_map(|c| recovery::hash(keys.recovery(), user_id, c))
-        .collect();
+    let (codes, hashes) = new_recovery_codes(state, user_id)?;
     let oldest = now - ENROLMENT_TTL_SECONDS;
     if !store
         .confirm_totp(user_id, sealed, oldest, step, &hashes)
@@ -291,5 +286,58 @@ pub async fn confirm_enrolment(
         return Err(no_enrolment());
     }
     audit::second_factor_enrolled(user_id);
+    Ok(codes)
+}
+
+/// Ten new recovery codes for `user_id`, and their keyed hashes (what is stored).
+fn new_recovery_codes(
+    state: &AppState,
+    user_id: UserId,
+) -> Result<(Vec<String>, Vec<String>), ApiError> {
+    let keys = state.factor_keys()?;
+    let codes = recovery::generate().map_err(|e| ApiError::internal(e.to_string()))?;
+    let hashes = codes
+        .iter()
+        .filter_map(|c| recovery::hash(keys.recovery(), user_id, c))
+        .collect();
+    Ok((codes, hashes))
+}
+
+/// The 409 for a change to a second factor the user does not have.
+fn not_enrolled() -> ApiError {
+    ApiError::Conflict {
+        detail: "There is no second factor on this account.",
+        code: "mfa_not_enrolled",
+    }
+}
+
+/// Removes the second factor of `user_id` at their own request (the route has checked a recent
+/// sign-in with it, [`crate::auth::Caller::proved_second_factor_recently`]): the TOTP secret,
+/// the recovery codes and any pending enrolment, in one conditional write; audited. From the
+/// next sign-in on, the password alone signs in; sessions keep the level they were signed in
+/// at. 409 `mfa_not_enrolled` when there is none (removed meanwhile, by another request or an
+/// administrator).
+pub async fn remove(state: &AppState, user_id: UserId, ip: &str) -> Result<(), ApiError> {
+    if !state.store.remove_second_factor(user_id).await? {
+        return Err(not_enrolled());
+    }
+    audit::second_factor_removed(user_id, user_id, ip);
+    Ok(())
+}
+
+/// Replaces the recovery codes of `user_id` with ten new ones, shown this once (the route has
+/// checked a recent sign-in with the second factor): every earlier code stops working and the
+/// count of used codes starts again, in one conditional write; audited. 409
+/// `mfa_not_enrolled` without a confirmed factor.
+pub async fn regenerate_recovery_codes(
+    state: &AppState,
+    user_id: UserId,
+    ip: &str,
+) -> Result<Vec<String>, ApiError> {
+    let (codes, hashes) = new_recovery_codes(state, user_id)?;
+    if !state.store.replace_recovery_codes(user_id, &hashes).await? {
+        return Err(not_enrolled());
+    }
+    audit::recovery_codes_regenerated(user_id, ip);
     Ok(codes)
 }

@@ -209,23 +209,19 @@ impl Store {
             .map_err(txn_error)
     }
 
-    /// Replaces the recovery codes of the factor sealed as `sealed` with a new set. `false`
-    /// when the factor changed or is gone.
+    /// Replaces the recovery codes of the user's confirmed factor with a new set and restarts
+    /// their count, in one conditional write. `false` when the user has no confirmed factor
+    /// (none, only a pending enrolment, or no such user).
     pub async fn replace_recovery_codes(
         &self,
         user_id: UserId,
-        sealed: &str,
         hashes: &[String],
     ) -> Result<bool, StoreError> {
         self.second_factor_update(
             user_id,
             "SET recovery_codes = :rc, recovery_codes_used = :zero",
-            "totp_secret = :p",
-            [
-                (":p", s(sealed)),
-                (":rc", code_set(hashes)?),
-                (":zero", n(0)),
-            ],
+            "attribute_exists(totp_secret)",
+            [(":rc", code_set(hashes)?), (":zero", n(0))],
         )
         .await
     }

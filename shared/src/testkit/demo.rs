@@ -7,7 +7,7 @@ use crate::domain::SessionPolicy;
 use crate::domain::UserId;
 use crate::domain::device::describe;
 use crate::domain::ids::new_session_id;
-use crate::domain::{EndReason, Role, Session, challenge, recovery, totp};
+use crate::domain::{Amr, EndReason, Role, Session, challenge, recovery, totp};
 use crate::error::ApiError;
 use crate::services::accounts::{NewUser, create_user};
 use crate::services::sign_in::{Origin, SignIn, SignedIn, sign_in};
@@ -184,11 +184,15 @@ pub async fn seed(state: &AppState, now: i64) -> Result<bool, ApiError> {
     Ok(true)
 }
 
-/// Gives the TOTP demo admin their second factor, as an enrolment confirmed with a code
-/// would: the dev-only secret sealed under the function's key, the demo recovery codes hashed.
+/// Gives the TOTP demo admin their second factor ([`give_demo_factor`]).
 async fn enrol_demo_totp(state: &AppState, now: i64) -> Result<(), ApiError> {
+    give_demo_factor(state, TOTP_ADMIN_ID, now).await
+}
+
+/// Gives `id` the demo second factor, as an enrolment confirmed with a code would: the
+/// dev-only secret sealed under the function's key, the demo recovery codes hashed.
+async fn give_demo_factor(state: &AppState, id: UserId, now: i64) -> Result<(), ApiError> {
     let keys = state.factor_keys()?;
-    let id = TOTP_ADMIN_ID;
     let secret = demo_secret()?;
     let sealed = keys
         .seal()
@@ -346,6 +350,68 @@ pub async fn enrolment_tokens(
     // enrolment on the local stack): the confirm event then answers 409.
     state.store.begin_totp(PLAIN_USER_ID, &sealed, now).await?;
     Ok(BTreeMap::from([("enrolment_code", demo_totp_code(now)?)]))
+}
+
+/// The users of the events that change a second factor, one per event so they replay in any
+/// order: (placeholder, email).
+const FACTOR_EVENT_USERS: [(&str, &str); 2] = [
+    ("factor_token", "lee@example.com"),
+    ("factor_removal_token", "kim@example.com"),
+];
+
+/// Values for the placeholders of the `events/` files that change a second factor:
+/// `{{factor_token}}` and `{{factor_removal_token}}`, each a session just signed in with the
+/// password and a TOTP code (aal2, recent) of a user who has the demo second factor. The users
+/// are created on first use (ids allocated) and their factor given afresh each time, so the
+/// events replay again on the local stack. `state` must hold a signer and the second factor's
+/// keys.
+pub async fn factor_tokens(
+    state: &AppState,
+    now: i64,
+) -> Result<BTreeMap<&'static str, String>, Box<dyn std::error::Error + Send + Sync>> {
+    const UA: &str =
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0";
+    let (store, policy) = (&state.store, &state.config.sessions);
+    let mut tokens = BTreeMap::new();
+    for (placeholder, email) in FACTOR_EVENT_USERS {
+        let new = NewUser {
+            email,
+            password: DEMO_PASSWORD,
+            display_name: None,
+            role: Role::User,
+            user_id: None,
+        };
+        let user_id = match create_user(store, &state.passwords, new, now).await {
+            Ok(user) => user.user_id,
+            Err(ApiError::Conflict { .. }) => store
+                .user_id_by_email(email)
+                .await?
+                .ok_or("an event user's email without its user")?,
+            Err(e) => return Err(e.into()),
+        };
+        // A factor left by an earlier replay (or removed by one) makes way for the demo one.
+        store.remove_second_factor(user_id).await?;
+        give_demo_factor(state, user_id, now).await?;
+        let mut session = Session::start(
+            user_id,
+            new_session_id().map_err(|e| e.to_string())?,
+            describe(UA),
+            "192.0.2.15",
+            now,
+            policy,
+        );
+        session.amr = vec![Amr::Pwd, Amr::Otp];
+        let user = store
+            .get_user(user_id)
+            .await?
+            .ok_or("the event user is gone")?;
+        session.credential_epoch = user.credential_epoch;
+        session.global_epoch = store.global_epoch().await?;
+        store.put_new_session(&session).await?;
+        let token = state.signer()?.issue_for(&session, Role::User, now)?;
+        tokens.insert(placeholder, token);
+    }
+    Ok(tokens)
 }
 
 /// Replaces `{{name}}` placeholders in an event file with tokens.

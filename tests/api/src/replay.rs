@@ -65,6 +65,11 @@ pub async fn replay(function: &str, handler: Handler) -> usize {
             .await
             .expect("enrolment event tokens"),
     );
+    tokens.extend(
+        demo::factor_tokens(&env.state, now())
+            .await
+            .expect("second factor event tokens"),
+    );
     let files = event_files(function);
     assert!(!files.is_empty(), "events/{function} has no event files");
     let mut statuses = Vec::new();

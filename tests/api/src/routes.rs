@@ -45,7 +45,7 @@ macro_rules! route {
 }
 
 /// Every route, in the order of the README's table.
-pub const ROUTES: [Route; 18] = [
+pub const ROUTES: [Route; 20] = [
     route!(
         "get-user-sessions",
         "GET",
@@ -98,6 +98,13 @@ pub const ROUTES: [Route; 18] = [
     ),
     route!("enrol-totp", "POST", "/me/mfa/totp", enrol_totp),
     route!("confirm-totp", "POST", "/me/mfa/totp/confirm", confirm_totp),
+    route!("remove-totp", "DELETE", "/me/mfa/totp", remove_totp),
+    route!(
+        "regenerate-recovery-codes",
+        "POST",
+        "/me/mfa/recovery-codes",
+        regenerate_recovery_codes
+    ),
     route!("jwks", "GET", "/.well-known/jwks.json", jwks),
 ];
 

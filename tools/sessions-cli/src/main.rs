@@ -388,6 +388,8 @@ async fn render_events(state: &AppState, from: &Path, out: &Path, now: i64) -> R
         .with_refresh_key_from_env()
         .await?
         .with_factor_keys_from_env()
+        .await?
+        .with_signer_from_env()
         .await?;
     let refresh_key = keyed
         .refresh_key()
@@ -398,6 +400,8 @@ async fn render_events(state: &AppState, from: &Path, out: &Path, now: i64) -> R
         .map_err(|e| anyhow::anyhow!(e))?;
     let enrolment = demo::enrolment_tokens(&keyed, now).await;
     tokens.extend(enrolment.map_err(|e| anyhow::anyhow!(e))?);
+    let factor = demo::factor_tokens(&keyed, now).await;
+    tokens.extend(factor.map_err(|e| anyhow::anyhow!(e))?);
     let mut written = 0;
     for dir in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
         let dir = dir?.path();

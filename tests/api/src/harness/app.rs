@@ -205,6 +205,19 @@ impl<'a> TestApp<'a> {
             .await
     }
 
+    /// `DELETE /me/mfa/totp`.
+    pub async fn remove_totp(&self, token: &str) -> Reply {
+        self.call("remove-totp", "/me/mfa/totp", Some(token), None)
+            .await
+    }
+
+    /// `POST /me/mfa/recovery-codes`.
+    pub async fn regenerate_recovery_codes(&self, token: &str) -> Reply {
+        let path = "/me/mfa/recovery-codes";
+        self.call("regenerate-recovery-codes", path, Some(token), None)
+            .await
+    }
+
     /// `POST /auth/refresh`.
     pub async fn refresh(&self, refresh_token: &str) -> Reply {
         let body = json!({"refresh_token": refresh_token});

@@ -20,7 +20,7 @@ use shared::tokens::keys::{SigningKey, dev_signing_key};
 use shared::tokens::refresh::RefreshKey;
 
 /// The columns, in order.
-const ROUTES: [&str; 13] = [
+const ROUTES: [&str; 15] = [
     "GET /sessions/user/{user_id}",
     "DELETE /sessions/user/{user_id}/{session_id}",
     "DELETE /sessions/user/{user_id}",
@@ -34,64 +34,66 @@ const ROUTES: [&str; 13] = [
     "POST /auth/reauthenticate",
     "POST /me/mfa/totp",
     "POST /me/mfa/totp/confirm",
+    "DELETE /me/mfa/totp",
+    "POST /me/mfa/recovery-codes",
 ];
 
 /// The rows: a kind of credential and the status each route must answer.
-const MATRIX: [(&str, [u16; 13]); 21] = [
-    ("no token", [401; 13]),
-    ("garbage", [401; 13]),
-    ("expired", [401; 13]),
-    ("nbf in the future", [401; 13]),
-    ("wrong aud", [401; 13]),
-    ("wrong iss", [401; 13]),
-    ("alg none (and None, NONE, nOnE)", [401; 13]),
-    ("HS256 signed with the public key", [401; 13]),
-    ("unknown kid", [401; 13]),
-    ("jku header (never fetched)", [401; 13]),
-    ("x5u header (never fetched)", [401; 13]),
-    ("tampered payload", [401; 13]),
-    ("refresh token as bearer", [401; 13]),
-    ("token of an ended session", [401; 13]),
+const MATRIX: [(&str, [u16; 15]); 21] = [
+    ("no token", [401; 15]),
+    ("garbage", [401; 15]),
+    ("expired", [401; 15]),
+    ("nbf in the future", [401; 15]),
+    ("wrong aud", [401; 15]),
+    ("wrong iss", [401; 15]),
+    ("alg none (and None, NONE, nOnE)", [401; 15]),
+    ("HS256 signed with the public key", [401; 15]),
+    ("unknown kid", [401; 15]),
+    ("jku header (never fetched)", [401; 15]),
+    ("x5u header (never fetched)", [401; 15]),
+    ("tampered payload", [401; 15]),
+    ("refresh token as bearer", [401; 15]),
+    ("token of an ended session", [401; 15]),
     (
         "token of a disabled user",
         [
-            403, 403, 403, 403, 401, 401, 401, 401, 401, 401, 401, 401, 401,
+            403, 403, 403, 403, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401,
         ],
     ),
     (
         "token claiming admin, users table says user",
         [
-            403, 403, 403, 403, 204, 200, 200, 204, 200, 200, 200, 200, 409,
+            403, 403, 403, 403, 204, 200, 200, 204, 200, 200, 200, 200, 409, 409, 409,
         ],
     ),
     (
         "plain user",
         [
-            403, 403, 403, 403, 204, 200, 200, 204, 200, 200, 200, 200, 409,
+            403, 403, 403, 403, 204, 200, 200, 204, 200, 200, 200, 200, 409, 409, 409,
         ],
     ),
     (
         "another user's session id",
         [
-            403, 403, 403, 403, 204, 200, 200, 404, 200, 404, 200, 200, 409,
+            403, 403, 403, 403, 204, 200, 200, 404, 200, 404, 200, 200, 409, 409, 409,
         ],
     ),
     (
         "admin, password only (aal1)",
         [
-            403, 403, 403, 403, 204, 200, 200, 204, 200, 200, 200, 200, 409,
+            403, 403, 403, 403, 204, 200, 200, 204, 200, 200, 200, 200, 409, 409, 409,
         ],
     ),
     (
         "admin, password + TOTP (aal2)",
         [
-            200, 204, 200, 200, 204, 200, 200, 204, 200, 200, 200, 409, 409,
+            200, 204, 200, 200, 204, 200, 200, 204, 200, 200, 200, 409, 409, 204, 200,
         ],
     ),
     (
         "admin, password + recovery code (aal2)",
         [
-            200, 204, 200, 200, 204, 200, 200, 204, 200, 200, 200, 409, 409,
+            200, 204, 200, 200, 204, 200, 200, 204, 200, 200, 200, 409, 409, 204, 200,
         ],
     ),
 ];
@@ -316,6 +318,12 @@ async fn call(env: &TestEnv, route: &str, token: Option<&str>, own_target: &str)
             "confirm-totp",
             "/me/mfa/totp/confirm".to_owned(),
             Some(json!({"code": "123456", "password": DEMO_PASSWORD})),
+        ),
+        "DELETE /me/mfa/totp" => ("remove-totp", "/me/mfa/totp".to_owned(), None),
+        "POST /me/mfa/recovery-codes" => (
+            "regenerate-recovery-codes",
+            "/me/mfa/recovery-codes".to_owned(),
+            None,
         ),
         other => panic!("no request for {other}"),
     };

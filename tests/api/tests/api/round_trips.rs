@@ -212,6 +212,26 @@ async fn re_authenticating_with_a_code_takes_four_round_trips() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changing_ones_own_factor_takes_two_round_trips() {
+    let env = TestEnv::seeded().await;
+    let (state, recorder) = instrumented(&env);
+    let app = TestApp::new(&state);
+    let recovery = serde_json::json!({"recovery_code": "demoa-codes"});
+    let token = app
+        .sign_in_with_second_factor(TOTP_ADMIN_EMAIL, DEMO_PASSWORD, recovery)
+        .await
+        .access;
+    // The caller (session and user, the factor's presence with it), then one conditional
+    // write: no read of the factor before it.
+    let (r, trips) = measure(&recorder, || app.regenerate_recovery_codes(&token)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(ops(&trips), ["BatchGetItem", "UpdateItem"]);
+    let (r, trips) = measure(&recorder, || app.remove_totp(&token)).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(ops(&trips), ["BatchGetItem", "UpdateItem"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_takes_at_most_three_round_trips_and_refresh_two() {
     for limit in ["0", "5"] {
         let env = TestEnv::seeded_with(&[("SESSION_LIMIT", limit)]).await;

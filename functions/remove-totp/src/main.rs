@@ -1,0 +1,15 @@
+//! `remove-totp`: DELETE /me/mfa/totp: the user removes their own second factor. Builds the
+//! state once per cold start and hands each request to the route (`src/lib.rs`). It needs no
+//! key of the second factor: removing reads nothing sealed.
+
+use lambda_http::{Error, service_fn};
+use remove_totp::handle;
+use shared::{AppState, config, http, logging};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    logging::init(config::log_level().as_deref());
+    let state = AppState::from_env().await?;
+    let state = &state;
+    lambda_http::run(service_fn(move |req| http::serve(state, req, handle))).await
+}
