@@ -207,8 +207,9 @@ impl Caller {
     /// their password recently enough ([`Caller::signed_in_recently`]), then 401
     /// `second_factor_required` unless that proof included a second factor (the session is at
     /// aal2: a later password-only re-authentication brings it back to aal1, so a recent
-    /// `auth_time` at aal2 is a recent code). Someone with the password and a recent token but
-    /// not the authenticator (or a recovery code) cannot remove or replace the factor.
+    /// `auth_time` at aal2 is a recent code). Someone with the password and a session that did
+    /// not just prove the factor cannot remove or replace it (one holding a token of such a
+    /// session within the window can: see docs/security.md, "Not proved here").
     pub fn proved_second_factor_recently(
         &self,
         state: &AppState,

@@ -3,7 +3,7 @@
 //! and the count of used codes starts again. For a user who has used some, or fears they were
 //! seen. Needs a recent sign-in *with* the second factor (401 `reauthentication_required`, then
 //! 401 `second_factor_required`: `POST /auth/reauthenticate` with a code or a recovery code),
-//! so a stolen token with the password cannot mint codes of its own. 409 `mfa_not_enrolled`
+//! so the password with a session that did not just prove the factor cannot mint codes. 409 `mfa_not_enrolled`
 //! without a confirmed factor. Audited. See
 //! [`shared::services::second_factor::regenerate_recovery_codes`].
 

@@ -1,8 +1,8 @@
 //! `DELETE /me/mfa/totp`: the signed-in user removes their own second factor (TOTP secret,
 //! recovery codes, any pending enrolment), 204; from the next sign-in on the password alone
 //! signs in. It needs a recent sign-in *with* the second factor (RFC 9470 step-up:
-//! `POST /auth/reauthenticate` with a code or a recovery code), so a stolen token with the
-//! password, without the authenticator, cannot take the factor off the account: 401
+//! `POST /auth/reauthenticate` with a code or a recovery code), so the password with an older
+//! session, without the authenticator, cannot take the factor off the account: 401
 //! `reauthentication_required` when the sign-in is not recent, 401 `second_factor_required`
 //! when it was the password alone. 409 `mfa_not_enrolled` without a factor. Audited. See
 //! [`shared::services::second_factor::remove`].

@@ -315,8 +315,9 @@ fn not_enrolled() -> ApiError {
 /// sign-in with it, [`crate::auth::Caller::proved_second_factor_recently`]): the TOTP secret,
 /// the recovery codes and any pending enrolment, in one conditional write; audited. From the
 /// next sign-in on, the password alone signs in; sessions keep the level they were signed in
-/// at. 409 `mfa_not_enrolled` when there is none (removed meanwhile, by another request or an
-/// administrator).
+/// at. 409 `mfa_not_enrolled` when there is nothing to remove (removed meanwhile, by another
+/// request or an administrator); a pending enrolment alone is removed with a factor but is not
+/// one (the route refuses a user without a confirmed factor first).
 pub async fn remove(state: &AppState, user_id: UserId, ip: &str) -> Result<(), ApiError> {
     if !state.store.remove_second_factor(user_id).await? {
         return Err(not_enrolled());

@@ -353,17 +353,18 @@ pub async fn enrolment_tokens(
 }
 
 /// The users of the events that change a second factor, one per event so they replay in any
-/// order: (placeholder, email).
-const FACTOR_EVENT_USERS: [(&str, &str); 2] = [
-    ("factor_token", "lee@example.com"),
-    ("factor_removal_token", "kim@example.com"),
+/// order: (placeholder, id, email). Explicit ids far above the demo's, so users registered on
+/// the local stack (from 76 on, as the README's walkthrough shows) keep their numbers.
+const FACTOR_EVENT_USERS: [(&str, UserId, &str); 2] = [
+    ("factor_token", UserId::of(901), "lee@example.com"),
+    ("factor_removal_token", UserId::of(902), "kim@example.com"),
 ];
 
 /// Values for the placeholders of the `events/` files that change a second factor:
 /// `{{factor_token}}` and `{{factor_removal_token}}`, each a session just signed in with the
 /// password and a TOTP code (aal2, recent) of a user who has the demo second factor. The users
-/// are created on first use (ids allocated) and their factor given afresh each time, so the
-/// events replay again on the local stack. `state` must hold a signer and the second factor's
+/// are created on first use and their factor given afresh each time, so the events replay
+/// again on the local stack (within `REAUTH_MAX_AGE_SECONDS` of rendering). `state` must hold a signer and the second factor's
 /// keys.
 pub async fn factor_tokens(
     state: &AppState,
@@ -373,22 +374,19 @@ pub async fn factor_tokens(
         "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0";
     let (store, policy) = (&state.store, &state.config.sessions);
     let mut tokens = BTreeMap::new();
-    for (placeholder, email) in FACTOR_EVENT_USERS {
+    for (placeholder, user_id, email) in FACTOR_EVENT_USERS {
         let new = NewUser {
             email,
             password: DEMO_PASSWORD,
             display_name: None,
             role: Role::User,
-            user_id: None,
+            user_id: Some(user_id),
         };
-        let user_id = match create_user(store, &state.passwords, new, now).await {
-            Ok(user) => user.user_id,
-            Err(ApiError::Conflict { .. }) => store
-                .user_id_by_email(email)
-                .await?
-                .ok_or("an event user's email without its user")?,
+        match create_user(store, &state.passwords, new, now).await {
+            // Created by an earlier rendering: the same user.
+            Ok(_) | Err(ApiError::Conflict { .. }) => {}
             Err(e) => return Err(e.into()),
-        };
+        }
         // A factor left by an earlier replay (or removed by one) makes way for the demo one.
         store.remove_second_factor(user_id).await?;
         give_demo_factor(state, user_id, now).await?;
