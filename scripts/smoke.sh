@@ -229,6 +229,7 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 assert r["access_token"] and r["session"]["aal"] == "aal2", r
 assert r["session"]["amr"][0] == "pwd" and r["session"]["amr"][1] in ("otp", "recovery"), r
+assert (r["session"]["amr"][1] == "recovery") == isinstance(r.get("recovery_codes_left"), int), r
 PY
   [[ $how == totp ]] || return 0
   challenge=$(mfa_challenge)

@@ -1,6 +1,7 @@
 //! `POST /auth/mfa`: the second step of a sign-in for a user with a second factor. The
 //! challenge from `POST /auth/login` and a TOTP code (`code`) or a recovery code
-//! (`recovery_code`) → an access token, a refresh token and the new session, at `aal2`.
+//! (`recovery_code`) → an access token, a refresh token and the new session, at `aal2`; after a
+//! recovery code, also how many are left (`recovery_codes_left`).
 //!
 //! The challenge is single-use, lives five minutes, takes five codes at most and only from
 //! the password step's address and User-Agent; every code counts on the password throttle

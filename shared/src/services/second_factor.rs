@@ -123,8 +123,10 @@ pub async fn complete_sign_in(
         }
     }
     let second = method_of(&used);
-    if second == Amr::Recovery {
-        let left = account.factor.recovery_codes.len().saturating_sub(1);
+    // The code was in the set as read, and the transaction removed it.
+    let left =
+        (second == Amr::Recovery).then(|| account.factor.recovery_codes.len().saturating_sub(1));
+    if let Some(left) = left {
         audit::recovery_code_used(user_id, left, ip);
     }
     let origin = Origin {
@@ -141,7 +143,10 @@ pub async fn complete_sign_in(
         global_epoch,
         factor_enrolled: true,
     };
-    start_session(state, &origin, verified, email, vec![Amr::Pwd, second], now).await
+    let mut tokens =
+        start_session(state, &origin, verified, email, vec![Amr::Pwd, second], now).await?;
+    tokens.recovery_codes_left = left;
+    Ok(tokens)
 }
 
 /// The method a used code proves.

@@ -33,6 +33,10 @@ pub struct TokenResponse {
     /// The session (sign-in only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub session: Option<SessionResponse>,
+    /// After a sign-in with a recovery code: how many of the user's codes are still unused,
+    /// so a client can tell them to make new ones before they run out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_codes_left: Option<usize>,
 }
 
 /// An access token for `session` and the refresh token of its current generation.
@@ -55,6 +59,7 @@ pub fn issue(
         expires_in: state.config.auth.access_token_ttl_seconds,
         refresh_token: refresh.expose(),
         session: None,
+        recovery_codes_left: None,
     })
 }
 

@@ -45,6 +45,10 @@ async fn the_password_gives_a_challenge_and_a_code_completes_an_aal2_session() {
     let signed = r.signed();
     assert_eq!(r.body["session"]["aal"], "aal2");
     assert_eq!(r.body["session"]["amr"], json!(["pwd", "otp"]));
+    assert!(
+        r.body.get("recovery_codes_left").is_none(),
+        "recovery codes only"
+    );
     let token = claims(&signed.access);
     assert_eq!(
         (&token["aal"], &token["amr"]),
@@ -226,6 +230,7 @@ async fn a_recovery_code_signs_in_once_and_is_counted() {
     r.signed();
     assert_eq!(r.body["session"]["amr"], json!(["pwd", "recovery"]));
     assert_eq!(r.body["session"]["aal"], "aal2");
+    assert_eq!(r.body["recovery_codes_left"], 9, "the client is told");
     let factor = env
         .state
         .store
