@@ -30,6 +30,8 @@ main() {
   curl -s -o /dev/null -m 300 -X PATCH "$API/sessions/x" || true
   curl -s -o /dev/null -m 300 -X POST "$API/auth/reauthenticate" || true
   curl -s -o /dev/null -m 300 -X DELETE "$API/me/mfa/totp" || true
+  curl -s -o /dev/null -m 300 "$API/sessions/current" || true
+  curl -s -o /dev/null -m 300 -X POST "$API/auth/introspect" || true
   # One worker, and a network-level failure (the rare request cargo lambda watch leaves
   # unanswered) is retried rather than reported: a 5xx or a schema break still fails the run.
   local common=(openapi.yaml --url "$API" -n 20 --seed 1 --generation-deterministic

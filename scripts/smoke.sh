@@ -188,6 +188,16 @@ PY
   # Gone: a new enrolment may begin (no session added, so the admin's view below is as it was).
   [[ $(status "$API/me/mfa/totp" -X POST -H "Authorization: Bearer $laptop") == 200 ]] \
     || fail "enrol again after removal: $(cat "$BODY")"
+  # The current session, and what another backend learns of both tokens (the local stack has
+  # no IAM; a deployed one takes SigV4-signed requests only).
+  [[ $(status "$API/sessions/current" -H "Authorization: Bearer $laptop") == 200 ]] || fail "current session: $(cat "$BODY")"
+  [[ $(json_field is_current) == True && $(json_field label) == "Alex's laptop" ]] || fail "current session: $(cat "$BODY")"
+  if [[ -z "${BASE:-}" ]]; then
+    [[ $(status "$API/auth/introspect" -X POST -d "token=$laptop") == 200 ]] || fail "introspect: $(cat "$BODY")"
+    [[ $(json_field active) == True && $(json_field sub) == "$user_id" ]] || fail "introspect a live token: $(cat "$BODY")"
+    [[ $(status "$API/auth/introspect" -X POST -d "token=$phone") == 200 ]] || fail "introspect: $(cat "$BODY")"
+    grep -qx '{"active":false}' "$BODY" || fail "introspect an ended session's token: $(cat "$BODY")"
+  fi
     local admin
   admin=$(admin_token)
   if [[ -z "$admin" ]]; then

@@ -262,6 +262,19 @@ const EXPECTED: &[(&str, &[(&str, &str)])] = &[
             (SECRET, ORIGIN_SECRET),
         ],
     ),
+    (
+        "get-current-session",
+        &[
+            (BATCH, SESSIONS),
+            (BATCH, USERS),
+            (UPDATE, SESSIONS),
+            (SECRET, ORIGIN_SECRET),
+        ],
+    ),
+    (
+        "introspect",
+        &[(BATCH, SESSIONS), (BATCH, USERS), (UPDATE, SESSIONS)],
+    ),
     ("jwks", &[]),
 ];
 
@@ -273,6 +286,8 @@ const ACTIVITY_ONLY_WRITERS: &[&str] = &[
     "confirm-totp",
     "remove-totp",
     "regenerate-recovery-codes",
+    "get-current-session",
+    "introspect",
 ];
 
 fn template() -> Value {
@@ -452,10 +467,11 @@ fn secrets_are_read_at_cold_start_by_exactly_the_functions_that_need_them() {
         assert_eq!(env.contains("MFA_KEY_SECRET_ARN"), factor, "{name}");
         let pages = ["get-user-sessions", "list-my-sessions"].contains(&name);
         assert_eq!(env.contains("CURSOR_SECRET_ARN"), pages, "{name}");
-        // Every function that records an address (all but jwks) tells CloudFront apart.
+        // Every function that records an address (all but jwks) tells CloudFront apart, but
+        // introspect: other backends call it directly, signed with IAM.
         assert_eq!(
             env.contains("ORIGIN_VERIFY_SECRET_ARN"),
-            name != "jwks",
+            !["jwks", "introspect"].contains(&name),
             "{name}"
         );
         assert!(

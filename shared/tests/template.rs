@@ -479,3 +479,33 @@ fn memory_sizes_are_the_power_tunings_choices() {
         assert_eq!(deployed.get(function), Some(mb), "{function}");
     }
 }
+
+#[test]
+fn only_introspection_is_iam_authorised() {
+    let t = template();
+    let api = &t["Resources"]["HttpApi"]["Properties"];
+    assert_eq!(api["Auth"]["EnableIamAuthorizer"].as_bool(), Some(true));
+    assert!(
+        api["Auth"]["DefaultAuthorizer"].is_null(),
+        "no route authorised by default"
+    );
+    let mut authorised = Vec::new();
+    for (_, r) in t["Resources"].as_mapping().unwrap() {
+        for (_, event) in r["Properties"]["Events"]
+            .as_mapping()
+            .cloned()
+            .unwrap_or_default()
+        {
+            let auth = &event["Properties"]["Auth"];
+            if !auth.is_null() {
+                let route = str_of(&event["Properties"]["Path"]).to_owned();
+                authorised.push((route, str_of(&auth["Authorizer"]).to_owned()));
+            }
+        }
+    }
+    // Every other route checks its own bearer token (401 before 403 before 400).
+    assert_eq!(
+        authorised,
+        [("/auth/introspect".to_owned(), "AWS_IAM".to_owned())]
+    );
+}

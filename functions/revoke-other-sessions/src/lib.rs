@@ -3,6 +3,10 @@
 //! moves forward with the current session carried into it, in one transaction: every other
 //! session, idle ones and sign-ins in flight included, is over once it commits; they are then
 //! marked ended for the listings.
+//!
+//! `DELETE /sessions?scope=global`: signs the caller out everywhere, this session included,
+//! the same way with no session carried over (`{"revoked": n}` counts the current one). It
+//! needs no recent sign-in: whoever holds the token ends their own access with it.
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -13,19 +17,28 @@ use shared::error::ApiError;
 use shared::http::{Revoked, client_ip, expect_method, json};
 use shared::services::sessions;
 
-/// `?scope=others`, exactly: the only scope this route ends.
-fn check_scope(req: &Request) -> Result<(), ApiError> {
+/// Which sessions end.
+enum Scope {
+    /// All but the current one.
+    Others,
+    /// All, the current one too.
+    Global,
+}
+
+/// `?scope=others` or `?scope=global`, exactly one of them.
+fn scope(req: &Request) -> Result<Scope, ApiError> {
     let scope = req
         .query_string_parameters_ref()
         .and_then(|q| q.all("scope"))
         .unwrap_or_default();
-    if scope == ["others"] {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(
-            "scope=others is required (use POST /auth/logout to end the current session)",
+    match scope.as_slice() {
+        ["others"] => Ok(Scope::Others),
+        ["global"] => Ok(Scope::Global),
+        _ => Err(ApiError::bad_request(
+            "scope=others or scope=global is required (POST /auth/logout ends the current \
+             session alone)",
             "invalid_scope",
-        ))
+        )),
     }
 }
 
@@ -34,10 +47,15 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     expect_method(&req, Method::DELETE)?;
     let now = now_epoch();
     let caller = Caller::authenticate(state, &req, now).await?;
-    caller.signed_in_recently(state, now)?;
-    check_scope(&req)?;
+    let scope = scope(&req);
     let ip = client_ip(&req, &state.config);
-    let revoked = sessions::end_others(state, &caller, &ip, now).await?;
+    let revoked = match scope? {
+        Scope::Others => {
+            caller.signed_in_recently(state, now)?;
+            sessions::end_others(state, &caller, &ip, now).await?
+        }
+        Scope::Global => sessions::end_everywhere(state, &caller, &ip, now).await?,
+    };
     json(StatusCode::OK, &Revoked { revoked })
 }
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EndReason {
-    /// Its user signed out of it (from that session).
+    /// Its user signed out of it (from that session, or everywhere at once).
     Logout,
     /// Its user ended it from another session (one session, or "all others").
     User,
@@ -42,6 +42,68 @@ impl EndReason {
             Self::Evicted => "evicted",
             Self::CredentialsChanged => "credentials_changed",
             Self::AllSessionsEnded => "all_sessions_ended",
+        }
+    }
+}
+
+/// Who ended a session, as the listings say it next to [`EndReason`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EndedBy {
+    /// The session's own user (signing out, ending it or all others, changing the password).
+    User,
+    /// An administrator (ending it or all of the user's, disabling the user).
+    Admin,
+    /// The service: expiry, idleness, a stolen refresh token caught, an eviction at the
+    /// session limit, an operator ending every session.
+    System,
+}
+
+impl EndedBy {
+    /// Who ended a session of `user_id` that was marked ended for `reason` by the user id `by`
+    /// (as stored; none, or 0, for the service's own writes).
+    pub fn of(user_id: u64, reason: Option<EndReason>, by: Option<u64>) -> Self {
+        match (reason, by) {
+            (
+                Some(
+                    EndReason::RefreshTokenReuse | EndReason::Evicted | EndReason::AllSessionsEnded,
+                ),
+                _,
+            ) => Self::System,
+            (_, Some(by)) if by == user_id => Self::User,
+            (_, None | Some(0)) => Self::System,
+            (_, Some(_)) => Self::Admin,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn who_ended_a_session_follows_the_reason_then_the_recorded_user() {
+        let user = 75;
+        let cases = [
+            (Some(EndReason::Logout), Some(75), EndedBy::User),
+            (Some(EndReason::User), Some(75), EndedBy::User),
+            (Some(EndReason::PasswordChanged), Some(75), EndedBy::User),
+            (Some(EndReason::Admin), Some(1), EndedBy::Admin),
+            (Some(EndReason::UserDisabled), Some(1), EndedBy::Admin),
+            // The service's own decisions, whoever's request made them.
+            (
+                Some(EndReason::RefreshTokenReuse),
+                Some(75),
+                EndedBy::System,
+            ),
+            (Some(EndReason::Evicted), Some(75), EndedBy::System),
+            (Some(EndReason::AllSessionsEnded), None, EndedBy::System),
+            // An operator's tools record no user.
+            (Some(EndReason::Admin), Some(0), EndedBy::System),
+            (None, None, EndedBy::System),
+        ];
+        for (reason, by, want) in cases {
+            assert_eq!(EndedBy::of(user, reason, by), want, "{reason:?} by {by:?}");
         }
     }
 }

@@ -1,5 +1,6 @@
 //! A session as the API shows it: the admin panel's contract and the fields added since.
 
+use super::end_reason::EndedBy;
 use super::ids::UserId;
 use super::session::{Cutoffs, Location, Session, SessionPolicy, SessionStatus};
 use super::time::rfc3339;
@@ -29,6 +30,20 @@ impl Session {
             SessionStatus::Expired => Some(self.expires_at),
             SessionStatus::Idle => Some(self.last_activity + policy.idle_timeout_seconds),
         };
+        let ended_by = match status {
+            SessionStatus::Active => None,
+            SessionStatus::Expired | SessionStatus::Idle => Some(EndedBy::System),
+            SessionStatus::Revoked => match superseded {
+                Some(EndReason::AllSessionsEnded) => Some(EndedBy::System),
+                // Who moved the epoch is not on the session until the sweep marks it.
+                Some(_) => None,
+                None => Some(EndedBy::of(
+                    self.user_id.get(),
+                    self.revoked_reason,
+                    self.revoked_by,
+                )),
+            },
+        };
         SessionResponse {
             id: self.session_id.clone(),
             user_id: self.user_id,
@@ -47,6 +62,7 @@ impl Session {
             status,
             ended_at: ended_at.map(rfc3339),
             ended_reason: superseded.or(self.revoked_reason),
+            ended_by,
             label: self.label.clone(),
             location: self.location.clone(),
             aal: self.aal(),
@@ -94,6 +110,10 @@ pub struct SessionResponse {
     pub ended_at: Option<String>,
     /// Why it was ended, when someone ended it.
     pub ended_reason: Option<EndReason>,
+    /// Who ended it, for inactive ones: `user`, `admin` or `system` (expiry and idleness
+    /// included); unknown (null) for the moment between an epoch moving and the sweep marking
+    /// the session.
+    pub ended_by: Option<EndedBy>,
     /// The user's own name for the session, if they gave one.
     pub label: Option<String>,
     /// Where the latest sign-in or refresh came from (CloudFront viewer headers), if known.

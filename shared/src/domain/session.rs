@@ -264,6 +264,7 @@ pub fn clean_label(raw: Option<&str>) -> Result<Option<String>, usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::end_reason::EndedBy;
 
     pub(crate) fn policy() -> SessionPolicy {
         SessionPolicy {
@@ -355,12 +356,17 @@ mod tests {
         let r = s.to_response(now, &p, &changed, None);
         assert!(!r.is_active);
         assert_eq!(r.ended_reason, Some(EndReason::CredentialsChanged));
+        assert_eq!(
+            r.ended_by, None,
+            "who moved the epoch is not on the session"
+        );
         let global = Cutoffs {
             credential_epoch: 0,
             global_epoch: 1,
         };
         let r = s.to_response(now, &p, &global, None);
         assert_eq!(r.ended_reason, Some(EndReason::AllSessionsEnded));
+        assert_eq!(r.ended_by, Some(EndedBy::System));
         assert_eq!(r.ended_at, None);
         let mut later = s.clone();
         later.global_epoch = 1;
@@ -369,8 +375,18 @@ mod tests {
         let mut ended = s.clone();
         ended.revoked_at = Some(now - 10);
         ended.revoked_reason = Some(EndReason::Logout);
+        ended.revoked_by = Some(ended.user_id.get());
         let r = ended.to_response(now, &p, &changed, None);
         assert_eq!(r.ended_reason, Some(EndReason::Logout));
+        assert_eq!(r.ended_by, Some(EndedBy::User));
+        // Expiry and idleness are the service's doing; an active session has no one.
+        let r = s.to_response(now + p.idle_timeout_seconds + 1, &p, &same, None);
+        assert!(matches!(
+            r.status,
+            SessionStatus::Idle | SessionStatus::Expired
+        ));
+        assert_eq!(r.ended_by, Some(EndedBy::System));
+        assert_eq!(s.to_response(now, &p, &same, None).ended_by, None);
     }
 
     #[test]

@@ -7,8 +7,9 @@ mod response;
 mod serve;
 
 pub use request::{
-    MAX_BODY_BYTES, Viewer, client_ip, expect_method, json_body, path_param, request_path,
-    session_id_param, source_ip, target_user_id, user_agent, user_id_param, viewer,
+    MAX_BODY_BYTES, Viewer, backend_caller, client_ip, expect_method, form_body, iam_principal,
+    json_body, path_param, request_path, session_id_param, source_ip, target_user_id, user_agent,
+    user_id_param, viewer,
 };
 pub use response::{EXPOSED_HEADERS, Revoked, empty, error_response, json};
 pub use serve::{is_loopback_origin, serve};

@@ -62,6 +62,69 @@ pub fn path_param<'a>(req: &'a Request, name: &str) -> &'a str {
         .unwrap_or_default()
 }
 
+/// The body of a form (`application/x-www-form-urlencoded`, as RFC 7662 sends its token):
+/// 413 over [`MAX_BODY_BYTES`], 400 when it is missing, of another type, or not the expected
+/// fields.
+pub fn form_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    use lambda_http::RequestPayloadExt;
+    let size = match req.body() {
+        Body::Text(t) => t.len(),
+        Body::Binary(b) => b.len(),
+        _ => 0,
+    };
+    if size > MAX_BODY_BYTES {
+        return Err(ApiError::PayloadTooLarge {
+            limit: MAX_BODY_BYTES,
+        });
+    }
+    let form = req
+        .headers()
+        .get(lambda_http::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let wrong = || {
+        ApiError::bad_request(
+            "an application/x-www-form-urlencoded body with the expected fields is required",
+            "invalid_body",
+        )
+    };
+    if !form {
+        return Err(wrong());
+    }
+    req.form_url_encoded::<T>().ok().flatten().ok_or_else(wrong)
+}
+
+/// The AWS principal that signed the request, where the route is IAM-authorised (API
+/// Gateway's `AWS_IAM` authorizer has checked the SigV4 signature and the caller's
+/// `execute-api:Invoke` permission before the function runs): its ARN. `None` for any other
+/// request (the local stack has no IAM).
+pub fn iam_principal(req: &Request) -> Option<String> {
+    match req.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(ctx)) => ctx
+            .authorizer
+            .as_ref()
+            .and_then(|a| a.iam.as_ref())
+            .and_then(|iam| iam.user_arn.clone()),
+        _ => None,
+    }
+}
+
+/// For the routes only other backends may call: the IAM principal that signed the request
+/// ([`iam_principal`]), or `"local"` on the local stack (which has no IAM). In a deployed stack
+/// a request without one is 403 `iam_required`: the route is IAM-authorised, so none arrives
+/// there unless the template lost its authorizer, and then nothing is answered.
+pub fn backend_caller(req: &Request, config: &crate::Config) -> Result<String, ApiError> {
+    match (iam_principal(req), config.app_env) {
+        (Some(arn), _) => Ok(arn),
+        (None, crate::config::AppEnv::Local) => Ok("local".to_owned()),
+        (None, crate::config::AppEnv::Deployed) => Err(ApiError::Forbidden {
+            detail: "Only other backends, signing their requests with AWS IAM (SigV4), may call \
+                     this route.",
+            code: "iam_required",
+        }),
+    }
+}
+
 /// The source IP as API Gateway saw it (never a client-sent header).
 pub fn source_ip(req: &Request) -> String {
     match req.request_context_ref() {

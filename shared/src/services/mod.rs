@@ -9,10 +9,12 @@
 //! - [`credentials`]: password checks (throttled), password change, re-authentication.
 //! - [`accounts`]: creating users (sign-up and the admin CLI).
 //! - [`limits`]: starting a session within the concurrent session limit.
+//! - [`introspection`]: whether an access token is alive, for other backends (RFC 7662).
 
 pub mod accounts;
 pub mod admin;
 pub mod credentials;
+pub mod introspection;
 pub mod limits;
 pub mod second_factor;
 pub mod sessions;

@@ -106,6 +106,13 @@ pub async fn list_own(
     Ok(shape(state, page?, want, &caller.cutoffs, current, now))
 }
 
+/// The caller's own session as the listings show it (`is_current: true`).
+pub fn current(state: &AppState, caller: &Caller, now: i64) -> SessionResponse {
+    let session = &caller.session;
+    let current = Some(session.session_id.as_str());
+    session.to_response(now, &state.config.sessions, &caller.cutoffs, current)
+}
+
 /// Ends one of the caller's own sessions: the current one is a sign-out, any other needs a
 /// recent sign-in (else an old stolen token could sign the owner out everywhere, one session at
 /// a time). Another user's session id is a 404 and that session keeps working.
@@ -176,6 +183,28 @@ pub async fn end_others(
     Ok(revoked)
 }
 
+/// Signs the caller out everywhere, this session included: the user's credential epoch moves
+/// forward with no session carried into it, in one conditional write, so every session of the
+/// user (idle ones and sign-ins in flight included) is over once it commits; they are then
+/// marked ended for the listings. Needs no recent sign-in: it ends the caller's own session
+/// too, so a stolen token gains nothing from it. Returns how many were active.
+pub async fn end_everywhere(
+    state: &AppState,
+    caller: &Caller,
+    ip: &str,
+    now: i64,
+) -> Result<usize, ApiError> {
+    let raced = ApiError::Conflict {
+        detail: "Your sessions changed at the same moment; try again.",
+        code: "sessions_changed_concurrently",
+    };
+    let user_id = caller.user.user_id;
+    let reason = EndReason::Logout;
+    let revoked = end_sessions(state, caller, (None, None), reason, raced, now).await?;
+    audit::sessions_ended(user_id, user_id, None, revoked, reason, ip);
+    Ok(revoked)
+}
+
 /// Moves the caller's user to the next credential epoch with the caller's session carried
 /// into it (and, for a password change, the new hash in the same transaction): from the moment
 /// it commits no other session of the user is usable, idle ones and sign-ins in flight
@@ -189,11 +218,25 @@ pub(crate) async fn end_other_sessions(
     raced: ApiError,
     now: i64,
 ) -> Result<usize, ApiError> {
+    let keep = Some(caller.session.session_id.as_str());
+    end_sessions(state, caller, (password, keep), reason, raced, now).await
+}
+
+/// The next credential epoch for the caller's user, with the new password hash and the session
+/// to `keep` (if any) in the same transaction; then the sessions it superseded marked ended.
+async fn end_sessions(
+    state: &AppState,
+    caller: &Caller,
+    (password, keep): (Option<(&str, &str)>, Option<&str>),
+    reason: EndReason,
+    raced: ApiError,
+    now: i64,
+) -> Result<usize, ApiError> {
     let (store, policy) = (&state.store, &state.config.sessions);
     let user_id = caller.user.user_id;
     let change = EpochChange {
         password,
-        keep: Some(&caller.session.session_id),
+        keep,
         admin: None,
     };
     let from = caller.user.credential_epoch;

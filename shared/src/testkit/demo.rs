@@ -352,16 +352,19 @@ pub async fn enrolment_tokens(
     Ok(BTreeMap::from([("enrolment_code", demo_totp_code(now)?)]))
 }
 
-/// The users of the events that change a second factor, one per event so they replay in any
-/// order: (placeholder, id, email). Explicit ids far above the demo's, so users registered on
-/// the local stack (from 76 on, as the README's walkthrough shows) keep their numbers.
-const FACTOR_EVENT_USERS: [(&str, UserId, &str); 2] = [
+/// The users of the events that change a second factor or end every session, one per event so
+/// they replay in any order: (placeholder, id, email). Explicit ids far above the demo's, so
+/// users registered on the local stack (from 76 on, as the README's walkthrough shows) keep
+/// their numbers.
+const FACTOR_EVENT_USERS: [(&str, UserId, &str); 3] = [
     ("factor_token", UserId::of(901), "lee@example.com"),
     ("factor_removal_token", UserId::of(902), "kim@example.com"),
+    ("everywhere_token", UserId::of(903), "max@example.com"),
 ];
 
-/// Values for the placeholders of the `events/` files that change a second factor:
-/// `{{factor_token}}` and `{{factor_removal_token}}`, each a session just signed in with the
+/// Values for the placeholders of the `events/` files that change a second factor or end every
+/// session: `{{factor_token}}`, `{{factor_removal_token}}` and `{{everywhere_token}}`, each a
+/// session just signed in with the
 /// password and a TOTP code (aal2, recent) of a user who has the demo second factor. The users
 /// are created on first use and their factor given afresh each time, so the events replay
 /// again on the local stack (within `REAUTH_MAX_AGE_SECONDS` of rendering). `state` must hold a signer and the second factor's

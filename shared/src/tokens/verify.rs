@@ -83,6 +83,8 @@ pub struct Bearer {
     pub role: Role,
     /// When the token was issued (`iat`).
     pub issued_at: i64,
+    /// When the token expires (`exp`).
+    pub expires_at: i64,
     /// The session's refresh-token generation at issue (`rgen`): only tokens issued at or after
     /// the session's latest sign-in count as a recent sign-in.
     pub generation: u64,
@@ -230,6 +232,7 @@ impl TokenVerifier {
             session_id: claims.sid,
             role: claims.role,
             issued_at: claims.iat,
+            expires_at: claims.exp,
             credential_epoch: claims.cep,
             global_epoch: claims.gep,
             generation: claims.rgen,

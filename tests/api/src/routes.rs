@@ -45,7 +45,7 @@ macro_rules! route {
 }
 
 /// Every route, in the order of the README's table.
-pub const ROUTES: [Route; 20] = [
+pub const ROUTES: [Route; 22] = [
     route!(
         "get-user-sessions",
         "GET",
@@ -105,6 +105,13 @@ pub const ROUTES: [Route; 20] = [
         "/me/mfa/recovery-codes",
         regenerate_recovery_codes
     ),
+    route!(
+        "get-current-session",
+        "GET",
+        "/sessions/current",
+        get_current_session
+    ),
+    route!("introspect", "POST", "/auth/introspect", introspect),
     route!("jwks", "GET", "/.well-known/jwks.json", jwks),
 ];
 

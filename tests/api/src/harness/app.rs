@@ -205,6 +205,31 @@ impl<'a> TestApp<'a> {
             .await
     }
 
+    /// `GET /sessions/current`.
+    pub async fn current_session(&self, token: &str) -> Reply {
+        self.call(
+            "get-current-session",
+            "/sessions/current",
+            Some(token),
+            None,
+        )
+        .await
+    }
+
+    /// `POST /auth/introspect` as another backend sends it: a form with `token`, through the
+    /// IAM authorizer as the principal `signer` (`None`: a request without one).
+    pub async fn introspect(&self, token: &str, signer: Option<&str>) -> Reply {
+        let route = crate::routes::route("introspect").expect("the introspection route");
+        let form = [("content-type", "application/x-www-form-urlencoded")];
+        let mut ev = event("POST", route.path, route.path, "", &form);
+        ev["body"] = json!(format!("token={token}&token_type_hint=access_token"));
+        if let Some(arn) = signer {
+            ev["requestContext"]["authorizer"] =
+                json!({"iam": {"userArn": arn, "accountId": "123456789012"}});
+        }
+        send(self.state, &ev, route.handler).await
+    }
+
     /// `DELETE /me/mfa/totp`.
     pub async fn remove_totp(&self, token: &str) -> Reply {
         self.call("remove-totp", "/me/mfa/totp", Some(token), None)

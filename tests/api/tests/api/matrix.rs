@@ -20,7 +20,7 @@ use shared::tokens::keys::{SigningKey, dev_signing_key};
 use shared::tokens::refresh::RefreshKey;
 
 /// The columns, in order.
-const ROUTES: [&str; 15] = [
+const ROUTES: [&str; 17] = [
     "GET /sessions/user/{user_id}",
     "DELETE /sessions/user/{user_id}/{session_id}",
     "DELETE /sessions/user/{user_id}",
@@ -36,64 +36,66 @@ const ROUTES: [&str; 15] = [
     "POST /me/mfa/totp/confirm",
     "DELETE /me/mfa/totp",
     "POST /me/mfa/recovery-codes",
+    "GET /sessions/current",
+    "DELETE /sessions?scope=global",
 ];
 
 /// The rows: a kind of credential and the status each route must answer.
-const MATRIX: [(&str, [u16; 15]); 21] = [
-    ("no token", [401; 15]),
-    ("garbage", [401; 15]),
-    ("expired", [401; 15]),
-    ("nbf in the future", [401; 15]),
-    ("wrong aud", [401; 15]),
-    ("wrong iss", [401; 15]),
-    ("alg none (and None, NONE, nOnE)", [401; 15]),
-    ("HS256 signed with the public key", [401; 15]),
-    ("unknown kid", [401; 15]),
-    ("jku header (never fetched)", [401; 15]),
-    ("x5u header (never fetched)", [401; 15]),
-    ("tampered payload", [401; 15]),
-    ("refresh token as bearer", [401; 15]),
-    ("token of an ended session", [401; 15]),
+const MATRIX: [(&str, [u16; 17]); 21] = [
+    ("no token", [401; 17]),
+    ("garbage", [401; 17]),
+    ("expired", [401; 17]),
+    ("nbf in the future", [401; 17]),
+    ("wrong aud", [401; 17]),
+    ("wrong iss", [401; 17]),
+    ("alg none (and None, NONE, nOnE)", [401; 17]),
+    ("HS256 signed with the public key", [401; 17]),
+    ("unknown kid", [401; 17]),
+    ("jku header (never fetched)", [401; 17]),
+    ("x5u header (never fetched)", [401; 17]),
+    ("tampered payload", [401; 17]),
+    ("refresh token as bearer", [401; 17]),
+    ("token of an ended session", [401; 17]),
     (
         "token of a disabled user",
         [
-            403, 403, 403, 403, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401,
+            403, 403, 403, 403, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401,
         ],
     ),
     (
         "token claiming admin, users table says user",
         [
-            403, 403, 403, 403, 204, 200, 200, 204, 200, 200, 200, 200, 409, 409, 409,
+            403, 403, 403, 403, 204, 200, 200, 204, 200, 200, 200, 200, 409, 409, 409, 200, 200,
         ],
     ),
     (
         "plain user",
         [
-            403, 403, 403, 403, 204, 200, 200, 204, 200, 200, 200, 200, 409, 409, 409,
+            403, 403, 403, 403, 204, 200, 200, 204, 200, 200, 200, 200, 409, 409, 409, 200, 200,
         ],
     ),
     (
         "another user's session id",
         [
-            403, 403, 403, 403, 204, 200, 200, 404, 200, 404, 200, 200, 409, 409, 409,
+            403, 403, 403, 403, 204, 200, 200, 404, 200, 404, 200, 200, 409, 409, 409, 200, 200,
         ],
     ),
     (
         "admin, password only (aal1)",
         [
-            403, 403, 403, 403, 204, 200, 200, 204, 200, 200, 200, 200, 409, 409, 409,
+            403, 403, 403, 403, 204, 200, 200, 204, 200, 200, 200, 200, 409, 409, 409, 200, 200,
         ],
     ),
     (
         "admin, password + TOTP (aal2)",
         [
-            200, 204, 200, 200, 204, 200, 200, 204, 200, 200, 200, 409, 409, 204, 200,
+            200, 204, 200, 200, 204, 200, 200, 204, 200, 200, 200, 409, 409, 204, 200, 200, 200,
         ],
     ),
     (
         "admin, password + recovery code (aal2)",
         [
-            200, 204, 200, 200, 204, 200, 200, 204, 200, 200, 200, 409, 409, 204, 200,
+            200, 204, 200, 200, 204, 200, 200, 204, 200, 200, 200, 409, 409, 204, 200, 200, 200,
         ],
     ),
 ];
@@ -323,6 +325,12 @@ async fn call(env: &TestEnv, route: &str, token: Option<&str>, own_target: &str)
         "POST /me/mfa/recovery-codes" => (
             "regenerate-recovery-codes",
             "/me/mfa/recovery-codes".to_owned(),
+            None,
+        ),
+        "GET /sessions/current" => ("get-current-session", "/sessions/current".to_owned(), None),
+        "DELETE /sessions?scope=global" => (
+            "revoke-other-sessions",
+            "/sessions?scope=global".to_owned(),
             None,
         ),
         other => panic!("no request for {other}"),

@@ -57,6 +57,7 @@ async fn admins_end_one_session_or_all_of_a_users() {
         .unwrap()
         .clone();
     assert_eq!(ended["ended_reason"], "admin");
+    assert_eq!(ended["ended_by"], "admin");
 
     app.admin_revoke_user_sessions(&sam, "74")
         .await

@@ -45,3 +45,54 @@ async fn ending_all_other_sessions_keeps_the_current_one() {
         "other users untouched"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_out_everywhere_ends_this_session_too_and_needs_no_recent_sign_in() {
+    let env = TestEnv::seeded().await;
+    let app = TestApp::browser(&env.state, CHROME_WINDOWS);
+    let phone = TestApp::browser(&env.state, SAFARI_IPHONE);
+    let current = app.sign_in("sam@example.com", DEMO_PASSWORD).await;
+    let other = phone.sign_in("sam@example.com", DEMO_PASSWORD).await;
+    let jane = app.sign_in("jane@example.com", DEMO_PASSWORD).await.access;
+    // Signed in long ago: ending everything, its own session included, is still allowed.
+    let sam = shared::testkit::demo::PLAIN_USER_ID;
+    env.age_session(sam, &current.session, 3600).await;
+    app.revoke_other_sessions(&current.access, "scope=others")
+        .await
+        .assert_error(401, "reauthentication_required");
+    let r = app
+        .revoke_other_sessions(&current.access, "scope=global")
+        .await;
+    assert_eq!(r.body, json!({"revoked": 2}), "{}", r.body);
+    for signed in [&current, &other] {
+        app.current_session(&signed.access)
+            .await
+            .assert_error(401, "session_ended");
+        app.refresh(&signed.refresh)
+            .await
+            .assert_error(401, "session_ended");
+    }
+    assert_eq!(
+        app.current_session(&jane).await.status,
+        200,
+        "others untouched"
+    );
+    // Both are listed as signed out, by the user.
+    let listed = app.sign_in("sam@example.com", DEMO_PASSWORD).await.access;
+    let r = app.list_my_sessions(&listed, "include_inactive=true").await;
+    let ended: Vec<&serde_json::Value> = r
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["is_active"] == false)
+        .collect();
+    assert_eq!(ended.len(), 2, "{}", r.body);
+    assert!(
+        ended
+            .iter()
+            .all(|s| s["ended_reason"] == "logout" && s["ended_by"] == "user"),
+        "{}",
+        r.body
+    );
+}
