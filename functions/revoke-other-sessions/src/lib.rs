@@ -6,7 +6,7 @@
 //!
 //! `DELETE /sessions?scope=global`: signs the caller out everywhere, this session included,
 //! the same way with no session carried over (`{"revoked": n}` counts the current one). It
-//! needs no recent sign-in: whoever holds the token ends their own access with it.
+//! needs a recent sign-in too: an old stolen token must not sign the owner out everywhere.
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -47,13 +47,11 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     expect_method(&req, Method::DELETE)?;
     let now = now_epoch();
     let caller = Caller::authenticate(state, &req, now).await?;
-    let scope = scope(&req);
+    caller.signed_in_recently(state, now)?;
+    let scope = scope(&req)?;
     let ip = client_ip(&req, &state.config);
-    let revoked = match scope? {
-        Scope::Others => {
-            caller.signed_in_recently(state, now)?;
-            sessions::end_others(state, &caller, &ip, now).await?
-        }
+    let revoked = match scope {
+        Scope::Others => sessions::end_others(state, &caller, &ip, now).await?,
         Scope::Global => sessions::end_everywhere(state, &caller, &ip, now).await?,
     };
     json(StatusCode::OK, &Revoked { revoked })

@@ -61,7 +61,7 @@ pub enum EndedBy {
 
 impl EndedBy {
     /// Who ended a session of `user_id` that was marked ended for `reason` by the user id `by`
-    /// (as stored; none, or 0, for the service's own writes).
+    /// (as stored; none for the service's own writes).
     pub fn of(user_id: u64, reason: Option<EndReason>, by: Option<u64>) -> Self {
         match (reason, by) {
             (
@@ -71,7 +71,7 @@ impl EndedBy {
                 _,
             ) => Self::System,
             (_, Some(by)) if by == user_id => Self::User,
-            (_, None | Some(0)) => Self::System,
+            (_, None) => Self::System,
             (_, Some(_)) => Self::Admin,
         }
     }
@@ -98,8 +98,7 @@ mod tests {
             ),
             (Some(EndReason::Evicted), Some(75), EndedBy::System),
             (Some(EndReason::AllSessionsEnded), None, EndedBy::System),
-            // An operator's tools record no user.
-            (Some(EndReason::Admin), Some(0), EndedBy::System),
+            // Nothing recorded: the service's.
             (None, None, EndedBy::System),
         ];
         for (reason, by, want) in cases {

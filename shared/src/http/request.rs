@@ -81,7 +81,10 @@ pub fn form_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
         .headers()
         .get(lambda_http::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        .is_some_and(|v| {
+            v.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
     let wrong = || {
         ApiError::bad_request(
             "an application/x-www-form-urlencoded body with the expected fields is required",

@@ -186,14 +186,16 @@ pub async fn end_others(
 /// Signs the caller out everywhere, this session included: the user's credential epoch moves
 /// forward with no session carried into it, in one conditional write, so every session of the
 /// user (idle ones and sign-ins in flight included) is over once it commits; they are then
-/// marked ended for the listings. Needs no recent sign-in: it ends the caller's own session
-/// too, so a stolen token gains nothing from it. Returns how many were active.
+/// marked ended for the listings. Needs a recent sign-in, as ending others does: an old stolen
+/// token gains no access from it, but must not sign the owner out everywhere either. Returns
+/// how many were active.
 pub async fn end_everywhere(
     state: &AppState,
     caller: &Caller,
     ip: &str,
     now: i64,
 ) -> Result<usize, ApiError> {
+    caller.signed_in_recently(state, now)?;
     let raced = ApiError::Conflict {
         detail: "Your sessions changed at the same moment; try again.",
         code: "sessions_changed_concurrently",

@@ -44,8 +44,24 @@ async fn every_unusable_token_is_just_inactive() {
     let app = TestApp::new(&env.state);
     let signed = app.sign_in("sam@example.com", DEMO_PASSWORD).await;
     let (_, admin) = env.login(ADMIN_ID, shared::domain::Role::Admin).await;
-    // Not a token, a refresh token, a token of another issuer's making: nothing more is said.
-    for token in ["", "garbage.garbage.garbage", signed.refresh.as_str()] {
+    // Not a token, a refresh token, a token signed with a key that is not ours, an expired
+    // one: nothing more is said.
+    let claims = env.signer.claims(
+        PLAIN_USER_ID,
+        &signed.session,
+        shared::domain::Role::User,
+        now(),
+    );
+    let stranger = shared::tokens::keys::SigningKey::generate("stranger").unwrap();
+    let cfg = &env.state.config.tokens;
+    let forged = shared::tokens::TokenSigner::new(&stranger, cfg, 900)
+        .sign_claims(&claims)
+        .unwrap();
+    let mut old = claims.clone();
+    (old.iat, old.exp) = (now() - 3600, now() - 60);
+    let expired = env.signer.sign_claims(&old).unwrap();
+    let refresh = signed.refresh.as_str();
+    for token in ["", "garbage.garbage.garbage", refresh, &forged, &expired] {
         let r = app.introspect(token, Some(BACKEND)).await;
         assert_eq!(
             (r.status, &r.body),

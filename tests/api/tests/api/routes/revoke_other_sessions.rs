@@ -47,19 +47,27 @@ async fn ending_all_other_sessions_keeps_the_current_one() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn signing_out_everywhere_ends_this_session_too_and_needs_no_recent_sign_in() {
+async fn signing_out_everywhere_ends_this_session_too_after_a_recent_sign_in() {
     let env = TestEnv::seeded().await;
     let app = TestApp::browser(&env.state, CHROME_WINDOWS);
     let phone = TestApp::browser(&env.state, SAFARI_IPHONE);
     let current = app.sign_in("sam@example.com", DEMO_PASSWORD).await;
     let other = phone.sign_in("sam@example.com", DEMO_PASSWORD).await;
     let jane = app.sign_in("jane@example.com", DEMO_PASSWORD).await.access;
-    // Signed in long ago: ending everything, its own session included, is still allowed.
+    // Signed in long ago (a stolen token, say): it cannot sign the owner out everywhere.
     let sam = shared::testkit::demo::PLAIN_USER_ID;
     env.age_session(sam, &current.session, 3600).await;
-    app.revoke_other_sessions(&current.access, "scope=others")
-        .await
-        .assert_error(401, "reauthentication_required");
+    for scope in ["scope=global", "scope=all", ""] {
+        app.revoke_other_sessions(&current.access, scope)
+            .await
+            .assert_error(401, "reauthentication_required");
+    }
+    let r = app.reauthenticate(&current.access, DEMO_PASSWORD).await;
+    let current = api_tests::Signed {
+        access: r.body["access_token"].as_str().unwrap().to_owned(),
+        refresh: r.body["refresh_token"].as_str().unwrap().to_owned(),
+        session: current.session.clone(),
+    };
     let r = app
         .revoke_other_sessions(&current.access, "scope=global")
         .await;
