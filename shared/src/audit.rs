@@ -3,9 +3,9 @@
 //! secrets and passwords never. The events that operators count also become metrics
 //! ([`crate::metrics`]).
 
-use crate::domain::EndReason;
 use crate::domain::UserId;
 use crate::domain::ids::hash_for_log;
+use crate::domain::{EndReason, RiskFlag};
 use crate::metrics::{Metric, emit};
 
 /// An admin listed a user's sessions.
@@ -126,6 +126,21 @@ pub fn recovery_code_used(user_id: UserId, left: usize, ip: &str) {
         left,
         ip,
         "recovery code used"
+    );
+}
+
+/// A refresh showed something its session's sign-in did not (`flags`: `location_changed`,
+/// `browser_changed`, `impossible_travel`); the session carries them from now on.
+pub fn session_risk_flagged(user_id: UserId, session_id: &str, flags: &[RiskFlag], ip: &str) {
+    let flags: Vec<&str> = flags.iter().map(|f| f.as_str()).collect();
+    tracing::warn!(
+        audit = "session_risk_flagged",
+        actor_user_id = user_id.get(),
+        target_user_id = user_id.get(),
+        session = %hash_for_log(session_id),
+        flags = %flags.join(","),
+        ip,
+        "session flagged"
     );
 }
 

@@ -552,7 +552,11 @@ fn session_attributes() -> BTreeSet<String> {
         country: "DE".into(),
         region: None,
         city: None,
+        latitude: Some("52.5".into()),
+        longitude: Some("13.4".into()),
     });
+    // A sign-in's own; risk flags are only ever added by a refresh.
+    s.signin_location = s.location.clone();
     let mut names: BTreeSet<String> = shared::store::session_item(&s)
         .unwrap()
         .into_keys()
@@ -576,6 +580,8 @@ fn challenge_attributes() -> BTreeSet<String> {
             country: "DE".into(),
             region: None,
             city: None,
+            latitude: None,
+            longitude: None,
         }),
         credential_epoch: 0,
         expires_at: 0,

@@ -1,4 +1,6 @@
 //! `POST /auth/refresh`: a refresh token → a new access token and the next refresh token.
+//! A refresh from another country (or network), another browser family, or too far from the
+//! last place for the time between them flags the session (`risk_flags` in the listings).
 //!
 //! The rotation, its theft detection and its answers: [`shared::services::tokens::refresh`].
 
@@ -8,7 +10,7 @@ use serde::Deserialize;
 use shared::AppState;
 use shared::domain::time::now_epoch;
 use shared::error::ApiError;
-use shared::http::{expect_method, json, json_body, viewer};
+use shared::http::{expect_method, json, json_body, user_agent, viewer};
 use shared::services::tokens;
 
 #[derive(Deserialize)]
@@ -22,8 +24,12 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     expect_method(&req, Method::POST)?;
     let body: RefreshBody = json_body(&req)?;
     let viewer = viewer(&req, state.config.origin_verify_secret.as_deref());
-    let (ip, location) = (&viewer.ip, viewer.location.as_ref());
-    let tokens = tokens::refresh(state, &body.refresh_token, ip, location, now_epoch()).await?;
+    let seen = (
+        viewer.ip.as_str(),
+        viewer.location.as_ref(),
+        user_agent(&req),
+    );
+    let tokens = tokens::refresh(state, &body.refresh_token, seen, now_epoch()).await?;
     json(StatusCode::OK, &tokens)
 }
 

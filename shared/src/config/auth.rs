@@ -33,6 +33,9 @@ pub struct AuthPolicy {
     pub session_limit_action: SessionLimitAction,
     /// Whether the admin routes need a session signed in with a second factor (`aal2`).
     pub admin_requires_aal2: bool,
+    /// Whether a refresh from another browser family than the sign-in's ends the session
+    /// (else it is only flagged `browser_changed`).
+    pub end_session_on_browser_change: bool,
 }
 
 impl AuthPolicy {
@@ -71,6 +74,7 @@ impl AuthPolicy {
                 SessionLimitAction::Evict,
             )?,
             admin_requires_aal2: env.boolean("ADMIN_REQUIRES_AAL2", false)?,
+            end_session_on_browser_change: env.boolean("END_SESSION_ON_BROWSER_CHANGE", false)?,
         })
     }
 }

@@ -22,6 +22,9 @@ pub enum EndReason {
     RefreshTokenReuse,
     /// A sign-in at the session limit made room.
     Evicted,
+    /// A refresh came from another browser family than the sign-in, and the stack ends such
+    /// sessions (`END_SESSION_ON_BROWSER_CHANGE`).
+    BrowserChanged,
     /// Shown, never stored: the user's credentials changed (password change, disable, "end all
     /// sessions") after the session started, and the sweep has not marked it yet.
     CredentialsChanged,
@@ -40,6 +43,7 @@ impl EndReason {
             Self::UserDisabled => "user_disabled",
             Self::RefreshTokenReuse => "refresh_token_reuse",
             Self::Evicted => "evicted",
+            Self::BrowserChanged => "browser_changed",
             Self::CredentialsChanged => "credentials_changed",
             Self::AllSessionsEnded => "all_sessions_ended",
         }
@@ -55,7 +59,8 @@ pub enum EndedBy {
     /// An administrator (ending it or all of the user's, disabling the user).
     Admin,
     /// The service: expiry, idleness, a stolen refresh token caught, an eviction at the
-    /// session limit, an operator ending every session.
+    /// session limit, a browser change the stack ends sessions for, an operator ending every
+    /// session.
     System,
 }
 
@@ -66,7 +71,10 @@ impl EndedBy {
         match (reason, by) {
             (
                 Some(
-                    EndReason::RefreshTokenReuse | EndReason::Evicted | EndReason::AllSessionsEnded,
+                    EndReason::RefreshTokenReuse
+                    | EndReason::Evicted
+                    | EndReason::BrowserChanged
+                    | EndReason::AllSessionsEnded,
                 ),
                 _,
             ) => Self::System,
@@ -97,6 +105,7 @@ mod tests {
                 EndedBy::System,
             ),
             (Some(EndReason::Evicted), Some(75), EndedBy::System),
+            (Some(EndReason::BrowserChanged), Some(75), EndedBy::System),
             (Some(EndReason::AllSessionsEnded), None, EndedBy::System),
             // Nothing recorded: the service's.
             (None, None, EndedBy::System),

@@ -4,7 +4,7 @@ use super::end_reason::EndedBy;
 use super::ids::UserId;
 use super::session::{Cutoffs, Location, Session, SessionPolicy, SessionStatus};
 use super::time::rfc3339;
-use super::{Aal, Amr, DeviceNameSource, DeviceType, EndReason};
+use super::{Aal, Amr, DeviceNameSource, DeviceType, EndReason, RiskFlag};
 use serde::Serialize;
 
 impl Session {
@@ -67,6 +67,7 @@ impl Session {
             location: self.location.clone(),
             aal: self.aal(),
             amr: self.amr.clone(),
+            risk_flags: self.risk_flags.clone(),
         }
     }
 }
@@ -123,4 +124,7 @@ pub struct SessionResponse {
     pub aal: Aal,
     /// How the session was authenticated: `pwd`, `otp`, `recovery`.
     pub amr: Vec<Amr>,
+    /// What refreshes saw that the sign-in did not: `location_changed`, `browser_changed`,
+    /// `impossible_travel` (empty for most sessions).
+    pub risk_flags: Vec<RiskFlag>,
 }

@@ -5,6 +5,7 @@ use super::assurance::{Aal, Amr};
 use super::device::{DeviceInfo, DeviceNameSource, DeviceType};
 use super::end_reason::EndReason;
 use super::ids::UserId;
+use super::risk::RiskFlag;
 use super::user::User;
 use serde::{Deserialize, Serialize};
 
@@ -55,6 +56,21 @@ pub struct Location {
     /// City name, where CloudFront knows it.
     #[serde(default)]
     pub city: Option<String>,
+    /// Latitude in degrees (CloudFront's viewer latitude, a city's), as CloudFront sends it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latitude: Option<String>,
+    /// Longitude in degrees, as CloudFront sends it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub longitude: Option<String>,
+}
+
+impl Location {
+    /// The coordinates, where both are known and in range.
+    pub fn point(&self) -> Option<(f64, f64)> {
+        let lat: f64 = self.latitude.as_deref()?.parse().ok()?;
+        let lon: f64 = self.longitude.as_deref()?.parse().ok()?;
+        ((-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon)).then_some((lat, lon))
+    }
 }
 
 /// One item of the sessions table. Timestamps are Unix seconds so that DynamoDB filters and
@@ -131,6 +147,16 @@ pub struct Session {
     /// second factor completed the sign-in or a re-authentication.
     #[serde(default = "super::assurance::password_only")]
     pub amr: Vec<Amr>,
+    /// The address the session signed in from (`ip_address` follows refreshes). Absent on
+    /// sessions older than the field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signin_ip: Option<String>,
+    /// Where the session signed in from, when CloudFront said (`location` follows refreshes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signin_location: Option<Location>,
+    /// What refreshes saw that the sign-in did not ([`super::risk`]); sticky.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub risk_flags: Vec<RiskFlag>,
 }
 
 /// Where a session stands at a given moment.
@@ -185,6 +211,9 @@ impl Session {
             label: None,
             location: None,
             amr: super::assurance::password_only(),
+            signin_ip: Some(ip_address.to_owned()),
+            signin_location: None,
+            risk_flags: Vec::new(),
         }
     }
 
@@ -262,7 +291,7 @@ pub fn clean_label(raw: Option<&str>) -> Result<Option<String>, usize> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::domain::end_reason::EndedBy;
 
@@ -288,7 +317,7 @@ mod tests {
         assert_eq!(clean_label(Some(&format!("{max}x"))), Err(MAX_LABEL_CHARS));
     }
 
-    fn session() -> Session {
+    pub(crate) fn session() -> Session {
         Session {
             user_id: UserId::of(74),
             session_id: "s".repeat(27),
@@ -316,6 +345,9 @@ mod tests {
             label: None,
             location: None,
             amr: vec![Amr::Pwd],
+            signin_ip: Some("192.168.1.1".into()),
+            signin_location: None,
+            risk_flags: Vec::new(),
         }
     }
 

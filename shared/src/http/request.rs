@@ -198,8 +198,22 @@ pub fn viewer(req: &Request, origin_verify_secret: Option<&str>) -> Viewer {
             single_header(req, "cloudfront-viewer-city"),
             MAX_CITY_CHARS,
         ),
+        latitude: coordinate(single_header(req, "cloudfront-viewer-latitude"), 90.0),
+        longitude: coordinate(single_header(req, "cloudfront-viewer-longitude"), 180.0),
     });
     Viewer { ip, location }
+}
+
+/// A coordinate header (`47.60620`, `-122.33210`) kept as sent when it is a number within
+/// `±limit` degrees, else none.
+fn coordinate(value: Option<&str>, limit: f64) -> Option<String> {
+    let value = value?;
+    let short = value.len() <= 12
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-');
+    let degrees: f64 = value.parse().ok().filter(|_| short)?;
+    (degrees.abs() <= limit).then(|| value.to_owned())
 }
 
 /// Longest city name kept.

@@ -361,5 +361,6 @@ fn new_session(
     session.credential_epoch = user.credential_epoch;
     session.refresh_family = Some(new_family().map_err(internal)?);
     session.location = attempt.location.clone();
+    session.signin_location = attempt.location.clone();
     Ok(session)
 }

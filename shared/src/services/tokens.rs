@@ -12,7 +12,11 @@
 
 use crate::AppState;
 use crate::audit;
-use crate::domain::{Cutoffs, EndReason, Location, Role, Session, SessionResponse, SessionStatus};
+use crate::domain::device::describe;
+use crate::domain::risk::{self, Seen};
+use crate::domain::{
+    Cutoffs, EndReason, Location, RiskFlag, Role, Session, SessionResponse, SessionStatus,
+};
 use crate::error::ApiError;
 use crate::services::sessions::end_one;
 use crate::store::Rotation;
@@ -77,13 +81,15 @@ fn session_ended() -> ApiError {
     }
 }
 
-/// Rotates the refresh token `token`, presented from `ip` (and `location`, when known): new
-/// tokens of the next generation, or why not.
+/// Rotates the refresh token `token`, presented from `ip` (and `location`, when known) by a
+/// client with `user_agent`: new tokens of the next generation, or why not. What the request
+/// shows that the sign-in did not ([`risk::assess`]: another country or network, another
+/// browser family, impossible travel) is flagged on the session in the same write and audited;
+/// under `END_SESSION_ON_BROWSER_CHANGE` another browser family ends the session instead (401).
 pub async fn refresh(
     state: &AppState,
     token: &str,
-    ip: &str,
-    location: Option<&Location>,
+    (ip, location, user_agent): (&str, Option<&Location>, &str),
     now: i64,
 ) -> Result<TokenResponse, ApiError> {
     let Some(presented) = RefreshToken::parse(token) else {
@@ -97,9 +103,34 @@ pub async fn refresh(
         return Err(rotated_out(state, &presented, &session, ip, now).await?);
     }
     let policy = &state.config.sessions;
+    let browser = describe(user_agent).browser;
+    let seen = Seen {
+        ip,
+        location,
+        browser: &browser,
+        at: now,
+    };
+    let raised = risk::assess(&session, &seen);
+    if !raised.is_empty() {
+        audit::session_risk_flagged(user_id, session_id, &raised, ip);
+    }
+    if raised.contains(&RiskFlag::BrowserChanged) && state.config.auth.end_session_on_browser_change
+    {
+        // Ended by the service, as for a stolen refresh token: the next refresh is refused.
+        let reason = EndReason::BrowserChanged;
+        end_one(state, (user_id, session_id), user_id, reason, ip, now).await?;
+        audit::refresh_refused(Some(user_id), session_id, current, ip, "browser_changed");
+        return Err(session_ended());
+    }
+    let mut flags = session.risk_flags.clone();
+    if !raised.is_empty() {
+        flags.extend(raised);
+        flags.sort();
+    }
+    let seen_from = (location, flags.as_slice());
     let rotation = state
         .store
-        .rotate_refresh(user_id, session_id, current, ip, location, now, policy)
+        .rotate_refresh(user_id, session_id, current, ip, seen_from, now, policy)
         .await?;
     match rotation {
         Rotation::Rotated(rotated) => {

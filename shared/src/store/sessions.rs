@@ -6,7 +6,7 @@ use super::expressions::{
 use super::{Store, StoreError, classify, condition_failed, n, s};
 use crate::domain::SessionPolicy;
 use crate::domain::UserId;
-use crate::domain::{Amr, EndReason, Location, Session};
+use crate::domain::{Amr, EndReason, Location, RiskFlag, Session};
 use crate::tables::LIVE_UNTIL;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure, Update};
@@ -191,33 +191,40 @@ impl Store {
         session_id: &str,
         from: u64,
         ip: &str,
-        location: Option<&Location>,
+        (location, risk_flags): (Option<&Location>, &[RiskFlag]),
         now: i64,
         policy: &SessionPolicy,
     ) -> Result<Rotation, StoreError> {
-        let location_value = location
-            .map(|l| -> Result<_, StoreError> {
-                Ok(HashMap::from([(
-                    ":loc".to_owned(),
-                    serde_dynamo::to_attribute_value(l)?,
-                )]))
-            })
-            .transpose()?;
+        let mut values = HashMap::new();
+        let mut set = String::from(
+            "SET refresh_generation = :next, refresh_rotated_at = :now, last_activity = :now, \
+             ip_address = :ip",
+        );
+        if let Some(location) = location {
+            set.push_str(", #loc = :loc");
+            values.insert(
+                ":loc".to_owned(),
+                serde_dynamo::to_attribute_value(location)?,
+            );
+        }
+        // The flags as read plus the new ones: the condition on the generation makes that read
+        // the state this write follows.
+        if !risk_flags.is_empty() {
+            set.push_str(", risk_flags = :flags");
+            values.insert(
+                ":flags".to_owned(),
+                serde_dynamo::to_attribute_value(risk_flags)?,
+            );
+        }
+        // The location follows the address: unknown for this one means none.
+        if location.is_none() {
+            set.push_str(" REMOVE #loc");
+        }
         let result = self
             .update_session(user_id, session_id)
-            .update_expression(match location {
-                // The location follows the address: unknown for this one means none.
-                Some(_) => {
-                    "SET refresh_generation = :next, refresh_rotated_at = :now, \
-                     last_activity = :now, ip_address = :ip, #loc = :loc"
-                }
-                None => {
-                    "SET refresh_generation = :next, refresh_rotated_at = :now, \
-                     last_activity = :now, ip_address = :ip REMOVE #loc"
-                }
-            })
+            .update_expression(set)
             .expression_attribute_names("#loc", "location")
-            .set_expression_attribute_values(location_value)
+            .set_expression_attribute_values(Some(values))
             .condition_expression(concat!(
                 "refresh_generation = :from AND ",
                 session_usable!()

@@ -234,3 +234,91 @@ async fn tokens_carry_auth_time_and_refresh_keeps_it() {
         "a refresh is not a sign-in"
     );
 }
+
+const ORIGIN_SECRET: &str = "cf-origin-secret-0123456789";
+
+/// CloudFront's headers for a viewer in `country` at `lat`, `lon`.
+fn viewer_at(
+    address: &'static str,
+    country: &'static str,
+    (lat, lon): (&'static str, &'static str),
+) -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("x-origin-verify", ORIGIN_SECRET),
+        ("cloudfront-viewer-address", address),
+        ("cloudfront-viewer-country", country),
+        ("cloudfront-viewer-latitude", lat),
+        ("cloudfront-viewer-longitude", lon),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_from_elsewhere_or_another_browser_flags_the_session_once() {
+    let env = TestEnv::seeded_with(&[("ORIGIN_VERIFY_SECRET", ORIGIN_SECRET)]).await;
+    let berlin = viewer_at("203.0.113.9:443", "DE", ("52.52000", "13.40500"));
+    let app = TestApp::browser(&env.state, CHROME_WINDOWS).with_headers(&berlin);
+    let signed = app.sign_in("sam@example.com", DEMO_PASSWORD).await;
+    // From the same place and browser: nothing to say.
+    let r = app.refresh(&signed.refresh).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let listed = app.all_my_sessions(&signed.access).await;
+    assert_eq!(listed[0]["risk_flags"], serde_json::json!([]));
+    // Minutes later from Sydney, in Firefox: another country, another browser, and no flight
+    // is that fast. The session lives (flags inform; the option below ends it).
+    let sydney = viewer_at("198.51.100.7:443", "AU", ("-33.86880", "151.20930"));
+    let elsewhere = TestApp::browser(&env.state, FIREFOX_LINUX).with_headers(&sydney);
+    let r = elsewhere
+        .refresh(r.body["refresh_token"].as_str().unwrap())
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let all = ["location_changed", "browser_changed", "impossible_travel"];
+    let listed = app.all_my_sessions(&signed.access).await;
+    assert_eq!(listed[0]["risk_flags"], serde_json::json!(all));
+    // Kept, never doubled, and the admin sees them too.
+    let r = elsewhere
+        .refresh(r.body["refresh_token"].as_str().unwrap())
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let stored = env
+        .state
+        .store
+        .get_session(PLAIN_USER_ID, &signed.session)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.risk_flags.len(), 3, "{:?}", stored.risk_flags);
+    let (_, admin) = env
+        .login(shared::testkit::demo::ADMIN_ID, shared::domain::Role::Admin)
+        .await;
+    let seen = app.get_user_sessions(&admin, "75", "").await;
+    assert_eq!(
+        seen.body[0]["risk_flags"],
+        serde_json::json!(all),
+        "{}",
+        seen.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn where_the_stack_says_so_another_browser_ends_the_session() {
+    let env = TestEnv::seeded_with(&[("END_SESSION_ON_BROWSER_CHANGE", "true")]).await;
+    let app = TestApp::browser(&env.state, CHROME_WINDOWS);
+    let signed = app.sign_in("sam@example.com", DEMO_PASSWORD).await;
+    let r = app.refresh(&signed.refresh).await;
+    assert_eq!(r.status, 200, "the same browser: {}", r.body);
+    let firefox = TestApp::browser(&env.state, FIREFOX_LINUX);
+    firefox
+        .refresh(r.body["refresh_token"].as_str().unwrap())
+        .await
+        .assert_error(401, "session_ended");
+    let fresh = app.sign_in("sam@example.com", DEMO_PASSWORD).await;
+    let listed = app.all_my_sessions(&fresh.access).await;
+    let ended = listed
+        .iter()
+        .find(|s| s["id"] == signed.session.as_str())
+        .unwrap();
+    assert_eq!(
+        (&ended["ended_reason"], &ended["ended_by"]),
+        (&"browser_changed".into(), &"system".into())
+    );
+}
