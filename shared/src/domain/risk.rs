@@ -1,7 +1,9 @@
 //! What a refresh can show about a session that its sign-in did not: the request comes from
-//! another country (or, where no country is known, another network) than the sign-in, from
-//! another browser family, or from a place too far from the last one for the time between
-//! them. Flags are sticky: once raised they stay on the session, shown in both listings.
+//! another country than the sign-in (CloudFront's viewer country; an address change alone is
+//! not flagged, since mobile and home networks change addresses all the time), from another
+//! browser family (browsers only: an app's HTTP client is not compared), or from a place too
+//! far from the last one for the time between them. Flags are sticky: once raised they stay
+//! on the session, shown in both listings.
 
 use super::session::{Location, Session};
 use serde::{Deserialize, Serialize};
@@ -10,10 +12,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RiskFlag {
-    /// Another country than the sign-in's (CloudFront's viewer country), or, where neither
-    /// request has one, another network than the sign-in's address.
+    /// Another country than the sign-in's (CloudFront's viewer country).
     LocationChanged,
-    /// Another browser family than the sign-in's (both recognised).
+    /// Another browser family than the sign-in's, both requests from browsers.
     BrowserChanged,
     /// From a place farther from the session's last one than [`MAX_TRAVEL_KMH`] allows in the
     /// time between them (CloudFront's viewer coordinates).
@@ -34,39 +35,41 @@ impl RiskFlag {
 /// Faster than an airliner's cruise: no one travels like that between two requests.
 pub const MAX_TRAVEL_KMH: f64 = 900.0;
 
-/// Shorter jumps are within geolocation's error (a city's coordinates for a nearby address).
-pub const MIN_TRAVEL_KM: f64 = 100.0;
+/// Shorter jumps are within IP geolocation's error (a carrier's addresses placed at a hub city
+/// hundreds of kilometres away).
+pub const MIN_TRAVEL_KM: f64 = 500.0;
 
 /// A refresh as the service sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct Seen<'a> {
-    /// The client's address.
-    pub ip: &'a str,
     /// Where CloudFront placed it, if known.
     pub location: Option<&'a Location>,
-    /// The browser family of its User-Agent.
-    pub browser: &'a str,
+    /// The browser family of its User-Agent, when it is a browser's (`Mozilla/...`).
+    pub browser: Option<&'a str>,
     /// When (Unix seconds).
     pub at: i64,
 }
 
-/// The flags the refresh `seen` raises on `session` that it does not carry yet, in order.
+/// What the refresh `seen` shows about `session`, in order, whether or not the session carries
+/// the flags already.
 pub fn assess(session: &Session, seen: &Seen<'_>) -> Vec<RiskFlag> {
-    let signed_in_from = session.signin_location.as_ref();
     let country = |l: Option<&Location>| l.map(|l| l.country.clone());
-    let location_changed = match (country(signed_in_from), country(seen.location)) {
+    let location_changed = match (
+        country(session.signin_location.as_ref()),
+        country(seen.location),
+    ) {
         (Some(then), Some(now)) => then != now,
-        // No country for either: the address's network, where the sign-in's is known.
-        (None, None) => session
-            .signin_ip
-            .as_deref()
-            .is_some_and(|then| network(then) != network(seen.ip)),
         _ => false,
     };
-    let known = |b: &str| !b.is_empty() && b != "Unknown";
-    let browser_changed =
-        known(&session.browser) && known(seen.browser) && session.browser != seen.browser;
-    let last_seen_at = session.refresh_rotated_at.unwrap_or(session.created_at);
+    let signed_in_with = is_browser(&session.user_agent).then_some(session.browser.as_str());
+    let browser_changed = match (signed_in_with, seen.browser) {
+        (Some(then), Some(now)) => known(then) && known(now) && then != now,
+        _ => false,
+    };
+    let last_seen_at = session
+        .located_at
+        .or(session.refresh_rotated_at)
+        .unwrap_or(session.created_at);
     let travel = session
         .location
         .as_ref()
@@ -79,24 +82,20 @@ pub fn assess(session: &Session, seen: &Seen<'_>) -> Vec<RiskFlag> {
         (travel, RiskFlag::ImpossibleTravel),
     ]
     .into_iter()
-    .filter(|(raised, flag)| *raised && !session.risk_flags.contains(flag))
+    .filter(|(raised, _)| *raised)
     .map(|(_, flag)| flag)
     .collect()
 }
 
-/// An address's network, coarsely: the first two octets of IPv4, the first 32 bits of IPv6
-/// (an ISP's block, not a household: mobile devices change addresses within it all the time).
-fn network(ip: &str) -> Option<String> {
-    match ip.parse::<std::net::IpAddr>().ok()? {
-        std::net::IpAddr::V4(v4) => {
-            let o = v4.octets();
-            Some(format!("{}.{}", o[0], o[1]))
-        }
-        std::net::IpAddr::V6(v6) => {
-            let s = v6.segments();
-            Some(format!("{:x}:{:x}", s[0], s[1]))
-        }
-    }
+/// Whether a User-Agent is a browser's (every browser's starts so; apps' HTTP clients, such as
+/// okhttp or CFNetwork, do not).
+pub fn is_browser(user_agent: &str) -> bool {
+    user_agent.starts_with("Mozilla/")
+}
+
+/// A browser family the parser recognised.
+fn known(family: &str) -> bool {
+    !family.is_empty() && family != "Unknown"
 }
 
 /// Whether going from `from` to `to` (degrees) in `seconds` is faster than
@@ -118,7 +117,7 @@ fn distance_km((lat1, lon1): (f64, f64), (lat2, lon2): (f64, f64)) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::session::tests::{policy, session};
+    use crate::domain::session::tests::session;
 
     fn place(country: &str, lat: &str, lon: &str) -> Location {
         Location {
@@ -139,26 +138,24 @@ mod tests {
     }
 
     #[test]
-    fn a_refresh_from_elsewhere_or_another_browser_is_flagged_once() {
-        let _ = policy();
+    fn a_refresh_from_elsewhere_or_another_browser_is_flagged() {
         let mut s = session();
+        s.user_agent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/131.0.0.0".into();
         let berlin = place("DE", "52.52000", "13.40500");
         s.signin_location = Some(berlin.clone());
         s.location = Some(berlin.clone());
-        s.signin_ip = Some("203.0.113.7".into());
         let at = s.created_at + 3600;
         let seen = |loc, browser, at| Seen {
-            ip: "203.0.113.9",
             location: loc,
             browser,
             at,
         };
         // Same place, same browser: nothing.
-        assert!(assess(&s, &seen(Some(&berlin), "Chrome", at)).is_empty());
+        assert!(assess(&s, &seen(Some(&berlin), Some("Chrome"), at)).is_empty());
         // Sydney an hour after Berlin: another country and no plane is that fast.
         let sydney = place("AU", "-33.86880", "151.20930");
         assert_eq!(
-            assess(&s, &seen(Some(&sydney), "Firefox", at)),
+            assess(&s, &seen(Some(&sydney), Some("Firefox"), at)),
             [
                 RiskFlag::LocationChanged,
                 RiskFlag::BrowserChanged,
@@ -169,32 +166,48 @@ mod tests {
         let paris = place("FR", "48.85660", "2.35220");
         let later = s.created_at + 5 * 3600;
         assert_eq!(
-            assess(&s, &seen(Some(&paris), "Chrome", later)),
+            assess(&s, &seen(Some(&paris), Some("Chrome"), later)),
             [RiskFlag::LocationChanged]
         );
-        // An unrecognised browser is not a change; a flag already raised is not raised again.
-        assert!(assess(&s, &seen(Some(&berlin), "Unknown", at)).is_empty());
-        s.risk_flags = vec![RiskFlag::LocationChanged];
-        assert!(assess(&s, &seen(Some(&paris), "Chrome", later)).is_empty());
+        // Hamburg ten minutes later is within geolocation's error, not travel.
+        let hamburg = place("DE", "53.55110", "9.99370");
+        let soon = s.created_at + 600;
+        assert!(assess(&s, &seen(Some(&hamburg), Some("Chrome"), soon)).is_empty());
+        // An unrecognised browser, or an app's HTTP client, is not a change of browser.
+        assert!(assess(&s, &seen(Some(&berlin), Some("Unknown"), at)).is_empty());
+        assert!(assess(&s, &seen(Some(&berlin), None, at)).is_empty());
+        s.user_agent = "okhttp/4.12.0".into();
+        assert!(assess(&s, &seen(Some(&berlin), Some("Firefox"), at)).is_empty());
     }
 
     #[test]
-    fn without_countries_the_network_of_the_address_counts() {
+    fn travel_is_timed_from_when_the_last_place_was_recorded() {
         let mut s = session();
-        s.signin_ip = Some("203.0.113.7".into());
-        let seen = |ip| Seen {
-            ip,
+        let berlin = place("DE", "52.52000", "13.40500");
+        let london = place("GB", "51.50740", "-0.12780");
+        s.location = Some(berlin);
+        // Recorded two hours ago, though the session re-authenticated a minute ago: a flight.
+        let now = s.created_at + 10 * 3600;
+        s.located_at = Some(now - 2 * 3600);
+        s.refresh_rotated_at = Some(now - 60);
+        let seen = Seen {
+            location: Some(&london),
+            browser: None,
+            at: now,
+        };
+        assert!(!assess(&s, &seen).contains(&RiskFlag::ImpossibleTravel));
+        s.located_at = Some(now - 60);
+        assert!(assess(&s, &seen).contains(&RiskFlag::ImpossibleTravel));
+    }
+
+    #[test]
+    fn without_countries_an_address_change_is_not_flagged() {
+        let s = session();
+        let seen = Seen {
             location: None,
-            browser: "Chrome",
+            browser: Some("Chrome"),
             at: s.created_at + 60,
         };
-        assert!(assess(&s, &seen("203.0.200.1")).is_empty(), "the same /16");
-        assert_eq!(
-            assess(&s, &seen("198.51.100.4")),
-            [RiskFlag::LocationChanged]
-        );
-        // A session from before the field knows no sign-in address: no guess.
-        s.signin_ip = None;
-        assert!(assess(&s, &seen("198.51.100.4")).is_empty());
+        assert!(assess(&s, &seen).is_empty());
     }
 }

@@ -147,10 +147,10 @@ pub struct Session {
     /// second factor completed the sign-in or a re-authentication.
     #[serde(default = "super::assurance::password_only")]
     pub amr: Vec<Amr>,
-    /// The address the session signed in from (`ip_address` follows refreshes). Absent on
-    /// sessions older than the field.
+    /// When `location` was recorded (the sign-in, then each refresh), Unix seconds: where
+    /// impossible travel is timed from. Absent on sessions older than the field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub signin_ip: Option<String>,
+    pub located_at: Option<i64>,
     /// Where the session signed in from, when CloudFront said (`location` follows refreshes).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signin_location: Option<Location>,
@@ -211,7 +211,7 @@ impl Session {
             label: None,
             location: None,
             amr: super::assurance::password_only(),
-            signin_ip: Some(ip_address.to_owned()),
+            located_at: Some(now),
             signin_location: None,
             risk_flags: Vec::new(),
         }
@@ -345,7 +345,7 @@ pub(crate) mod tests {
             label: None,
             location: None,
             amr: vec![Amr::Pwd],
-            signin_ip: Some("192.168.1.1".into()),
+            located_at: None,
             signin_location: None,
             risk_flags: Vec::new(),
         }

@@ -103,30 +103,37 @@ pub async fn refresh(
         return Err(rotated_out(state, &presented, &session, ip, now).await?);
     }
     let policy = &state.config.sessions;
-    let browser = describe(user_agent).browser;
+    // The User-Agent is parsed only when it is a browser's and not the one the session
+    // signed in with (nearly every refresh): the parser costs a fraction of a millisecond.
+    let browser = match risk::is_browser(user_agent) {
+        false => None,
+        true if user_agent == session.user_agent => Some(session.browser.clone()),
+        true => Some(describe(user_agent).browser),
+    };
     let seen = Seen {
-        ip,
         location,
-        browser: &browser,
+        browser: browser.as_deref(),
         at: now,
     };
-    let raised = risk::assess(&session, &seen);
-    if !raised.is_empty() {
-        audit::session_risk_flagged(user_id, session_id, &raised, ip);
-    }
-    if raised.contains(&RiskFlag::BrowserChanged) && state.config.auth.end_session_on_browser_change
+    let observed = risk::assess(&session, &seen);
+    let raised: Vec<RiskFlag> = observed
+        .iter()
+        .copied()
+        .filter(|f| !session.risk_flags.contains(f))
+        .collect();
+    if observed.contains(&RiskFlag::BrowserChanged)
+        && state.config.auth.end_session_on_browser_change
     {
         // Ended by the service, as for a stolen refresh token: the next refresh is refused.
+        audit::session_risk_flagged(user_id, session_id, &observed, ip);
         let reason = EndReason::BrowserChanged;
         end_one(state, (user_id, session_id), user_id, reason, ip, now).await?;
         audit::refresh_refused(Some(user_id), session_id, current, ip, "browser_changed");
         return Err(session_ended());
     }
     let mut flags = session.risk_flags.clone();
-    if !raised.is_empty() {
-        flags.extend(raised);
-        flags.sort();
-    }
+    flags.extend(raised.iter().copied());
+    flags.sort();
     let seen_from = (location, flags.as_slice());
     let rotation = state
         .store
@@ -134,6 +141,9 @@ pub async fn refresh(
         .await?;
     match rotation {
         Rotation::Rotated(rotated) => {
+            if !raised.is_empty() {
+                audit::session_risk_flagged(user_id, session_id, &raised, ip);
+            }
             let tokens = issue(state, &rotated, role, now)?;
             audit::session_refreshed(user_id, session_id, ip);
             Ok(tokens)

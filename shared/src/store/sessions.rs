@@ -198,7 +198,7 @@ impl Store {
         let mut values = HashMap::new();
         let mut set = String::from(
             "SET refresh_generation = :next, refresh_rotated_at = :now, last_activity = :now, \
-             ip_address = :ip",
+             ip_address = :ip, located_at = :now",
         );
         if let Some(location) = location {
             set.push_str(", #loc = :loc");

@@ -322,3 +322,29 @@ async fn where_the_stack_says_so_another_browser_ends_the_session() {
         (&"browser_changed".into(), &"system".into())
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_without_a_location_keeps_the_flags_and_drops_the_place() {
+    let env = TestEnv::seeded_with(&[("ORIGIN_VERIFY_SECRET", ORIGIN_SECRET)]).await;
+    let berlin = viewer_at("203.0.113.9:443", "DE", ("52.52000", "13.40500"));
+    let app = TestApp::browser(&env.state, CHROME_WINDOWS).with_headers(&berlin);
+    let signed = app.sign_in("sam@example.com", DEMO_PASSWORD).await;
+    // Another browser, and no CloudFront: flagged, and the old place is not kept as a guess.
+    let direct = TestApp::browser(&env.state, FIREFOX_LINUX);
+    let r = direct.refresh(&signed.refresh).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let listed = app.all_my_sessions(&signed.access).await;
+    assert_eq!(
+        listed[0]["risk_flags"],
+        serde_json::json!(["browser_changed"])
+    );
+    assert!(listed[0]["location"].is_null(), "{}", listed[0]);
+    // The same browser again later: the flag stays.
+    let r = app.refresh(r.body["refresh_token"].as_str().unwrap()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let listed = app.all_my_sessions(&signed.access).await;
+    assert_eq!(
+        listed[0]["risk_flags"],
+        serde_json::json!(["browser_changed"])
+    );
+}
