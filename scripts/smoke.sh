@@ -198,7 +198,7 @@ PY
     [[ $(status "$API/auth/introspect" -X POST -d "token=$phone") == 200 ]] || fail "introspect: $(cat "$BODY")"
     grep -qx '{"active":false}' "$BODY" || fail "introspect an ended session's token: $(cat "$BODY")"
   fi
-    local admin
+  local admin
   admin=$(admin_token)
   if [[ -z "$admin" ]]; then
     echo "smoke: admin's view skipped (set ADMIN_EMAIL and ADMIN_PASSWORD)"

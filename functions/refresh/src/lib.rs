@@ -1,6 +1,6 @@
 //! `POST /auth/refresh`: a refresh token → a new access token and the next refresh token.
-//! A refresh from another country (or network), another browser family, or too far from the
-//! last place for the time between them flags the session (`risk_flags` in the listings).
+//! A refresh from another country, another browser family, or too far from the last place for
+//! the time between them flags the session (`risk_flags` in the listings).
 //!
 //! The rotation, its theft detection and its answers: [`shared::services::tokens::refresh`].
 

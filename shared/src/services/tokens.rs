@@ -83,8 +83,8 @@ fn session_ended() -> ApiError {
 
 /// Rotates the refresh token `token`, presented from `ip` (and `location`, when known) by a
 /// client with `user_agent`: new tokens of the next generation, or why not. What the request
-/// shows that the sign-in did not ([`risk::assess`]: another country or network, another
-/// browser family, impossible travel) is flagged on the session in the same write and audited;
+/// shows that the sign-in did not ([`risk::assess`]: another country, another browser family,
+/// impossible travel) is flagged on the session in the same write and audited;
 /// under `END_SESSION_ON_BROWSER_CHANGE` another browser family ends the session instead (401).
 pub async fn refresh(
     state: &AppState,
