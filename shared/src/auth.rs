@@ -216,10 +216,7 @@ impl Caller {
         now: i64,
     ) -> Result<(), ApiError> {
         if !self.user.mfa_enabled {
-            return Err(ApiError::Conflict {
-                detail: "There is no second factor on this account.",
-                code: "mfa_not_enrolled",
-            });
+            return Err(ApiError::mfa_not_enrolled());
         }
         self.signed_in_recently(state, now)?;
         if self.session.aal() < Aal::Aal2 {

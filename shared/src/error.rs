@@ -191,6 +191,14 @@ impl ApiError {
         }
     }
 
+    /// 409: a change to a second factor the account does not have.
+    pub fn mfa_not_enrolled() -> Self {
+        Self::Conflict {
+            detail: "There is no second factor on this account.",
+            code: "mfa_not_enrolled",
+        }
+    }
+
     /// Whether the error is the server's fault (and so is logged with its cause chain).
     pub fn is_server_error(&self) -> bool {
         self.status().is_server_error()

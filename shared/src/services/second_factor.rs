@@ -308,14 +308,6 @@ fn new_recovery_codes(
     Ok((codes, hashes))
 }
 
-/// The 409 for a change to a second factor the user does not have.
-fn not_enrolled() -> ApiError {
-    ApiError::Conflict {
-        detail: "There is no second factor on this account.",
-        code: "mfa_not_enrolled",
-    }
-}
-
 /// Removes the second factor of `user_id` at their own request (the route has checked a recent
 /// sign-in with it, [`crate::auth::Caller::proved_second_factor_recently`]): the TOTP secret,
 /// the recovery codes and any pending enrolment, in one conditional write; audited. From the
@@ -325,7 +317,7 @@ fn not_enrolled() -> ApiError {
 /// one (the route refuses a user without a confirmed factor first).
 pub async fn remove(state: &AppState, user_id: UserId, ip: &str) -> Result<(), ApiError> {
     if !state.store.remove_second_factor(user_id).await? {
-        return Err(not_enrolled());
+        return Err(ApiError::mfa_not_enrolled());
     }
     audit::second_factor_removed(user_id, user_id, ip);
     Ok(())
@@ -342,7 +334,7 @@ pub async fn regenerate_recovery_codes(
 ) -> Result<Vec<String>, ApiError> {
     let (codes, hashes) = new_recovery_codes(state, user_id)?;
     if !state.store.replace_recovery_codes(user_id, &hashes).await? {
-        return Err(not_enrolled());
+        return Err(ApiError::mfa_not_enrolled());
     }
     audit::recovery_codes_regenerated(user_id, ip);
     Ok(codes)

@@ -172,15 +172,7 @@ pub async fn end_others(
     ip: &str,
     now: i64,
 ) -> Result<usize, ApiError> {
-    caller.signed_in_recently(state, now)?;
-    let raced = ApiError::Conflict {
-        detail: "Your sessions changed at the same moment; try again.",
-        code: "sessions_changed_concurrently",
-    };
-    let user_id = caller.user.user_id;
-    let revoked = end_other_sessions(state, caller, None, EndReason::User, raced, now).await?;
-    audit::sessions_ended(user_id, user_id, None, revoked, EndReason::User, ip);
-    Ok(revoked)
+    end_own_sessions(state, caller, true, ip, now).await
 }
 
 /// Signs the caller out everywhere, this session included: the user's credential epoch moves
@@ -195,14 +187,28 @@ pub async fn end_everywhere(
     ip: &str,
     now: i64,
 ) -> Result<usize, ApiError> {
+    end_own_sessions(state, caller, false, ip, now).await
+}
+
+/// The caller's own "end all" (all others when `keep_current`, else all), audited.
+async fn end_own_sessions(
+    state: &AppState,
+    caller: &Caller,
+    keep_current: bool,
+    ip: &str,
+    now: i64,
+) -> Result<usize, ApiError> {
     caller.signed_in_recently(state, now)?;
     let raced = ApiError::Conflict {
         detail: "Your sessions changed at the same moment; try again.",
         code: "sessions_changed_concurrently",
     };
-    let user_id = caller.user.user_id;
-    let reason = EndReason::Logout;
-    let revoked = end_sessions(state, caller, (None, None), reason, raced, now).await?;
+    let (user_id, current) = (caller.user.user_id, caller.session.session_id.as_str());
+    let (keep, reason) = match keep_current {
+        true => (Some(current), EndReason::User),
+        false => (None, EndReason::Logout),
+    };
+    let revoked = end_sessions(state, caller, (None, keep), reason, raced, now).await?;
     audit::sessions_ended(user_id, user_id, None, revoked, reason, ip);
     Ok(revoked)
 }

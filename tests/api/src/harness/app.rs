@@ -191,6 +191,14 @@ impl<'a> TestApp<'a> {
         self.login_mfa(second).await.signed()
     }
 
+    /// The demo admin with a second factor signed in in two steps: the demo password, then
+    /// `second` (`{"code": ...}`, see [`demo_code_now`], or `{"recovery_code": ...}`).
+    pub async fn sign_in_totp_admin(&self, second: Value) -> Signed {
+        use shared::testkit::demo::{DEMO_PASSWORD, TOTP_ADMIN_EMAIL};
+        self.sign_in_with_second_factor(TOTP_ADMIN_EMAIL, DEMO_PASSWORD, second)
+            .await
+    }
+
     /// `POST /me/mfa/totp`.
     pub async fn enrol_totp(&self, token: &str) -> Reply {
         self.call("enrol-totp", "/me/mfa/totp", Some(token), None)
@@ -361,4 +369,10 @@ impl<'a> TestApp<'a> {
         self.call("jwks", "/.well-known/jwks.json", None, None)
             .await
     }
+}
+
+/// `{"code": ...}` with the TOTP demo admin's code now.
+pub fn demo_code_now() -> Value {
+    let code = shared::testkit::demo::demo_totp_code(crate::now()).expect("a code for now");
+    json!({ "code": code })
 }

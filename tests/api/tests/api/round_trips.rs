@@ -217,10 +217,7 @@ async fn changing_ones_own_factor_takes_two_round_trips() {
     let (state, recorder) = instrumented(&env);
     let app = TestApp::new(&state);
     let recovery = serde_json::json!({"recovery_code": "demoa-codes"});
-    let token = app
-        .sign_in_with_second_factor(TOTP_ADMIN_EMAIL, DEMO_PASSWORD, recovery)
-        .await
-        .access;
+    let token = app.sign_in_totp_admin(recovery).await.access;
     // The caller (session and user, the factor's presence with it), then one conditional
     // write: no read of the factor before it.
     let (r, trips) = measure(&recorder, || app.regenerate_recovery_codes(&token)).await;

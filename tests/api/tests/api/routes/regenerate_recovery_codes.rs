@@ -1,12 +1,10 @@
 //! `POST /me/mfa/recovery-codes`: ten new recovery codes, shown once; the old ones stop
 //! working and the count of used codes starts again.
 
-use api_tests::{TestApp, TestEnv, now};
+use api_tests::{TestApp, TestEnv, demo_code_now};
 use serde_json::json;
 use shared::domain::recovery;
-use shared::testkit::demo::{
-    DEMO_PASSWORD, DEMO_RECOVERY_CODES, TOTP_ADMIN_EMAIL, TOTP_ADMIN_ID, demo_totp_code,
-};
+use shared::testkit::demo::{DEMO_PASSWORD, DEMO_RECOVERY_CODES, TOTP_ADMIN_EMAIL, TOTP_ADMIN_ID};
 use std::collections::BTreeSet;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -14,9 +12,7 @@ async fn new_codes_replace_the_old_ones_and_restart_the_count() {
     let env = TestEnv::seeded().await;
     let app = TestApp::new(&env.state);
     let used = json!({"recovery_code": DEMO_RECOVERY_CODES[0]});
-    let signed = app
-        .sign_in_with_second_factor(TOTP_ADMIN_EMAIL, DEMO_PASSWORD, used)
-        .await;
+    let signed = app.sign_in_totp_admin(used).await;
     let store = &env.state.store;
     let factor = || async { store.second_factor(TOTP_ADMIN_ID).await.unwrap().unwrap() };
     assert_eq!(factor().await.recovery_codes_used, 1);
@@ -50,19 +46,14 @@ async fn new_codes_replace_the_old_ones_and_restart_the_count() {
         r.body
     );
     assert_eq!(factor().await.recovery_codes_used, 1);
-    let code = json!({"code": demo_totp_code(now()).unwrap()});
-    app.sign_in_with_second_factor(TOTP_ADMIN_EMAIL, DEMO_PASSWORD, code)
-        .await;
+    app.sign_in_totp_admin(demo_code_now()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn regenerating_needs_a_recent_proof_of_the_factor() {
     let env = TestEnv::seeded().await;
     let app = TestApp::new(&env.state);
-    let code = json!({"code": demo_totp_code(now()).unwrap()});
-    let signed = app
-        .sign_in_with_second_factor(TOTP_ADMIN_EMAIL, DEMO_PASSWORD, code)
-        .await;
+    let signed = app.sign_in_totp_admin(demo_code_now()).await;
     env.age_session(TOTP_ADMIN_ID, &signed.session, 3600).await;
     app.regenerate_recovery_codes(&signed.access)
         .await

@@ -1,20 +1,15 @@
 //! `DELETE /me/mfa/totp`: a user removes their own second factor, only from a session that
 //! proved it recently; afterwards the password alone signs in.
 
-use api_tests::{TestApp, TestEnv, now};
+use api_tests::{TestApp, TestEnv, demo_code_now};
 use serde_json::json;
-use shared::testkit::demo::{
-    DEMO_PASSWORD, DEMO_RECOVERY_CODES, TOTP_ADMIN_EMAIL, TOTP_ADMIN_ID, demo_totp_code,
-};
+use shared::testkit::demo::{DEMO_PASSWORD, DEMO_RECOVERY_CODES, TOTP_ADMIN_EMAIL, TOTP_ADMIN_ID};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_a_recent_proof_of_the_factor_removes_it() {
     let env = TestEnv::seeded().await;
     let app = TestApp::new(&env.state);
-    let code = json!({"code": demo_totp_code(now()).unwrap()});
-    let signed = app
-        .sign_in_with_second_factor(TOTP_ADMIN_EMAIL, DEMO_PASSWORD, code)
-        .await;
+    let signed = app.sign_in_totp_admin(demo_code_now()).await;
     // Signed in with the factor, but long ago (a stolen token, say): not recent.
     env.age_session(TOTP_ADMIN_ID, &signed.session, 3600).await;
     app.remove_totp(&signed.access)
