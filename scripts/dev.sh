@@ -62,6 +62,10 @@ cli seed
 TOKEN=$(cli token --user 1 --minutes 60 --user-agent "curl (make dev)")
 printf '%s\n' "$TOKEN" >.data/admin-token
 cli render-events --out .data/events
+# The publisher's local stand-in: every write's domain events, from the tables' streams.
+cli relay-events --out .data/events.jsonl --checkpoint .data/events.checkpoint.json \
+  >.data/relay.log 2>&1 &
+started+=("$!")
 
 cat <<BANNER
 
@@ -80,6 +84,7 @@ cat <<BANNER
 
     curl -s -H "Authorization: Bearer \$(cat .data/admin-token)" http://localhost:$API_PORT/sessions/user/74
 
+  Domain events (docs/events.md), one JSON object per line: tail -f .data/events.jsonl
   Replay an event file (tokens filled in): cargo lambda invoke get-user-sessions --data-file .data/events/get-user-sessions/200-admin-lists-user-74.json
   Ctrl-C stops the API and DynamoDB.
 

@@ -197,6 +197,7 @@ PY
     [[ $(json_field active) == True && $(json_field sub) == "$user_id" ]] || fail "introspect a live token: $(cat "$BODY")"
     [[ $(status "$API/auth/introspect" -X POST -d "token=$phone") == 200 ]] || fail "introspect: $(cat "$BODY")"
     grep -qx '{"active":false}' "$BODY" || fail "introspect an ended session's token: $(cat "$BODY")"
+    check_events "$user_id"
   fi
   local admin
   admin=$(admin_token)
@@ -213,6 +214,35 @@ s = json.load(open(sys.argv[1]))
 assert sorted((x["device_name"], x["is_active"], x["label"]) for x in s) == [("Chrome on Windows 10", True, "Alex's laptop"), ("Safari on iOS 17", False, None)], s
 PY
   [[ $(status "$API/.well-known/jwks.json") == 200 ]] || fail "jwks"
+}
+
+# The walkthrough's domain events, as the local publisher wrote them to .data/events.jsonl
+# (local stack only; a deployed stack publishes to its EventBridge bus): who did what, each once.
+check_events() {
+  local user_id=$1
+  for _ in $(seq 1 40); do
+    python3 - "$user_id" <<'PY' && return 0
+import json, sys
+user = int(sys.argv[1])
+events = [json.loads(line) for line in open(".data/events.jsonl")]
+mine = [e for e in events if e.get("user_id") == user]
+kinds = [e["type"] for e in mine]
+want = ["user.created", "session.created", "session.ended", "user.mfa_enabled", "user.mfa_disabled"]
+assert all(k in kinds for k in want), kinds
+assert kinds.count("session.created") == 2, kinds
+ended = [e for e in mine if e["type"] == "session.ended"]
+assert [(e["data"]["reason"], e["data"]["ended_by"], e["actor"]["user_id"]) for e in ended] == [("user", "user", user)], ended
+assert all(e["version"] == 1 and e["id"] and e["time"].endswith("Z") for e in mine), mine
+ids = [e["id"] for e in mine]
+assert len(ids) == len(set(ids)), ids
+PY
+    sleep 0.25
+  done
+  python3 - "$user_id" <<'PY' || true
+import json, sys
+print([e["type"] for e in map(json.loads, open(".data/events.jsonl")) if e.get("user_id") == int(sys.argv[1])])
+PY
+  fail "the walkthrough's events did not reach .data/events.jsonl (see .data/relay.log)"
 }
 
 # The demo admin with a second factor (local stack only): the password gives a challenge, the

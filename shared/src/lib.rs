@@ -7,7 +7,8 @@
 //!
 //! Dependencies run one way, each layer importing only those below it (`tests/layers.rs`
 //! checks every import): [`domain`] (sessions, users, devices and the pure rules, no I/O) ←
-//! [`error`], [`config`] ← [`store`] (DynamoDB), [`tokens`] (access and refresh tokens, keys) ←
+//! [`error`], [`config`] ← [`store`] (DynamoDB), [`tokens`] (access and refresh tokens, keys),
+//! [`events`] (domain events from the tables' stream records) ←
 //! `state` ([`AppState`], what a cold start builds) ← [`auth`] (who is calling) ← [`services`] (the use
 //! cases and their audit events) ← [`http`] ← the routes. Authentication sits below the
 //! services because the caller is what every use case acts for.
@@ -18,6 +19,7 @@ pub mod config;
 pub(crate) mod cursor;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod logging;
 pub mod metrics;

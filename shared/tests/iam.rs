@@ -25,9 +25,33 @@ const DELETE: &str = "dynamodb:DeleteItem";
 const QUERY: &str = "dynamodb:Query";
 const CHECK: &str = "dynamodb:ConditionCheckItem";
 const SECRET: &str = "secretsmanager:GetSecretValue";
+const SESSIONS_STREAM: &str = "SessionsTable.StreamArn";
+const USERS_STREAM: &str = "UsersTable.StreamArn";
+const EMAILS_STREAM: &str = "UserEmailsTable.StreamArn";
+const BUS: &str = "EventBus";
+const DEAD_LETTERS: &str = "EventsDeadLetterQueue";
 
 /// (function, [(action, resource)]).
 const EXPECTED: &[(&str, &[(&str, &str)])] = &[
+    // Reads the streams (ListStreams takes no resource but "*"), publishes, reports give-ups;
+    // no table, no secret.
+    (
+        "publish-events",
+        &[
+            ("dynamodb:DescribeStream", SESSIONS_STREAM),
+            ("dynamodb:DescribeStream", USERS_STREAM),
+            ("dynamodb:DescribeStream", EMAILS_STREAM),
+            ("dynamodb:GetRecords", SESSIONS_STREAM),
+            ("dynamodb:GetRecords", USERS_STREAM),
+            ("dynamodb:GetRecords", EMAILS_STREAM),
+            ("dynamodb:GetShardIterator", SESSIONS_STREAM),
+            ("dynamodb:GetShardIterator", USERS_STREAM),
+            ("dynamodb:GetShardIterator", EMAILS_STREAM),
+            ("dynamodb:ListStreams", "*"),
+            ("events:PutEvents", BUS),
+            ("sqs:SendMessage", DEAD_LETTERS),
+        ],
+    ),
     (
         "get-user-sessions",
         &[
@@ -367,7 +391,9 @@ fn every_function_has_exactly_the_permissions_it_needs() {
                     assert!(!action.contains('*'), "{name}: wildcard action {action}");
                     for r in list(&statement["Resource"]) {
                         let r = resource_name(&r);
-                        assert!(!r.contains('*'), "{name}: wildcard resource");
+                        // The one action without resource-level permissions.
+                        let any_ok = action == "dynamodb:ListStreams" && r == "*";
+                        assert!(any_ok || !r.contains('*'), "{name}: wildcard resource");
                         grants.insert((action.clone(), r));
                     }
                 }
@@ -468,10 +494,11 @@ fn secrets_are_read_at_cold_start_by_exactly_the_functions_that_need_them() {
         let pages = ["get-user-sessions", "list-my-sessions"].contains(&name);
         assert_eq!(env.contains("CURSOR_SECRET_ARN"), pages, "{name}");
         // Every function that records an address (all but jwks) tells CloudFront apart, but
-        // introspect: other backends call it directly, signed with IAM.
+        // introspect: other backends call it directly, signed with IAM; and the publisher
+        // serves no requests.
         assert_eq!(
             env.contains("ORIGIN_VERIFY_SECRET_ARN"),
-            !["jwks", "introspect"].contains(&name),
+            !["jwks", "introspect", "publish-events"].contains(&name),
             "{name}"
         );
         assert!(
@@ -593,7 +620,7 @@ fn challenge_attributes() -> BTreeSet<String> {
     item.into_keys().collect()
 }
 
-/// The attribute names of a user item with every optional field set.
+/// The attribute names of a new user item with every optional field it can have set.
 fn user_attributes() -> BTreeSet<String> {
     let user = shared::domain::User {
         user_id: UserId::of(74),
@@ -606,6 +633,9 @@ fn user_attributes() -> BTreeSet<String> {
         credential_epoch: 0,
         known_networks: vec!["n".into()],
         mfa_enabled: true,
+        // Written by later changes (an epoch move, an admin's), never with a new user.
+        changed_by: None,
+        epoch_reason: None,
     };
     let item: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> =
         serde_dynamo::to_item(&user).unwrap();
@@ -724,7 +754,13 @@ fn the_writes_of_sign_in_sign_up_reauthentication_and_labels_are_narrowed() {
                 );
                 assert_eq!(
                     attributes(&statement),
-                    Some(set(&["email", "window_start", "attempts", "ttl"]))
+                    Some(set(&[
+                        "email",
+                        "window_start",
+                        "attempts",
+                        "ttl",
+                        "max_attempts"
+                    ]))
                 );
             }
         }
@@ -781,8 +817,8 @@ fn the_writes_of_sign_in_sign_up_reauthentication_and_labels_are_narrowed() {
             "recovery_codes_used",
         ]))
     );
-    // Enrolment writes the second factor's attributes only (never the password hash, role or
-    // epoch): beginning, the pending secret; confirming, the factor.
+    // Enrolment writes the second factor's attributes only, and who changed it (never the
+    // password hash, role or epoch): beginning, the pending secret; confirming, the factor.
     let begin = &grants(&t, "enrol-totp", UPDATE, USERS)[0];
     let pending = ["user_id", "totp_pending", "totp_pending_at", "totp_secret"];
     assert_eq!(attributes(begin), Some(set(&pending)));
@@ -795,6 +831,8 @@ fn the_writes_of_sign_in_sign_up_reauthentication_and_labels_are_narrowed() {
         "totp_last_step",
         "recovery_codes",
         "recovery_codes_used",
+        // Who changed it, for the `user.mfa_*` events.
+        "changed_by",
     ];
     assert_eq!(attributes(confirm), Some(set(&factor)));
     // Removing one takes away exactly the factor's attributes; regenerating replaces the

@@ -20,6 +20,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("audit", 2),
     // DynamoDB, and tokens with their keys.
     ("store", 3),
+    ("events", 3),
     ("tokens", 3),
     // What a function builds once per cold start.
     ("state", 4),

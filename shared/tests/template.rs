@@ -114,6 +114,14 @@ fn check_table(t: &Value, def: &TableDef) {
         def.logical_id
     );
     assert_eq!(p["SSESpecification"]["SSEEnabled"].as_bool(), Some(true));
+    // Every change reaches the event publisher with both images (what the local stack's
+    // tables get too: `testkit::tables`).
+    assert_eq!(
+        str_of(&p["StreamSpecification"]["StreamViewType"]),
+        "NEW_AND_OLD_IMAGES",
+        "{} stream",
+        def.logical_id
+    );
     // The functions find the table through the environment variable the code reads.
     let env = &t["Globals"]["Function"]["Environment"]["Variables"][def.env_var];
     assert!(
@@ -132,6 +140,25 @@ fn tables_match_the_code() {
     }
 }
 
+/// The functions the template deploys (their binaries).
+fn template_functions(t: &Value) -> BTreeSet<String> {
+    let mut functions = BTreeSet::new();
+    for (_, resource) in t["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        assert_eq!(
+            str_of(&resource["Metadata"]["BuildMethod"]),
+            "rust-cargolambda"
+        );
+        functions.insert(str_of(&resource["Metadata"]["BuildProperties"]["Binary"]).to_owned());
+    }
+    functions
+}
+
+/// The function that reads the tables' streams, the one function without a route.
+const PUBLISHER: &str = "publish-events";
+
 /// (function, method, path) from the template's HttpApi events.
 fn template_routes(t: &Value) -> BTreeSet<(String, String, String)> {
     let mut routes = BTreeSet::new();
@@ -140,10 +167,10 @@ fn template_routes(t: &Value) -> BTreeSet<(String, String, String)> {
             continue;
         }
         let binary = str_of(&resource["Metadata"]["BuildProperties"]["Binary"]).to_owned();
-        assert_eq!(
-            str_of(&resource["Metadata"]["BuildMethod"]),
-            "rust-cargolambda"
-        );
+        if binary == PUBLISHER {
+            assert!(resource["Properties"].get("Events").is_none());
+            continue;
+        }
         for (_, ev) in resource["Properties"]["Events"].as_mapping().unwrap() {
             assert_eq!(str_of(&ev["Type"]), "HttpApi");
             routes.insert((
@@ -160,7 +187,14 @@ fn template_routes(t: &Value) -> BTreeSet<(String, String, String)> {
 fn every_function_is_deployed_and_routed_locally_the_same_way() {
     let t = template();
     let routes = template_routes(&t);
-    let deployed: BTreeSet<String> = routes.iter().map(|r| r.0.clone()).collect();
+    let deployed = template_functions(&t);
+    let routed: BTreeSet<String> = routes.iter().map(|r| r.0.clone()).collect();
+    let unrouted: Vec<&String> = deployed.difference(&routed).collect();
+    assert_eq!(
+        unrouted,
+        [PUBLISHER],
+        "every function but the publisher has a route"
+    );
     let mut crates = BTreeSet::new();
     for entry in std::fs::read_dir(root().join("functions")).unwrap() {
         crates.insert(entry.unwrap().file_name().to_string_lossy().into_owned());
@@ -179,6 +213,50 @@ fn every_function_is_deployed_and_routed_locally_the_same_way() {
         local, routes,
         "[workspace.metadata.lambda.watch.router] matches template.yaml"
     );
+}
+
+#[test]
+fn every_table_stream_reaches_the_publisher_and_nothing_is_skipped() {
+    let t = template();
+    let mut streams = BTreeSet::new();
+    for (_, resource) in t["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::Lambda::EventSourceMapping") {
+            continue;
+        }
+        let p = &resource["Properties"];
+        let source = format!("{:?}", p["EventSourceArn"]);
+        streams.insert(source.clone());
+        assert!(source.contains(".StreamArn"), "{source}");
+        assert!(
+            format!("{:?}", p["FunctionName"]).contains("PublishEventsFunction.Alias"),
+            "{source}: the publisher's live alias"
+        );
+        // Retried until the records leave the stream; never skipped after a count or an age.
+        assert_eq!(p["MaximumRetryAttempts"].as_i64(), Some(-1), "{source}");
+        assert_eq!(
+            p["MaximumRecordAgeInSeconds"].as_i64(),
+            Some(-1),
+            "{source}"
+        );
+        assert_eq!(str_of(&p["StartingPosition"]), "TRIM_HORIZON", "{source}");
+        assert_eq!(
+            format!("{:?}", p["FunctionResponseTypes"]),
+            format!(
+                "{:?}",
+                serde_norway::from_str::<Value>("[ReportBatchItemFailures]").unwrap()
+            ),
+            "{source}: the handler reports the first record it could not publish"
+        );
+        assert!(
+            format!("{:?}", p["DestinationConfig"]["OnFailure"]).contains("EventsDeadLetterQueue"),
+            "{source}"
+        );
+    }
+    assert_eq!(streams.len(), tables::ALL.len(), "one mapping per table");
+    let publisher = t["Resources"]["PublishEventsFunction"]["Properties"]["Environment"]
+        ["Variables"]["EVENT_BUS_NAME"]
+        .clone();
+    assert!(format!("{publisher:?}").contains("EventBus"));
 }
 
 /// (function, method, path) from `[workspace.metadata.lambda.watch.router]`.

@@ -163,6 +163,12 @@ impl Config {
 }
 
 impl TableNames {
+    /// The table names from the process environment (for functions that need no more, such as
+    /// the event publisher).
+    pub fn from_env() -> Result<Self, StartupError> {
+        Self::read(&Env::new(process_var))
+    }
+
     fn read(env: &Env<impl Fn(&str) -> Option<String>>) -> Result<Self, StartupError> {
         Ok(Self {
             sessions: env.required("SESSIONS_TABLE")?,
@@ -173,6 +179,11 @@ impl TableNames {
 }
 
 impl DynamoConfig {
+    /// The client settings from the process environment.
+    pub fn from_env() -> Result<Self, StartupError> {
+        Self::read(&Env::new(process_var))
+    }
+
     fn read(env: &Env<impl Fn(&str) -> Option<String>>) -> Result<Self, StartupError> {
         let roots = [("amazon", TlsRoots::Amazon), ("system", TlsRoots::System)];
         Ok(Self {

@@ -6,7 +6,7 @@
 //! - [`session`]: the session item, its lifetimes and status, the wire shape.
 //! - [`user`]: the user item, roles, the wire shape.
 //! - [`device`]: device labels from a User-Agent.
-//! - [`end_reason`]: why a session ended.
+//! - [`end_reason`]: why a session ended; [`event`]: what a change to a stored item means.
 //! - [`assurance`]: how a session was authenticated (`amr`) and the level reached (`aal`).
 //! - [`limits`]: the concurrent session limit's plan (which slot, what to end).
 //! - [`throttle`]: the password throttle's decision and keys.
@@ -19,6 +19,7 @@ pub mod assurance;
 pub mod challenge;
 pub mod device;
 pub mod end_reason;
+pub mod event;
 pub mod ids;
 pub mod limits;
 pub mod recovery;

@@ -52,6 +52,13 @@ pub struct User {
         skip_serializing
     )]
     pub mfa_enabled: bool,
+    /// The user id whose request made the latest change that events report (an epoch move,
+    /// an administrator's change, a second factor added or removed): the user, or an admin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_by: Option<u64>,
+    /// Why the credential epoch last moved (see [`super::event::of_user`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch_reason: Option<super::end_reason::EndReason>,
 }
 
 /// `true` for an attribute that is there, whatever its value.

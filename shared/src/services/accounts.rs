@@ -60,6 +60,8 @@ pub async fn create_user(
             credential_epoch: 0,
             known_networks: Vec::new(),
             mfa_enabled: false,
+            changed_by: None,
+            epoch_reason: None,
         };
         match store.create_user(&user).await {
             Ok(()) => return Ok(user),

@@ -124,8 +124,10 @@ pub async fn end_all_sessions(
     let mut epoch = None;
     for _ in 0..3 {
         let change = EpochChange {
+            reason: EndReason::Admin,
+            password: None,
+            keep: None,
             admin: Some(admin_id),
-            ..EpochChange::default()
         };
         match store
             .advance_epoch(user_id, from, change, now, policy)

@@ -243,6 +243,7 @@ async fn end_sessions(
     let (store, policy) = (&state.store, &state.config.sessions);
     let user_id = caller.user.user_id;
     let change = EpochChange {
+        reason,
         password,
         keep,
         admin: None,

@@ -10,7 +10,7 @@ use super::expressions::{failed_conditions, lost_race, txn_error};
 use super::{StoreError, classify, n, s};
 use crate::domain::SessionPolicy;
 use crate::domain::UserId;
-use crate::domain::{Role, Session};
+use crate::domain::{EndReason, Role, Session};
 use crate::store::Store;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
 use std::collections::HashMap;
@@ -26,8 +26,10 @@ pub(crate) fn epoch_is(epoch: u64) -> &'static str {
 }
 
 /// What moving a user's epoch changes besides the epoch.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct EpochChange<'a> {
+    /// Why: recorded on the user item (`epoch_reason`), for the `user.sessions_ended` event.
+    pub reason: EndReason,
     /// A new password hash, written only if the stored one is still `old`.
     pub password: Option<(&'a str, &'a str)>,
     /// The session that lives on in the new epoch (the caller's own).
@@ -104,7 +106,7 @@ impl Store {
         let next = from + 1;
         let mut items = vec![(
             EpochRefusal::UserChanged,
-            self.move_user_epoch(user_id, from, change.password)?,
+            self.move_user_epoch(user_id, from, &change)?,
         )];
         if let Some(keep) = change.keep {
             items.push((
@@ -148,27 +150,30 @@ impl Store {
     }
 
     /// The user's epoch from `from` to `from + 1` (and the password hash from `old` to
-    /// `new`, when given), as a transaction item.
+    /// `new`, when given), with who moved it and why, as a transaction item.
     fn move_user_epoch(
         &self,
         user_id: UserId,
         from: u64,
-        password: Option<(&str, &str)>,
+        change: &EpochChange<'_>,
     ) -> Result<TransactWriteItem, StoreError> {
+        const MOVE: &str = "SET credential_epoch = :next, changed_by = :by, epoch_reason = :why";
         let user = Update::builder()
             .table_name(&self.tables.users)
             .key("user_id", n(user_id))
             .expression_attribute_values(":cep", n(from))
-            .expression_attribute_values(":next", n(from + 1));
+            .expression_attribute_values(":next", n(from + 1))
+            .expression_attribute_values(":by", n(change.admin.unwrap_or(user_id)))
+            .expression_attribute_values(":why", s(change.reason.as_str()));
         let mut condition = format!("attribute_exists(user_id) AND {}", epoch_is(from));
-        let user = match password {
+        let user = match change.password {
             Some((old, new)) => {
                 condition.push_str(" AND password_hash = :old");
-                user.update_expression("SET credential_epoch = :next, password_hash = :new")
+                user.update_expression(format!("{MOVE}, password_hash = :new"))
                     .expression_attribute_values(":old", s(old))
                     .expression_attribute_values(":new", s(new))
             }
-            None => user.update_expression("SET credential_epoch = :next"),
+            None => user.update_expression(MOVE),
         };
         let update = user
             .condition_expression(condition)
@@ -294,8 +299,14 @@ impl Store {
         }
         if disabled == Some(true) {
             sets.push("credential_epoch = if_not_exists(credential_epoch, :zero) + :one".into());
+            sets.push("epoch_reason = :why".into());
             values.insert(":zero".into(), n(0));
             values.insert(":one".into(), n(1));
+            values.insert(":why".into(), s(EndReason::UserDisabled.as_str()));
+        }
+        if !sets.is_empty() || remove_second_factor {
+            sets.push("changed_by = :by".into());
+            values.insert(":by".into(), n(admin_id));
         }
         let mut update = if sets.is_empty() {
             String::new()

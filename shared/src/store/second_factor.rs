@@ -144,7 +144,7 @@ impl Store {
         self.second_factor_update(
             user_id,
             "SET totp_secret = :p, totp_last_step = :step, recovery_codes = :rc, \
-             recovery_codes_used = :zero REMOVE totp_pending, totp_pending_at",
+             recovery_codes_used = :zero, changed_by = :by REMOVE totp_pending, totp_pending_at",
             "totp_pending = :p AND totp_pending_at > :oldest AND attribute_not_exists(totp_secret)",
             [
                 (":p", s(sealed)),
@@ -152,6 +152,7 @@ impl Store {
                 (":step", n(step)),
                 (":rc", code_set(recovery_hashes)?),
                 (":zero", n(0)),
+                (":by", n(user_id)),
             ],
         )
         .await
@@ -230,9 +231,9 @@ impl Store {
     pub async fn remove_second_factor(&self, user_id: UserId) -> Result<bool, StoreError> {
         self.second_factor_update(
             user_id,
-            &format!("REMOVE {FACTOR_ATTRIBUTES}"),
+            &format!("SET changed_by = :by REMOVE {FACTOR_ATTRIBUTES}"),
             "attribute_exists(totp_secret) OR attribute_exists(totp_pending)",
-            [],
+            [(":by", n(user_id))],
         )
         .await
     }

@@ -71,13 +71,16 @@ impl Store {
                 .update_item()
                 .table_name(&self.tables.user_emails)
                 .key("email", s(key))
-                .update_expression("SET window_start = :now, attempts = :one, #ttl = :ttl")
+                .update_expression(
+                    "SET window_start = :now, attempts = :one, #ttl = :ttl, max_attempts = :max",
+                )
                 .condition_expression("window_start = :old")
                 .expression_attribute_names("#ttl", "ttl")
                 .expression_attribute_values(":now", n(now))
                 .expression_attribute_values(":one", n(1))
                 .expression_attribute_values(":ttl", n(now + window))
                 .expression_attribute_values(":old", n(started))
+                .expression_attribute_values(":max", n(max))
                 .send()
                 .await;
             match reset {
@@ -108,7 +111,7 @@ impl Store {
             .key("email", s(key))
             .update_expression(
                 "SET window_start = if_not_exists(window_start, :now), \
-                 #ttl = if_not_exists(#ttl, :ttl) ADD attempts :one",
+                 #ttl = if_not_exists(#ttl, :ttl), max_attempts = :max ADD attempts :one",
             )
             .condition_expression(
                 "attribute_not_exists(window_start) OR \

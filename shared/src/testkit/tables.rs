@@ -5,7 +5,8 @@ use crate::tables::{IndexDef, TableDef};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    LocalSecondaryIndex, Projection, ProjectionType, ScalarAttributeType, StreamSpecification,
+    StreamViewType, TimeToLiveSpecification,
 };
 
 fn scalar(ty: &str) -> ScalarAttributeType {
@@ -38,8 +39,17 @@ fn projection(index: &IndexDef) -> Projection {
 /// Error creating a table.
 pub type CreateError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Creates `def` under `name` (on-demand billing), enables its TTL, and returns `false` if it
-/// already existed.
+/// The stream every table has: both images of each change, which the event publisher reads.
+fn stream() -> Result<StreamSpecification, aws_sdk_dynamodb::error::BuildError> {
+    StreamSpecification::builder()
+        .stream_enabled(true)
+        .stream_view_type(StreamViewType::NewAndOldImages)
+        .build()
+}
+
+/// Creates `def` under `name` (on-demand billing, its stream on), enables its TTL, and returns
+/// `false` if it already existed (turning its stream on if it was off: tables made before
+/// events existed).
 pub async fn create(client: &Client, def: &TableDef, name: &str) -> Result<bool, CreateError> {
     let mut attrs = vec![def.partition];
     attrs.extend(def.sort);
@@ -54,6 +64,7 @@ pub async fn create(client: &Client, def: &TableDef, name: &str) -> Result<bool,
         .create_table()
         .table_name(name)
         .billing_mode(BillingMode::PayPerRequest)
+        .stream_specification(stream()?)
         .key_schema(key(def.partition.name, KeyType::Hash)?);
     if let Some(sort) = def.sort {
         request = request.key_schema(key(sort.name, KeyType::Range)?);
@@ -93,6 +104,15 @@ pub async fn create(client: &Client, def: &TableDef, name: &str) -> Result<bool,
                 .as_service_error()
                 .is_some_and(|e| e.is_resource_in_use_exception()) =>
         {
+            let described = client.describe_table().table_name(name).send().await?;
+            let streaming = described
+                .table()
+                .and_then(|t| t.stream_specification())
+                .is_some_and(|s| s.stream_enabled());
+            if !streaming {
+                let on = client.update_table().table_name(name);
+                on.stream_specification(stream()?).send().await?;
+            }
             return Ok(false);
         }
         Err(err) => return Err(Box::new(err)),

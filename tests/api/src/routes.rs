@@ -127,9 +127,11 @@ mod tests {
     #[test]
     fn every_route_has_its_function() {
         let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../functions");
+        // The publisher reads the tables' streams: no route.
         let mut functions: Vec<String> = std::fs::read_dir(root)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|f| f != "publish-events")
             .collect();
         functions.sort();
         let mut routed: Vec<&str> = ROUTES.iter().map(|r| r.function).collect();

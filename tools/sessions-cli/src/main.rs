@@ -15,7 +15,7 @@ use shared::domain::time::now_epoch;
 use shared::domain::{Role, UserId, UserResponse};
 use shared::services::accounts::{NewUser, create_user};
 use shared::services::second_factor::{begin_enrolment, confirm_enrolment};
-use shared::testkit::{demo, tables as create_tables};
+use shared::testkit::{demo, relay, tables as create_tables};
 use shared::tokens::TokenSigner;
 use shared::tokens::keys::{JwkSet, SigningKey, signing_secret_json};
 use shared::{AppState, tables};
@@ -103,6 +103,23 @@ enum Command {
         #[arg(long)]
         from: String,
     },
+    /// The local stack's event publisher: reads the tables' streams on the local DynamoDB and
+    /// appends each domain event (docs/events.md) to a JSON-lines file, for ever (every
+    /// `--interval-ms`), or once with `--once`. Resumes from its checkpoint after a restart.
+    RelayEvents {
+        /// Where events go, one JSON object per line.
+        #[arg(long, default_value = ".data/events.jsonl")]
+        out: PathBuf,
+        /// How far it got (per stream shard).
+        #[arg(long, default_value = ".data/events.checkpoint.json")]
+        checkpoint: PathBuf,
+        /// Pause between polls, in milliseconds.
+        #[arg(long, default_value_t = 250)]
+        interval_ms: u64,
+        /// Deliver what is there and stop.
+        #[arg(long)]
+        once: bool,
+    },
     /// Write the events/ files with their token placeholders filled, for `cargo lambda invoke`.
     RenderEvents {
         /// Where the events/ files are.
@@ -185,6 +202,12 @@ async fn main() -> Result<()> {
             );
             Ok(())
         }
+        Command::RelayEvents {
+            out,
+            checkpoint,
+            interval_ms,
+            once,
+        } => relay_events(&state, out, checkpoint, interval_ms, once).await,
         Command::RenderEvents { from, out } => render_events(&state, &from, &out, now).await,
         Command::Keygen { .. } => Ok(()),
     }
@@ -245,6 +268,38 @@ async fn cli_state() -> Result<AppState> {
     })
     .context("loading configuration")?;
     AppState::build(config).await.context("building state")
+}
+
+/// Relays the local tables' streams into `out` (see [`shared::testkit::relay`]).
+async fn relay_events(
+    state: &AppState,
+    out: PathBuf,
+    checkpoint: PathBuf,
+    interval_ms: u64,
+    once: bool,
+) -> Result<()> {
+    let endpoint = state
+        .config
+        .dynamodb
+        .endpoint
+        .clone()
+        .context("relay-events reads a local DynamoDB's streams: set DYNAMODB_ENDPOINT")?;
+    let sdk = shared::store::aws_config(&state.config.dynamodb).await;
+    let client = relay::Relay::client(&sdk, &endpoint);
+    let relay = relay::Relay::new(client, state.store.tables().clone(), checkpoint);
+    let mut sink = relay::JsonLines(out);
+    loop {
+        let delivered = relay
+            .poll(&mut sink)
+            .await
+            .map_err(|e| anyhow::anyhow!(e.to_string()))
+            .context("relaying the tables' streams")?;
+        if once {
+            eprintln!("relayed {delivered} events to {}", sink.0.display());
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(interval_ms)).await;
+    }
 }
 
 /// The three tables, from the definitions `template.yaml` also uses (idempotent).

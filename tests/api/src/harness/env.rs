@@ -107,6 +107,15 @@ impl TestEnv {
         }
     }
 
+    /// The local stack's event relay over this DynamoDB's streams, keeping its checkpoint in
+    /// `checkpoint`.
+    pub async fn relay(&self, checkpoint: &std::path::Path) -> shared::testkit::relay::Relay {
+        let sdk = shared::store::aws_config(&self.state.config.dynamodb).await;
+        let client = shared::testkit::relay::Relay::client(&sdk, &self.endpoint);
+        let tables = self.state.store.tables().clone();
+        shared::testkit::relay::Relay::new(client, tables, checkpoint)
+    }
+
     /// Starts and seeds the demo data.
     pub async fn seeded() -> Self {
         Self::seeded_with(&[]).await

@@ -3,6 +3,7 @@
 //!
 //! - `routes`: one module per route, named for its function crate;
 //! - `cross_route`: what every route shares (ended sessions, step-up, the `serve` wrapper);
+//! - `events`: domain events from the tables' streams, and a killed publisher losing none;
 //! - `attacks`: the attacks that once got through, by theme;
 //! - `matrix`: every authenticated route × every kind of credential;
 //! - `model`: a model-based concurrency test of revocation;
@@ -17,6 +18,7 @@
 
 mod attacks;
 mod cross_route;
+mod events;
 mod faults;
 mod fuzz;
 mod matrix;

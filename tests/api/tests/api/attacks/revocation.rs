@@ -225,6 +225,7 @@ async fn a_late_sweep_never_ends_a_session_of_a_later_epoch() {
     let (store, policy) = (&s.store, &s.config.sessions);
     fn keep(id: &str) -> EpochChange<'_> {
         EpochChange {
+            reason: shared::domain::EndReason::User,
             password: None,
             keep: Some(id),
             admin: None,
