@@ -22,7 +22,8 @@ main() {
   local path
   for path in /sessions/user/74 /sessions/user/74/x /users/74 /auth/register /auth/login /auth/mfa \
       /auth/refresh /auth/logout /auth/password /auth/reauthenticate /sessions /sessions/x \
-      /me/mfa/totp /me/mfa/totp/confirm /me/mfa/recovery-codes /.well-known/jwks.json; do
+      /me/mfa/totp /me/mfa/totp/confirm /me/mfa/recovery-codes /users/74/activity /me/activity \
+      /.well-known/jwks.json; do
     curl -s -o /dev/null -m 300 -X OPTIONS -H "Origin: http://localhost:5173" "$API$path" || true
   done
   curl -s -o /dev/null -m 300 -X DELETE "$API/sessions/user/74" || true

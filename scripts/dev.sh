@@ -14,7 +14,8 @@ DYNAMODB_BIND=${DYNAMODB_BIND:-127.0.0.1}
 API_PORT=8000
 export PATH="$TOOLS/venv/bin:$TOOLS/bin:$PATH"
 # The same settings the functions get from [workspace.metadata.lambda.env] in Cargo.toml.
-export APP_ENV=local SESSIONS_TABLE=sessions USERS_TABLE=users USER_EMAILS_TABLE=user-emails
+export APP_ENV=local SESSIONS_TABLE=sessions USERS_TABLE=users USER_EMAILS_TABLE=user-emails \
+  ACTIVITY_TABLE=activity
 export DYNAMODB_ENDPOINT="http://127.0.0.1:$DYNAMODB_PORT" AWS_REGION=us-east-1
 # Access tokens live an hour locally (15 minutes by default): the admin token below is one.
 export ACCESS_TOKEN_TTL_SECONDS=3600

@@ -213,6 +213,7 @@ import json, sys
 s = json.load(open(sys.argv[1]))
 assert sorted((x["device_name"], x["is_active"], x["label"]) for x in s) == [("Chrome on Windows 10", True, "Alex's laptop"), ("Safari on iOS 17", False, None)], s
 PY
+  check_activity "$admin" "$laptop" "$user_id"
   [[ $(status "$API/.well-known/jwks.json") == 200 ]] || fail "jwks"
 }
 
@@ -243,6 +244,51 @@ import json, sys
 print([e["type"] for e in map(json.loads, open(".data/events.jsonl")) if e.get("user_id") == int(sys.argv[1])])
 PY
   fail "the walkthrough's events did not reach .data/events.jsonl (see .data/relay.log)"
+}
+
+# The admin's view of what happened to the walkthrough's user, and the user's own: the same
+# history (it arrives from the tables' streams a moment after each change, so this waits), paged;
+# and the admin route's order of answers.
+check_activity() {
+  local admin=$1 user=$2 user_id=$3 cursor
+  for _ in $(seq 1 60); do
+    [[ $(status "$API/users/$user_id/activity?limit=100" -H "Authorization: Bearer $admin") == 200 ]] \
+      || fail "admin activity: $(cat "$BODY")"
+    python3 - "$BODY" "$user_id" <<'PY' && break
+import json, sys
+entries, user = json.load(open(sys.argv[1])), int(sys.argv[2])
+kinds = [e["type"] for e in entries]
+assert kinds.count("session.created") == 2 and "user.mfa_disabled" in kinds, kinds
+ended = [e for e in entries if e["type"] == "session.ended"]
+assert [(e["data"]["reason"], e["actor"]) for e in ended] == [("user", {"type": "user", "user_id": user})], ended
+times = [e["time"] for e in entries]
+assert times == sorted(times, reverse=True), times
+PY
+    sleep 0.5
+  done
+  python3 - "$BODY" "$user_id" <<'PY' || fail "admin activity: $(cat "$BODY")"
+import json, sys
+kinds = [e["type"] for e in json.load(open(sys.argv[1]))]
+assert kinds.count("session.created") == 2 and "user.mfa_disabled" in kinds, kinds
+PY
+  [[ $(status "$API/users/$user_id/activity?limit=1" -H "Authorization: Bearer $admin") == 200 ]] \
+    || fail "admin activity page: $(cat "$BODY")"
+  cursor=$(curl -s -D - -o /dev/null "$API/users/$user_id/activity?limit=1" -H "Authorization: Bearer $admin" \
+    | tr -d '\r' | awk -F': ' 'tolower($1) == "x-next-cursor" {print $2}')
+  [[ -n "$cursor" ]] || fail "admin activity: no X-Next-Cursor on a page of one"
+  [[ $(status "$API/users/$user_id/activity?limit=1&cursor=$cursor" -H "Authorization: Bearer $admin") == 200 ]] \
+    || fail "admin activity, second page: $(cat "$BODY")"
+  [[ $(status "$API/me/activity" -H "Authorization: Bearer $user") == 200 ]] || fail "my activity: $(cat "$BODY")"
+  grep -q '"type":"user.mfa_enabled"' "$BODY" || fail "my activity: $(cat "$BODY")"
+  # 401, then 403, then 400, then 404; and a cursor of this user's is no key to another's.
+  [[ $(status "$API/users/$user_id/activity") == 401 ]] || fail "activity without a token: $(cat "$BODY")"
+  [[ $(status "$API/users/$user_id/activity" -H "Authorization: Bearer $user") == 403 ]] \
+    || fail "activity as a plain user: $(cat "$BODY")"
+  [[ $(status "$API/users/x/activity" -H "Authorization: Bearer $admin") == 400 ]] || fail "activity, bad id: $(cat "$BODY")"
+  [[ $(status "$API/users/9007199254740991/activity" -H "Authorization: Bearer $admin") == 404 ]] \
+    || fail "activity, unknown user: $(cat "$BODY")"
+  [[ $(status "$API/users/9007199254740991/activity?cursor=$cursor" -H "Authorization: Bearer $admin") == 400 ]] \
+    || fail "activity, another user's cursor: $(cat "$BODY")"
 }
 
 # The demo admin with a second factor (local stack only): the password gives a challenge, the

@@ -29,6 +29,25 @@ pub fn admin_listing(
     );
 }
 
+/// An administrator read a user's activity history.
+pub fn admin_activity_listing(
+    actor_user_id: UserId,
+    actor_session_id: &str,
+    target_user_id: UserId,
+    returned: usize,
+    ip: &str,
+) {
+    tracing::info!(
+        audit = "admin_activity_listing",
+        actor_user_id = actor_user_id.get(),
+        actor_session = %hash_for_log(actor_session_id),
+        target_user_id = target_user_id.get(),
+        returned,
+        ip,
+        "admin read a user's activity"
+    );
+}
+
 /// A session was created.
 pub fn session_created(user_id: UserId, session_id: &str, device_name: &str, ip: &str, via: &str) {
     emit(Metric::SignIn);

@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 /// Longest cursor accepted before any decoding work.
 const MAX_CURSOR_LEN: usize = 512;
 
-/// The position a cursor encodes.
+/// The position a cursor encodes. In an activity history, `last_activity` is the last entry's
+/// time and `session_id` its `at_id`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Position {
     /// `last_activity` of the last item returned.

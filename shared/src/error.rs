@@ -199,6 +199,14 @@ impl ApiError {
         }
     }
 
+    /// 404: the user a route names does not exist.
+    pub fn user_not_found() -> Self {
+        Self::NotFound {
+            detail: "User not found.",
+            code: "user_not_found",
+        }
+    }
+
     /// Whether the error is the server's fault (and so is logged with its cause chain).
     pub fn is_server_error(&self) -> bool {
         self.status().is_server_error()

@@ -14,6 +14,7 @@
 //! | `SessionsEnded` | `Reason` | sessions ended, by reason |
 //! | `ServiceUnavailable` | | a request answered 503 (DynamoDB unreachable, slow or throttling) |
 //! | `ServerErrors` | | a request answered 500 |
+//! | `EventRecordsSkipped` | | the event publisher could not read a stream record and skipped it |
 
 use crate::domain::EndReason;
 use std::sync::OnceLock;
@@ -28,6 +29,7 @@ pub const NAMES: &[&str] = &[
     "SessionsEnded",
     "ServiceUnavailable",
     "ServerErrors",
+    "EventRecordsSkipped",
 ];
 
 /// What happened.
@@ -49,6 +51,8 @@ pub enum Metric {
     ServiceUnavailable,
     /// A request answered 500.
     ServerError,
+    /// The event publisher skipped a stream record it could not read.
+    EventRecordSkipped,
 }
 
 impl Metric {
@@ -62,6 +66,7 @@ impl Metric {
             Self::SessionsEnded(reason, n) => ("SessionsEnded", n, Some(reason)),
             Self::ServiceUnavailable => ("ServiceUnavailable", 1, None),
             Self::ServerError => ("ServerErrors", 1, None),
+            Self::EventRecordSkipped => ("EventRecordsSkipped", 1, None),
         }
     }
 }

@@ -346,6 +346,7 @@ mod tests {
             ("SESSIONS_TABLE", "s"),
             ("USERS_TABLE", "u"),
             ("USER_EMAILS_TABLE", "e"),
+            ("ACTIVITY_TABLE", "a"),
         ];
         let mut env: std::collections::HashMap<String, String> = base
             .iter()

@@ -52,6 +52,8 @@ pub struct TableDef {
     pub local_indexes: &'static [IndexDef],
     /// TTL attribute, if any.
     pub ttl_attribute: Option<&'static str>,
+    /// Whether the table has a stream (both images) for the event publisher.
+    pub stream: bool,
 }
 
 const USER_ID: KeyAttr = KeyAttr {
@@ -90,6 +92,7 @@ pub const SESSIONS: TableDef = TableDef {
         }),
     }],
     ttl_attribute: Some("ttl"),
+    stream: true,
 };
 
 /// Users: one item per user.
@@ -101,6 +104,7 @@ pub const USERS: TableDef = TableDef {
     indexes: &[],
     local_indexes: &[],
     ttl_attribute: None,
+    stream: true,
 };
 
 /// Normalised email → user id, written with the user in one transaction. Also holds the
@@ -116,7 +120,24 @@ pub const USER_EMAILS: TableDef = TableDef {
     indexes: &[],
     local_indexes: &[],
     ttl_attribute: Some("ttl"),
+    stream: true,
+};
+
+/// Each user's activity history: the domain events about them, newest first by `at_id` (the
+/// event's time, then its id), expiring by TTL. Written only by the event publisher.
+pub const ACTIVITY: TableDef = TableDef {
+    logical_id: "ActivityTable",
+    env_var: "ACTIVITY_TABLE",
+    partition: USER_ID,
+    sort: Some(KeyAttr {
+        name: "at_id",
+        ty: "S",
+    }),
+    indexes: &[],
+    local_indexes: &[],
+    ttl_attribute: Some("ttl"),
+    stream: false,
 };
 
 /// Every table of the service.
-pub const ALL: [TableDef; 3] = [SESSIONS, USERS, USER_EMAILS];
+pub const ALL: [TableDef; 4] = [SESSIONS, USERS, USER_EMAILS, ACTIVITY];

@@ -29,12 +29,13 @@ const SESSIONS_STREAM: &str = "SessionsTable.StreamArn";
 const USERS_STREAM: &str = "UsersTable.StreamArn";
 const EMAILS_STREAM: &str = "UserEmailsTable.StreamArn";
 const BUS: &str = "EventBus";
+const ACTIVITY: &str = "ActivityTable";
 const DEAD_LETTERS: &str = "EventsDeadLetterQueue";
 
 /// (function, [(action, resource)]).
 const EXPECTED: &[(&str, &[(&str, &str)])] = &[
-    // Reads the streams (ListStreams takes no resource but "*"), publishes, reports give-ups;
-    // no table, no secret.
+    // Reads the streams (ListStreams takes no resource but "*"), writes the activity history,
+    // publishes, reports give-ups; reads no table, no secret.
     (
         "publish-events",
         &[
@@ -48,6 +49,7 @@ const EXPECTED: &[(&str, &[(&str, &str)])] = &[
             ("dynamodb:GetShardIterator", USERS_STREAM),
             ("dynamodb:GetShardIterator", EMAILS_STREAM),
             ("dynamodb:ListStreams", "*"),
+            ("dynamodb:BatchWriteItem", ACTIVITY),
             ("events:PutEvents", BUS),
             ("sqs:SendMessage", DEAD_LETTERS),
         ],
@@ -59,6 +61,28 @@ const EXPECTED: &[(&str, &[(&str, &str)])] = &[
             (BATCH, USERS),
             (QUERY, BY_ACTIVITY),
             (QUERY, LIVE),
+            (UPDATE, SESSIONS),
+            (SECRET, CURSOR_KEY),
+            (SECRET, ORIGIN_SECRET),
+        ],
+    ),
+    (
+        "get-user-activity",
+        &[
+            (BATCH, SESSIONS),
+            (BATCH, USERS),
+            (QUERY, ACTIVITY),
+            (UPDATE, SESSIONS),
+            (SECRET, CURSOR_KEY),
+            (SECRET, ORIGIN_SECRET),
+        ],
+    ),
+    (
+        "list-my-activity",
+        &[
+            (BATCH, SESSIONS),
+            (BATCH, USERS),
+            (QUERY, ACTIVITY),
             (UPDATE, SESSIONS),
             (SECRET, CURSOR_KEY),
             (SECRET, ORIGIN_SECRET),
@@ -306,6 +330,8 @@ const EXPECTED: &[(&str, &[(&str, &str)])] = &[
 const ACTIVITY_ONLY_WRITERS: &[&str] = &[
     "get-user-sessions",
     "list-my-sessions",
+    "get-user-activity",
+    "list-my-activity",
     "enrol-totp",
     "confirm-totp",
     "remove-totp",
@@ -491,7 +517,13 @@ fn secrets_are_read_at_cold_start_by_exactly_the_functions_that_need_them() {
         ]
         .contains(&name);
         assert_eq!(env.contains("MFA_KEY_SECRET_ARN"), factor, "{name}");
-        let pages = ["get-user-sessions", "list-my-sessions"].contains(&name);
+        let pages = [
+            "get-user-sessions",
+            "list-my-sessions",
+            "get-user-activity",
+            "list-my-activity",
+        ]
+        .contains(&name);
         assert_eq!(env.contains("CURSOR_SECRET_ARN"), pages, "{name}");
         // Every function that records an address (all but jwks) tells CloudFront apart, but
         // introspect: other backends call it directly, signed with IAM; and the publisher
@@ -633,8 +665,9 @@ fn user_attributes() -> BTreeSet<String> {
         credential_epoch: 0,
         known_networks: vec!["n".into()],
         mfa_enabled: true,
-        // Written by later changes (an epoch move, an admin's), never with a new user.
-        changed_by: None,
+        // A sign-up records its user as the one who made it (for `user.created`).
+        changed_by: Some(74),
+        // Written by later changes (an epoch move), never with a new user.
         epoch_reason: None,
     };
     let item: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> =
@@ -759,7 +792,7 @@ fn the_writes_of_sign_in_sign_up_reauthentication_and_labels_are_narrowed() {
                         "window_start",
                         "attempts",
                         "ttl",
-                        "max_attempts"
+                        "blocked_at"
                     ]))
                 );
             }

@@ -43,7 +43,12 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     let (user_id, query) = input_after(Caller::admin(state, &bearer, None, now), input).await?;
     let ip = client_ip(&req, &state.config);
     let listed = admin::list_sessions(state, &bearer, user_id, query.wanted(), &ip, now).await?;
-    query.respond(&req, &listed.sessions, &listed.page, state.cursors()?)
+    query.respond(
+        &req,
+        &listed.sessions,
+        listed.page.next.as_ref(),
+        state.cursors()?,
+    )
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ pub async fn handle(state: &AppState, req: Request) -> Result<Response<Body>, Ap
     let query = ListQuery::parse(&req, CURSOR_SCOPE, bearer.user_id, cursors);
     let query = input_after(Caller::user(state, &bearer, now), query).await?;
     let listed = sessions::list_own(state, &bearer, query.wanted(), now).await?;
-    query.respond(&req, &listed.sessions, &listed.page, cursors)
+    query.respond(&req, &listed.sessions, listed.page.next.as_ref(), cursors)
 }
 
 #[cfg(test)]

@@ -1,11 +1,12 @@
-//! `publish-events`: the three tables' stream records in, domain events out to the EventBridge
-//! bus (`docs/events.md`).
+//! `publish-events`: the three tables' stream records in, domain events out to each user's
+//! activity history and the EventBridge bus (`docs/events.md`).
 //!
 //! Lambda reads each table's stream in order and calls this with a batch of records. Their
-//! events are published in order; when EventBridge refuses one, the handler reports the record
-//! it came from as the batch's first failure (`ReportBatchItemFailures`), so Lambda retries
-//! from that record on: nothing after a failure is skipped, and what is published twice keeps
-//! its id. A record whose image the service cannot read is logged and skipped, never retried
+//! events are first recorded in the activity table (idempotent puts), then published in order;
+//! when EventBridge refuses one, the handler reports the record it came from as the batch's
+//! first failure (`ReportBatchItemFailures`), so Lambda retries from that record on: nothing
+//! after a failure is skipped, and what is published twice keeps its id. When the history
+//! cannot be written, the whole batch is retried. A record whose image the service cannot read is logged and skipped, never retried
 //! for ever (it would hold up every later event of its shard).
 
 pub mod bus;
@@ -13,14 +14,19 @@ pub mod bus;
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use bus::Bus;
+use shared::Store;
 use shared::config::TableNames;
 use shared::events::{Envelope, Record, Source, of_record};
 
-/// What the handler needs: the tables it may hear from and the bus.
+/// What the handler needs: the tables it may hear from, the history and the bus.
 #[derive(Debug, Clone)]
 pub struct Publisher {
     /// The service's tables (a record's source ARN names one of them).
     pub tables: TableNames,
+    /// Where each user's activity history is written.
+    pub store: Store,
+    /// How long a history entry is kept, in seconds.
+    pub retention_seconds: i64,
     /// Where events go.
     pub bus: Bus,
 }
@@ -39,7 +45,16 @@ pub fn record(tables: &TableNames, r: &EventRecord) -> Option<Record> {
     })
 }
 
-/// Publishes the events of a batch of stream records, in order.
+/// The answer that has Lambda retry the batch from the record numbered `seq` on.
+fn retry_from(seq: Option<String>) -> DynamoDbEventResponse {
+    let mut failure = DynamoDbBatchItemFailure::default();
+    failure.item_identifier = seq;
+    let mut response = DynamoDbEventResponse::default();
+    response.batch_item_failures.push(failure);
+    response
+}
+
+/// Records and publishes the events of a batch of stream records, in order.
 pub async fn handle(publisher: &Publisher, event: Event) -> DynamoDbEventResponse {
     // Each event with the sequence number of the record it came from.
     let mut events: Vec<(Envelope, Option<String>)> = Vec::new();
@@ -53,26 +68,34 @@ pub async fn handle(publisher: &Publisher, event: Event) -> DynamoDbEventRespons
                 let seq = r.change.sequence_number.clone();
                 events.extend(found.into_iter().map(|e| (e, seq.clone())));
             }
-            Err(e) => tracing::error!(error = %e, "stream record skipped: its image is unreadable"),
+            Err(e) => {
+                tracing::error!(error = %e, "stream record skipped: its image is unreadable");
+                shared::metrics::emit(shared::metrics::Metric::EventRecordSkipped);
+            }
         }
     }
     let envelopes: Vec<Envelope> = events.iter().map(|(e, _)| e.clone()).collect();
+    let history: Vec<_> = envelopes
+        .iter()
+        .filter_map(|e| e.activity(publisher.retention_seconds))
+        .collect();
+    if let Err(e) = publisher.store.record_activity(&history).await {
+        let first = event
+            .records
+            .first()
+            .and_then(|r| r.change.sequence_number.clone());
+        tracing::error!(error = %e, "activity not recorded; retrying the whole batch");
+        return retry_from(first);
+    }
     let published = publisher.bus.publish(&envelopes).await;
-    let mut response = DynamoDbEventResponse::default();
     if let Some((index, why)) = published.first_failed {
         let seq = events.get(index).and_then(|(_, seq)| seq.clone());
         tracing::error!(error = %why, sequence_number = ?seq, "events not published; retrying from this record");
-        let mut failure = DynamoDbBatchItemFailure::default();
-        failure.item_identifier = seq;
-        response.batch_item_failures.push(failure);
-    } else {
-        tracing::info!(
-            records = event.records.len(),
-            events = events.len(),
-            "published"
-        );
+        return retry_from(seq);
     }
-    response
+    let records = event.records.len();
+    tracing::info!(records, events = events.len(), "published");
+    DynamoDbEventResponse::default()
 }
 
 /// Replays `events/publish-events/*.json` (Lambda's DynamoDB stream event) through the
@@ -90,6 +113,7 @@ mod replays_its_stream_events {
             sessions: "sessions".into(),
             users: "users".into(),
             user_emails: "user-emails".into(),
+            activity: "activity".into(),
         }
     }
 
@@ -142,6 +166,45 @@ mod replays_its_stream_events {
         (Bus::new(client, "the-bus"), sent)
     }
 
+    /// Every activity entry written, and a DynamoDB that takes them (or fails).
+    type Written = Arc<Mutex<Vec<serde_json::Value>>>;
+
+    /// A publisher over `bus` whose history writes succeed, or fail with a 500.
+    fn publisher(bus: Bus, history_ok: bool) -> (Publisher, Written) {
+        use aws_sdk_dynamodb::operation::batch_write_item::{
+            BatchWriteItemError, BatchWriteItemOutput,
+        };
+        let written = Arc::new(Mutex::new(Vec::new()));
+        let seen = written.clone();
+        let rule = if history_ok {
+            mock!(aws_sdk_dynamodb::Client::batch_write_item).then_compute_output(move |req| {
+                for (table, requests) in req.request_items().into_iter().flatten() {
+                    assert_eq!(table, "activity");
+                    for r in requests {
+                        let item = r.put_request().unwrap().item().clone();
+                        let entry: serde_json::Value = serde_dynamo::from_item(item).unwrap();
+                        seen.lock().unwrap().push(entry);
+                    }
+                }
+                BatchWriteItemOutput::builder().build()
+            })
+        } else {
+            mock!(aws_sdk_dynamodb::Client::batch_write_item).then_error(|| {
+                BatchWriteItemError::InternalServerError(
+                    aws_sdk_dynamodb::types::error::InternalServerError::builder().build(),
+                )
+            })
+        };
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&rule]);
+        let publisher = Publisher {
+            tables: tables(),
+            store: Store::new(client, tables()),
+            retention_seconds: 90 * 86_400,
+            bus,
+        };
+        (publisher, written)
+    }
+
     fn types(sent: &[(String, serde_json::Value)]) -> Vec<&str> {
         sent.iter().map(|(t, _)| t.as_str()).collect()
     }
@@ -149,12 +212,20 @@ mod replays_its_stream_events {
     #[tokio::test]
     async fn a_session_signed_in_moved_implausibly_fast_and_was_caught_reusing_a_token() {
         let (bus, sent) = bus(None);
-        let publisher = Publisher {
-            tables: tables(),
-            bus,
-        };
+        let (publisher, written) = publisher(bus, true);
         let out = handle(&publisher, event("sessions-sign-in-travel-theft.json")).await;
         assert!(out.batch_item_failures.is_empty());
+        // Each event is also an entry of user 74's history, keyed by its time and id.
+        let written = written.lock().unwrap();
+        assert_eq!(written.len(), 5);
+        assert_eq!(written[3]["user_id"], 74);
+        assert_eq!(written[3]["type"], "session.ended");
+        assert_eq!(written[3]["actor_type"], "system");
+        assert_eq!(
+            written[3]["at_id"],
+            "1764586900#e2caf3f4d5b6c7a8998a817c6d5e4f30-session.ended"
+        );
+        assert_eq!(written[3]["ttl"], 1764586900 + 90 * 86_400);
         let sent = sent.lock().unwrap();
         assert_eq!(
             types(&sent),
@@ -180,17 +251,20 @@ mod replays_its_stream_events {
         assert_eq!(ended["data"]["ended_by"], "system");
         assert_eq!(ended["actor"]["type"], "system");
         // Ids are the stream record's, so a record read again yields the same ones.
-        assert_eq!(ended["id"], "e2caf3f4d5b6c7a8998a817c6d5e4f30-0");
-        assert_eq!(sent[4].1["id"], "e2caf3f4d5b6c7a8998a817c6d5e4f30-1");
+        assert_eq!(
+            ended["id"],
+            "e2caf3f4d5b6c7a8998a817c6d5e4f30-session.ended"
+        );
+        assert_eq!(
+            sent[4].1["id"],
+            "e2caf3f4d5b6c7a8998a817c6d5e4f30-session.theft_detected"
+        );
     }
 
     #[tokio::test]
     async fn an_admin_disabling_a_user_and_a_throttled_sign_in_are_told_with_their_actor() {
         let (bus, sent) = bus(None);
-        let publisher = Publisher {
-            tables: tables(),
-            bus,
-        };
+        let (publisher, _) = publisher(bus, true);
         let out = handle(&publisher, event("users-disabled-and-throttled.json")).await;
         assert!(out.batch_item_failures.is_empty());
         let sent = sent.lock().unwrap();
@@ -209,6 +283,7 @@ mod replays_its_stream_events {
         let (_, throttled) = &sent[2];
         assert_eq!(throttled["data"]["email"], "alex@example.com");
         assert_eq!(throttled["data"]["scope"], "account");
+        assert_eq!(throttled["data"]["attempts"], 20);
         assert!(throttled.get("user_id").is_none());
     }
 
@@ -217,10 +292,7 @@ mod replays_its_stream_events {
         let file = "sessions-sign-in-travel-theft.json";
         // EventBridge refuses the fourth event (session.ended, of the third record).
         let (bus, sent) = bus(Some(3));
-        let publisher = Publisher {
-            tables: tables(),
-            bus,
-        };
+        let (publisher, _) = publisher(bus, true);
         let batch = event(file);
         let third = batch.records[2].change.sequence_number.clone();
         let out = handle(&publisher, batch).await;
@@ -241,22 +313,35 @@ mod replays_its_stream_events {
             .map(|(_, d)| d["id"].as_str().unwrap())
             .collect();
         assert!(
-            ids.contains(&"e2caf3f4d5b6c7a8998a817c6d5e4f30-0"),
+            ids.contains(&"e2caf3f4d5b6c7a8998a817c6d5e4f30-session.ended"),
             "{ids:?}"
         );
         assert!(
-            ids.contains(&"e2caf3f4d5b6c7a8998a817c6d5e4f30-1"),
+            ids.contains(&"e2caf3f4d5b6c7a8998a817c6d5e4f30-session.theft_detected"),
             "{ids:?}"
         );
     }
 
     #[tokio::test]
+    async fn when_the_history_cannot_be_written_the_whole_batch_is_retried_and_nothing_sent() {
+        let (bus, sent) = bus(None);
+        let (publisher, _) = publisher(bus, false);
+        let batch = event("users-disabled-and-throttled.json");
+        let first = batch.records[0].change.sequence_number.clone();
+        let out = handle(&publisher, batch).await;
+        let failed: Vec<_> = out
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.clone())
+            .collect();
+        assert_eq!(failed, [first]);
+        assert!(sent.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
     async fn another_tables_records_and_unreadable_images_hold_nothing_up() {
         let (bus, sent) = bus(None);
-        let publisher = Publisher {
-            tables: tables(),
-            bus,
-        };
+        let (publisher, _) = publisher(bus, true);
         let mut batch = event("sessions-sign-in-travel-theft.json");
         batch.records[0].event_source_arn =
             Some("arn:aws:dynamodb:eu-west-1:123456789012:table/someone-else/stream/x".into());

@@ -38,6 +38,8 @@ pub struct TableNames {
     pub users: String,
     /// Normalised email → user id.
     pub user_emails: String,
+    /// Each user's activity history (`user_id` N + `at_id` S).
+    pub activity: String,
 }
 
 /// DynamoDB client settings, tuned so a failing store surfaces as a quick 503, not a 30 s hang.
@@ -120,6 +122,9 @@ pub struct Config {
     /// The CloudWatch namespace of the service's own metrics (`METRICS_NAMESPACE`); `None`
     /// writes none (tests, the local stack).
     pub metrics_namespace: Option<String>,
+    /// How long an entry of a user's activity history is kept, in seconds
+    /// (`ACTIVITY_RETENTION_DAYS`).
+    pub activity_retention_seconds: i64,
 }
 
 impl Config {
@@ -158,8 +163,20 @@ impl Config {
             origin_verify_required: env.boolean("ORIGIN_VERIFY_REQUIRED", false)?,
             secrets: SecretSources::read(&env),
             metrics_namespace: env.text("METRICS_NAMESPACE"),
+            activity_retention_seconds: retention(&env)?,
         })
     }
+}
+
+/// How long an entry of a user's activity history is kept (`ACTIVITY_RETENTION_DAYS`), in
+/// seconds: for the event publisher, which writes the history and builds no [`Config`].
+pub fn activity_retention_seconds() -> Result<i64, StartupError> {
+    retention(&Env::new(process_var))
+}
+
+fn retention(env: &Env<impl Fn(&str) -> Option<String>>) -> Result<i64, StartupError> {
+    let days = env.number("ACTIVITY_RETENTION_DAYS")?;
+    Ok(i64::try_from(days).unwrap_or(i64::MAX / 86_400) * 86_400)
 }
 
 impl TableNames {
@@ -174,6 +191,7 @@ impl TableNames {
             sessions: env.required("SESSIONS_TABLE")?,
             users: env.required("USERS_TABLE")?,
             user_emails: env.required("USER_EMAILS_TABLE")?,
+            activity: env.required("ACTIVITY_TABLE")?,
         })
     }
 }
@@ -254,10 +272,11 @@ mod tests {
         move |k| map.get(k).cloned()
     }
 
-    const TABLES: [(&str, &str); 3] = [
+    const TABLES: [(&str, &str); 4] = [
         ("SESSIONS_TABLE", "s"),
         ("USERS_TABLE", "u"),
         ("USER_EMAILS_TABLE", "e"),
+        ("ACTIVITY_TABLE", "a"),
     ];
 
     #[test]

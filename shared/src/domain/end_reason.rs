@@ -51,7 +51,7 @@ impl EndReason {
 }
 
 /// Who ended a session, as the listings say it next to [`EndReason`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EndedBy {
     /// The session's own user (signing out, ending it or all others, changing the password).

@@ -8,7 +8,6 @@ use super::end_reason::{EndReason, EndedBy};
 use super::ids::UserId;
 use super::risk::RiskFlag;
 use super::session::{Location, Session};
-use super::throttle::Refusal;
 use super::user::User;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -106,6 +105,10 @@ pub fn of_session(old: Option<&Session>, new: Option<&Session>) -> Vec<Occurrenc
         return out;
     };
     let Some(old) = old else {
+        // An item that arrives ended (copied from an older table) started nothing now.
+        if new.revoked_at.is_some() {
+            return out;
+        }
         out.push(Occurrence::session(
             "session.created",
             new,
@@ -187,10 +190,11 @@ pub fn of_user(old: Option<&User>, new: Option<&User>) -> Vec<Occurrence> {
     };
     let actor = Actor::recorded(new.user_id.get(), new.changed_by);
     let Some(old) = old else {
+        // A sign-up records the user; the operator's CLI and demo data record no one.
         out.push(Occurrence::user(
             "user.created",
             new,
-            Actor::recorded(new.user_id.get(), Some(new.user_id.get())),
+            actor,
             json!({"role": new.role}),
         ));
         return out;
@@ -251,18 +255,15 @@ pub struct ThrottleCounter {
     /// Attempts counted in the current window.
     #[serde(default)]
     pub attempts: u32,
-    /// The counter's ceiling, as written with each attempt.
+    /// When the counter first refused an attempt in its current window (Unix seconds); absent
+    /// until it does.
     #[serde(default)]
-    pub max_attempts: Option<u32>,
+    pub blocked_at: Option<i64>,
 }
 
-impl ThrottleCounter {
-    fn full(&self) -> bool {
-        self.max_attempts.is_some_and(|max| self.attempts >= max)
-    }
-}
-
-/// The events of one change to a throttle counter: `signin.throttled` when it fills up.
+/// The events of one change to a throttle counter: `signin.throttled` when it refuses its first
+/// attempt of a window (a full counter whose owner then signs in, clearing it, was never
+/// throttled).
 pub fn of_throttle(
     old: Option<&ThrottleCounter>,
     new: Option<&ThrottleCounter>,
@@ -270,19 +271,15 @@ pub fn of_throttle(
     let Some(new) = new else {
         return Vec::new();
     };
-    if !new.full() || old.is_some_and(ThrottleCounter::full) {
+    if new.blocked_at.is_none() || old.is_some_and(|o| o.blocked_at.is_some()) {
         return Vec::new();
     }
     let Some(rest) = new.email.strip_prefix("throttle ") else {
         return Vec::new();
     };
     let (email, scope) = match rest.split_once(' ') {
-        Some((email, _network)) => (email, Refusal::Client),
-        None => (rest, Refusal::Account),
-    };
-    let scope = match scope {
-        Refusal::Client => "client",
-        Refusal::Account => "account",
+        Some((email, _network)) => (email, "client"),
+        None => (rest, "account"),
     };
     vec![Occurrence {
         kind: "signin.throttled",
@@ -378,31 +375,33 @@ mod tests {
     }
 
     #[test]
-    fn a_throttle_counter_is_told_when_it_fills_not_before_nor_after() {
-        let counter = |key: &str, attempts| ThrottleCounter {
+    fn a_throttle_counter_is_told_when_it_first_refuses_not_when_it_fills() {
+        let counter = |key: &str, attempts, blocked_at| ThrottleCounter {
             email: key.into(),
             attempts,
-            max_attempts: Some(5),
+            blocked_at,
         };
         let client = "throttle jane@example.com 192.0.2.1";
-        assert!(of_throttle(None, Some(&counter(client, 1))).is_empty());
-        assert!(of_throttle(Some(&counter(client, 3)), Some(&counter(client, 4))).is_empty());
-        let events = of_throttle(Some(&counter(client, 4)), Some(&counter(client, 5)));
+        assert!(of_throttle(None, Some(&counter(client, 1, None))).is_empty());
+        // Full, but nothing refused yet (the last attempt may be the right one).
+        let full = counter(client, 5, None);
+        assert!(of_throttle(Some(&counter(client, 4, None)), Some(&full)).is_empty());
+        let refused = counter(client, 5, Some(100));
+        let events = of_throttle(Some(&full), Some(&refused));
         assert_eq!(kinds(&events), ["signin.throttled"]);
         assert_eq!(
             events[0].data,
             json!({"email": "jane@example.com", "scope": "client", "attempts": 5})
         );
-        // A new window starts at one attempt; a full counter stays quiet.
-        assert!(of_throttle(Some(&counter(client, 5)), Some(&counter(client, 5))).is_empty());
+        assert_eq!(events[0].user_id, None);
+        // Once per window: later refusals, and a new window's reset, are quiet.
+        assert!(of_throttle(Some(&refused), Some(&refused)).is_empty());
+        assert!(of_throttle(Some(&refused), Some(&counter(client, 1, None))).is_empty());
         let account = "throttle jane@example.com";
-        let events = of_throttle(Some(&counter(account, 4)), Some(&counter(account, 5)));
+        let events = of_throttle(
+            Some(&counter(account, 50, None)),
+            Some(&counter(account, 50, Some(100))),
+        );
         assert_eq!(events[0].data["scope"], "account");
-        // Counters written before the ceiling was recorded never claim to be full.
-        let unknown = ThrottleCounter {
-            max_attempts: None,
-            ..counter(client, 50)
-        };
-        assert!(of_throttle(None, Some(&unknown)).is_empty());
     }
 }

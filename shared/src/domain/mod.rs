@@ -6,7 +6,8 @@
 //! - [`session`]: the session item, its lifetimes and status, the wire shape.
 //! - [`user`]: the user item, roles, the wire shape.
 //! - [`device`]: device labels from a User-Agent.
-//! - [`end_reason`]: why a session ended; [`event`]: what a change to a stored item means.
+//! - [`end_reason`]: why a session ended; [`event`]: what a change to a stored item means;
+//!   [`activity`]: a user's history of those events.
 //! - [`assurance`]: how a session was authenticated (`amr`) and the level reached (`aal`).
 //! - [`limits`]: the concurrent session limit's plan (which slot, what to end).
 //! - [`throttle`]: the password throttle's decision and keys.
@@ -15,6 +16,7 @@
 //!   [`recovery`]: its single-use recovery codes.
 //! - [`ids`], [`text`], [`time`]: identifiers, cleaning user text, timestamps.
 
+pub mod activity;
 pub mod assurance;
 pub mod challenge;
 pub mod device;

@@ -9,6 +9,7 @@
 //! its events keep their ids, so consumers drop what they have seen.
 
 use crate::config::TableNames;
+use crate::domain::activity::{Activity, at_id};
 use crate::domain::event::{self, Actor, Occurrence, SCHEMA_VERSION, ThrottleCounter};
 use crate::domain::time::rfc3339;
 use crate::domain::{Session, User, UserId};
@@ -49,13 +50,17 @@ impl Source {
 /// One published event (version [`SCHEMA_VERSION`] of the schema in `docs/events.md`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Envelope {
-    /// Unique and stable: the stream record's id and the event's place among its events, so a
-    /// record read twice yields the same ids.
+    /// Unique and stable: the stream record's id and the event's type (a record yields each type
+    /// at most once), so a record read twice yields the same ids, whatever version of the code
+    /// reads it.
     pub id: String,
     /// Schema version.
     pub version: u32,
     /// When the write was made (the stream record's creation time), RFC 3339.
     pub time: String,
+    /// The same, Unix seconds.
+    #[serde(skip)]
+    pub at: i64,
     /// The event itself: `type`, `user_id`, `session_id`, `actor`, `data`.
     #[serde(flatten)]
     pub event: Occurrence,
@@ -65,6 +70,24 @@ impl Envelope {
     /// The event's type, e.g. `session.ended`.
     pub fn kind(&self) -> &'static str {
         self.event.kind
+    }
+
+    /// The entry of its user's activity history, kept `retention_seconds`; none for an event
+    /// about no user (a throttled email, the operator's global end).
+    pub fn activity(&self, retention_seconds: i64) -> Option<Activity> {
+        let user_id = self.event.user_id?;
+        Some(Activity {
+            user_id,
+            at_id: at_id(self.at, &self.id),
+            id: self.id.clone(),
+            kind: self.event.kind.to_owned(),
+            time: self.at,
+            session_id: self.event.session_id.clone(),
+            actor_type: self.event.actor.kind,
+            actor_user_id: self.event.actor.user_id.map(UserId::get),
+            data: self.event.data.clone(),
+            ttl: self.at + retention_seconds,
+        })
     }
 }
 
@@ -121,11 +144,11 @@ pub fn of_record(record: &Record) -> Result<Vec<Envelope>, DecodeError> {
     };
     Ok(occurrences
         .into_iter()
-        .enumerate()
-        .map(|(i, event)| Envelope {
-            id: format!("{}-{i}", record.id),
+        .map(|event| Envelope {
+            id: format!("{}-{}", record.id, event.kind),
             version: SCHEMA_VERSION,
             time: rfc3339(record.at),
+            at: record.at,
             event,
         })
         .collect())

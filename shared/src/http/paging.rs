@@ -5,7 +5,6 @@ use crate::domain::UserId;
 use crate::error::ApiError;
 use crate::http;
 use crate::services::sessions::PageWanted;
-use crate::store::SessionPage;
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 
@@ -100,17 +99,39 @@ impl ListQuery {
         })
     }
 
+    /// Parses `limit` and `cursor` for a listing of `user_id`'s activity history in `scope`
+    /// (`include_inactive` is the session listings' alone: 400 here).
+    pub fn parse_history(
+        req: &Request,
+        scope: &str,
+        user_id: UserId,
+        cursors: &CursorCodec,
+    ) -> Result<Self, ApiError> {
+        if single(req, "include_inactive")?.is_some() {
+            return Err(ApiError::bad_request(
+                "include_inactive applies to session listings only",
+                "invalid_query",
+            ));
+        }
+        Self::parse(req, scope, user_id, cursors)
+    }
+
+    /// Where the history page after this one starts, if any.
+    pub fn after_entry(&self) -> Option<&str> {
+        self.after.as_ref().map(|p| p.session_id.as_str())
+    }
+
     /// The 200 response: the body is a plain JSON array; the next page's cursor travels in
     /// `X-Next-Cursor` and `Link: <...>; rel="next"`.
     pub fn respond<T: serde::Serialize>(
         &self,
         req: &Request,
         items: &[T],
-        page: &SessionPage,
+        next: Option<&Position>,
         cursors: &CursorCodec,
     ) -> Result<Response<Body>, ApiError> {
         let mut response = http::json(StatusCode::OK, &items)?;
-        if let Some(next) = &page.next {
+        if let Some(next) = next {
             let cursor = cursors.encode(&self.binding, next);
             let mut link = format!(
                 "<{}?limit={}&cursor={cursor}",

@@ -28,11 +28,23 @@ pub struct NewUser<'a> {
 
 /// Validates and creates a user with a fresh id: 400 for bad input, 409 `email_taken`, 503
 /// when the store keeps failing. User and email are written in one transaction, so a failure
-/// never leaves one without the other.
+/// never leaves one without the other. For the operator (the CLI, demo data): the
+/// `user.created` event says the service did it; [`register`] is the user's own sign-up.
 pub async fn create_user(
     store: &Store,
     passwords: &PasswordHashing,
     new: NewUser<'_>,
+    now: i64,
+) -> Result<User, ApiError> {
+    create(store, passwords, new, false, now).await
+}
+
+/// [`create_user`], recording the new user as the one who made it when they `signed_up`.
+async fn create(
+    store: &Store,
+    passwords: &PasswordHashing,
+    new: NewUser<'_>,
+    signed_up: bool,
     now: i64,
 ) -> Result<User, ApiError> {
     let email = normalise_email(new.email)?;
@@ -60,7 +72,7 @@ pub async fn create_user(
             credential_epoch: 0,
             known_networks: Vec::new(),
             mfa_enabled: false,
-            changed_by: None,
+            changed_by: signed_up.then_some(user_id.get()),
             epoch_reason: None,
         };
         match store.create_user(&user).await {
@@ -114,7 +126,7 @@ pub async fn register(
         role: Role::User,
         user_id: None,
     };
-    let user = create_user(&state.store, &state.passwords, new, now).await?;
+    let user = create(&state.store, &state.passwords, new, true, now).await?;
     audit::user_registered(user.user_id, ip);
     Ok(user)
 }

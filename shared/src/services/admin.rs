@@ -11,13 +11,6 @@ use crate::services::sessions::{Listed, PageWanted, end_one, read_page, shape};
 use crate::store::{AdminToken, AdminUpdate, EndOutcome, EpochChange, EpochRefusal};
 use crate::tokens::Bearer;
 
-fn user_not_found() -> ApiError {
-    ApiError::NotFound {
-        detail: "User not found.",
-        code: "user_not_found",
-    }
-}
-
 /// A page of `user_id`'s sessions for an administrator. The admin's session and user and the
 /// target user are read in one consistent batch, concurrently with the page: one round trip of
 /// latency. A session is listed as active only if its item, the target's credential epoch and
@@ -35,7 +28,7 @@ pub async fn list_sessions(
         read_page(state, user_id, want, now),
     );
     let admin = admin?;
-    let target = admin.other.as_ref().ok_or_else(user_not_found)?;
+    let target = admin.other.as_ref().ok_or_else(ApiError::user_not_found)?;
     let cutoffs = Cutoffs::of(target, admin.cutoffs.global_epoch);
     let listed = shape(state, page?, want, &cutoffs, None, now);
     audit::admin_listing(
@@ -119,7 +112,7 @@ pub async fn end_all_sessions(
     let mut from = admin
         .other
         .as_ref()
-        .ok_or_else(user_not_found)?
+        .ok_or_else(ApiError::user_not_found)?
         .credential_epoch;
     let mut epoch = None;
     for _ in 0..3 {
@@ -140,7 +133,10 @@ pub async fn end_all_sessions(
             Err(EpochRefusal::CallerNotAdmin) => return Err(ApiError::no_longer_admin()),
             // Changed meanwhile (or gone): read again and try once more.
             Err(_) => {
-                let user = store.get_user(user_id).await?.ok_or_else(user_not_found)?;
+                let user = store
+                    .get_user(user_id)
+                    .await?
+                    .ok_or_else(ApiError::user_not_found)?;
                 from = user.credential_epoch;
             }
         }
@@ -220,9 +216,12 @@ pub async fn update_user(
     {
         AdminUpdate::Updated => {}
         AdminUpdate::CallerNotAdmin => return Err(ApiError::no_longer_admin()),
-        AdminUpdate::NotFound => return Err(user_not_found()),
+        AdminUpdate::NotFound => return Err(ApiError::user_not_found()),
     }
-    let user = store.get_user(user_id).await?.ok_or_else(user_not_found)?;
+    let user = store
+        .get_user(user_id)
+        .await?
+        .ok_or_else(ApiError::user_not_found)?;
     let role = change
         .role
         .map(|r| if r == Role::Admin { "admin" } else { "user" });

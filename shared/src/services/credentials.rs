@@ -238,7 +238,8 @@ pub async fn confirm_enrolment(
     let check = PasswordCheck::reserve(state, &caller.user.email, ip, now).await?;
     let (hash, wrong) = (caller.user.password_hash.as_deref(), wrong_password());
     check.verify_or_refuse(true, password, hash, failed, (wrong.code(), wrong))?;
-    let codes = second_factor::confirm_enrolment(state, user_id, code, now).await?;
+    let by = Some(user_id);
+    let codes = second_factor::confirm_enrolment(state, user_id, code, by, now).await?;
     check.succeeded().await?;
     Ok(codes)
 }

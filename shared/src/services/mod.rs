@@ -10,8 +10,10 @@
 //! - [`accounts`]: creating users (sign-up and the admin CLI).
 //! - [`limits`]: starting a session within the concurrent session limit.
 //! - [`introspection`]: whether an access token is alive, for other backends (RFC 7662).
+//! - [`activity`]: a user's activity history, for them and for administrators.
 
 pub mod accounts;
+pub mod activity;
 pub mod admin;
 pub mod credentials;
 pub mod introspection;

@@ -251,12 +251,14 @@ pub async fn begin_enrolment(
 
 /// Confirms the pending enrolment of `user_id` with its first code: the factor is on, that
 /// code's step used, and the ten recovery codes (stored hashed) are returned to be shown once.
+/// `by` is who confirmed it (the user; `None` for the operator's CLI), for the events.
 /// 400 `invalid_code` for a wrong code, 409 when there is no pending enrolment (none, expired
 /// after [`ENROLMENT_TTL_SECONDS`], replaced, or confirmed already).
 pub async fn confirm_enrolment(
     state: &AppState,
     user_id: UserId,
     code: &str,
+    by: Option<UserId>,
     now: i64,
 ) -> Result<Vec<String>, ApiError> {
     let (store, keys) = (&state.store, state.factor_keys()?);
@@ -285,7 +287,7 @@ pub async fn confirm_enrolment(
     let (codes, hashes) = new_recovery_codes(state, user_id)?;
     let oldest = now - ENROLMENT_TTL_SECONDS;
     if !store
-        .confirm_totp(user_id, sealed, oldest, step, &hashes)
+        .confirm_totp(user_id, sealed, oldest, step, &hashes, by)
         .await?
     {
         return Err(no_enrolment());
@@ -316,7 +318,11 @@ fn new_recovery_codes(
 /// request or an administrator); a pending enrolment alone is removed with a factor but is not
 /// one (the route refuses a user without a confirmed factor first).
 pub async fn remove(state: &AppState, user_id: UserId, ip: &str) -> Result<(), ApiError> {
-    if !state.store.remove_second_factor(user_id).await? {
+    if !state
+        .store
+        .remove_second_factor(user_id, Some(user_id))
+        .await?
+    {
         return Err(ApiError::mfa_not_enrolled());
     }
     audit::second_factor_removed(user_id, user_id, ip);

@@ -6,7 +6,8 @@
 //! `credentials` (epoch changes that end every session at once), `sweep` (marking the sessions
 //! an epoch change ended), `slots` (the session limit), `admin` (an admin's one-round-trip end of a session),
 //! `caller` (loading a request's caller and the global cut-off), `throttle` (password
-//! attempts), `second_factor` (a user's TOTP factor and recovery codes), `migrate` (copying sessions into a table with the live index), with `client` (SDK and TLS set-up) and `expressions` (what several writes share).
+//! attempts), `second_factor` (a user's TOTP factor and recovery codes), `activity` (each user's history of
+//! domain events), `migrate` (copying sessions into a table with the live index), with `client` (SDK and TLS set-up) and `expressions` (what several writes share).
 
 use crate::config::TableNames;
 use aws_sdk_dynamodb::Client;
@@ -58,7 +59,7 @@ where
     }
 }
 
-/// DynamoDB access for the three tables.
+/// DynamoDB access for the four tables.
 #[derive(Clone, Debug)]
 pub struct Store {
     client: Client,
@@ -97,6 +98,7 @@ impl Store {
 
 #[macro_use]
 mod expressions;
+mod activity;
 mod admin;
 mod caller;
 mod challenge;
@@ -111,6 +113,7 @@ mod sweep;
 mod throttle;
 mod users;
 
+pub use activity::ActivityPage;
 pub use admin::AdminToken;
 pub use caller::{CallerItems, GLOBAL_EPOCH_MAX_AGE};
 pub use challenge::Completion;

@@ -140,11 +140,16 @@ impl Store {
         oldest: i64,
         step: u64,
         recovery_hashes: &[String],
+        by: Option<UserId>,
     ) -> Result<bool, StoreError> {
+        let (who, by) = changed_by(by);
         self.second_factor_update(
             user_id,
-            "SET totp_secret = :p, totp_last_step = :step, recovery_codes = :rc, \
-             recovery_codes_used = :zero, changed_by = :by REMOVE totp_pending, totp_pending_at",
+            &format!(
+                "SET totp_secret = :p, totp_last_step = :step, recovery_codes = :rc, \
+                 recovery_codes_used = :zero{} REMOVE totp_pending, totp_pending_at{}",
+                who.set, who.remove
+            ),
             "totp_pending = :p AND totp_pending_at > :oldest AND attribute_not_exists(totp_secret)",
             [
                 (":p", s(sealed)),
@@ -152,8 +157,9 @@ impl Store {
                 (":step", n(step)),
                 (":rc", code_set(recovery_hashes)?),
                 (":zero", n(0)),
-                (":by", n(user_id)),
-            ],
+            ]
+            .into_iter()
+            .chain(by),
         )
         .await
     }
@@ -227,13 +233,26 @@ impl Store {
         .await
     }
 
-    /// Removes the second factor, confirmed or pending. `false` when there was none.
-    pub async fn remove_second_factor(&self, user_id: UserId) -> Result<bool, StoreError> {
+    /// Removes the second factor, confirmed or pending, recording who did it (`by`: the user or
+    /// an admin; `None` for the operator's CLI). `false` when there was none.
+    pub async fn remove_second_factor(
+        &self,
+        user_id: UserId,
+        by: Option<UserId>,
+    ) -> Result<bool, StoreError> {
+        let (who, by) = changed_by(by);
+        let remove = format!("REMOVE {FACTOR_ATTRIBUTES}{}", who.remove);
+        let set = who.set.trim_start_matches(", ");
+        let update = if set.is_empty() {
+            remove
+        } else {
+            format!("SET {set} {remove}")
+        };
         self.second_factor_update(
             user_id,
-            &format!("SET changed_by = :by REMOVE {FACTOR_ATTRIBUTES}"),
+            &update,
             "attribute_exists(totp_secret) OR attribute_exists(totp_pending)",
-            [(":by", n(user_id))],
+            by,
         )
         .await
     }
@@ -261,5 +280,31 @@ impl Store {
             conditional(request.send().await)?,
             Conditional::Written(_)
         ))
+    }
+}
+
+/// How a change records who made it: `SET changed_by` for a user or an admin, `REMOVE
+/// changed_by` for the operator's CLI (the events then say the service did it).
+struct ChangedBy {
+    set: &'static str,
+    remove: &'static str,
+}
+
+fn changed_by(by: Option<UserId>) -> (ChangedBy, Option<(&'static str, AttributeValue)>) {
+    match by {
+        Some(by) => (
+            ChangedBy {
+                set: ", changed_by = :by",
+                remove: "",
+            },
+            Some((":by", n(by))),
+        ),
+        None => (
+            ChangedBy {
+                set: "",
+                remove: ", changed_by",
+            },
+            None,
+        ),
     }
 }

@@ -57,10 +57,13 @@ impl Store {
     ) -> Result<Attempt, StoreError> {
         let window = policy.window_seconds;
         for _ in 0..RESET_ATTEMPTS {
-            let Some(started) = self.count_attempt(key, max, window, now).await? else {
+            let Some((started, marked)) = self.count_attempt(key, max, window, now).await? else {
                 return Ok(Attempt::Allowed);
             };
             if started > now - window {
+                if !marked {
+                    self.mark_blocked(key, started, now).await;
+                }
                 return Ok(Attempt::Blocked {
                     retry_after_seconds: (started + window - now).max(1) as u64,
                 });
@@ -72,7 +75,7 @@ impl Store {
                 .table_name(&self.tables.user_emails)
                 .key("email", s(key))
                 .update_expression(
-                    "SET window_start = :now, attempts = :one, #ttl = :ttl, max_attempts = :max",
+                    "SET window_start = :now, attempts = :one, #ttl = :ttl REMOVE blocked_at",
                 )
                 .condition_expression("window_start = :old")
                 .expression_attribute_names("#ttl", "ttl")
@@ -80,7 +83,6 @@ impl Store {
                 .expression_attribute_values(":one", n(1))
                 .expression_attribute_values(":ttl", n(now + window))
                 .expression_attribute_values(":old", n(started))
-                .expression_attribute_values(":max", n(max))
                 .send()
                 .await;
             match reset {
@@ -95,15 +97,43 @@ impl Store {
         })
     }
 
+    /// Records that the counter `key` refused its first attempt of the window that started at
+    /// `started` (`blocked_at`, once per window: the `signin.throttled` event). A counter whose
+    /// window moved on meanwhile is left alone. Best effort: the mark only feeds the event, so
+    /// a failure is logged and the throttle answers as it would have (the next refusal tries
+    /// again).
+    async fn mark_blocked(&self, key: &str, started: i64, now: i64) {
+        let marked = self
+            .client
+            .update_item()
+            .table_name(&self.tables.user_emails)
+            .key("email", s(key))
+            .update_expression("SET blocked_at = :now")
+            .condition_expression("window_start = :started AND attribute_not_exists(blocked_at)")
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":started", n(started))
+            .send()
+            .await;
+        match marked {
+            Ok(_) => {}
+            Err(e) if super::condition_failed(&e) => {}
+            Err(e) => {
+                let e = classify("UpdateItem", e);
+                tracing::warn!(error = %e, "the throttle's refusal was not recorded for events");
+            }
+        }
+    }
+
     /// Counts one attempt on `key` if its window is current and below `max`. `None` when it
-    /// was counted, otherwise when the counter's window started (0 for none).
+    /// was counted, otherwise when the counter's window started (0 for none) and whether a
+    /// refusal in that window was recorded already.
     async fn count_attempt(
         &self,
         key: &str,
         max: u32,
         window: i64,
         now: i64,
-    ) -> Result<Option<i64>, StoreError> {
+    ) -> Result<Option<(i64, bool)>, StoreError> {
         let counted = self
             .client
             .update_item()
@@ -111,7 +141,7 @@ impl Store {
             .key("email", s(key))
             .update_expression(
                 "SET window_start = if_not_exists(window_start, :now), \
-                 #ttl = if_not_exists(#ttl, :ttl), max_attempts = :max ADD attempts :one",
+                 #ttl = if_not_exists(#ttl, :ttl) ADD attempts :one",
             )
             .condition_expression(
                 "attribute_not_exists(window_start) OR \
@@ -136,6 +166,6 @@ impl Store {
             .and_then(|v| v.as_n().ok())
             .and_then(|v| v.parse::<i64>().ok())
             .unwrap_or(0);
-        Ok(Some(started))
+        Ok(Some((started, old.contains_key("blocked_at"))))
     }
 }

@@ -207,7 +207,7 @@ async fn give_demo_factor(state: &AppState, id: UserId, now: i64) -> Result<(), 
     let store = &state.store;
     let confirmed = store.begin_totp(id, &sealed, now).await?
         && store
-            .confirm_totp(id, &sealed, now - 1, used, &hashes)
+            .confirm_totp(id, &sealed, now - 1, used, &hashes, None)
             .await?;
     if !confirmed {
         return Err(ApiError::internal("the demo second factor was not stored"));
@@ -391,7 +391,7 @@ pub async fn factor_tokens(
             Err(e) => return Err(e.into()),
         }
         // A factor left by an earlier replay (or removed by one) makes way for the demo one.
-        store.remove_second_factor(user_id).await?;
+        store.remove_second_factor(user_id, None).await?;
         give_demo_factor(state, user_id, now).await?;
         let mut session = Session::start(
             user_id,

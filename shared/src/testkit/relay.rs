@@ -1,10 +1,11 @@
 //! The local stack's publisher: reads the three tables' streams from the local DynamoDB
 //! (Dynoxide speaks the DynamoDB Streams API Lambda reads on AWS), turns each record into
-//! events with the code the deployed publisher runs ([`crate::events::of_record`]), hands them
-//! to a [`Sink`] (locally `.data/events.jsonl`), and only then records how far it got in a
-//! checkpoint file. A relay killed at any point starts again from its checkpoint: every
+//! events with the code the deployed publisher runs ([`crate::events::of_record`]), records
+//! them in each user's activity history, hands them to a [`Sink`] (locally
+//! `.data/events.jsonl`), and only then records how far it got in a checkpoint file. A relay killed at any point starts again from its checkpoint: every
 //! record is delivered at least once, and one delivered twice keeps its events' ids.
 
+use crate::Store;
 use crate::config::TableNames;
 use crate::error::BoxError;
 use crate::events::{Envelope, Record, Source, of_record};
@@ -45,11 +46,23 @@ impl Sink for JsonLines {
     }
 }
 
+/// Takes events and keeps none (where only the activity history matters).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Discard;
+
+impl Sink for Discard {
+    fn deliver(&mut self, _: &[Envelope]) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
 /// Reads the streams of the three tables through `client`.
 #[derive(Debug, Clone)]
 pub struct Relay {
     client: Client,
+    store: Store,
     tables: TableNames,
+    retention_seconds: i64,
     checkpoint: PathBuf,
 }
 
@@ -57,11 +70,19 @@ pub struct Relay {
 type Checkpoint = BTreeMap<String, String>;
 
 impl Relay {
-    /// A relay that keeps its checkpoint in `checkpoint` (created on first use).
-    pub fn new(client: Client, tables: TableNames, checkpoint: impl Into<PathBuf>) -> Self {
+    /// A relay that writes the activity history through `store` (entries kept
+    /// `retention_seconds`) and keeps its checkpoint in `checkpoint` (created on first use).
+    pub fn new(
+        client: Client,
+        store: Store,
+        retention_seconds: i64,
+        checkpoint: impl Into<PathBuf>,
+    ) -> Self {
         Self {
             client,
-            tables,
+            tables: store.tables().clone(),
+            store,
+            retention_seconds,
             checkpoint: checkpoint.into(),
         }
     }
@@ -145,6 +166,11 @@ impl Relay {
                             }
                             last = change.sequence_number().map(str::to_owned);
                         }
+                        let history: Vec<_> = events
+                            .iter()
+                            .filter_map(|e| e.activity(self.retention_seconds))
+                            .collect();
+                        self.store.record_activity(&history).await?;
                         sink.deliver(&events)?;
                         delivered += events.len();
                         if let Some(seq) = last {

@@ -64,7 +64,7 @@ pub async fn create(client: &Client, def: &TableDef, name: &str) -> Result<bool,
         .create_table()
         .table_name(name)
         .billing_mode(BillingMode::PayPerRequest)
-        .stream_specification(stream()?)
+        .set_stream_specification(def.stream.then(stream).transpose()?)
         .key_schema(key(def.partition.name, KeyType::Hash)?);
     if let Some(sort) = def.sort {
         request = request.key_schema(key(sort.name, KeyType::Range)?);
@@ -109,7 +109,7 @@ pub async fn create(client: &Client, def: &TableDef, name: &str) -> Result<bool,
                 .table()
                 .and_then(|t| t.stream_specification())
                 .is_some_and(|s| s.stream_enabled());
-            if !streaming {
+            if def.stream && !streaming {
                 let on = client.update_table().table_name(name);
                 on.stream_specification(stream()?).send().await?;
             }

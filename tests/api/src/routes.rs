@@ -45,7 +45,7 @@ macro_rules! route {
 }
 
 /// Every route, in the order of the README's table.
-pub const ROUTES: [Route; 22] = [
+pub const ROUTES: [Route; 24] = [
     route!(
         "get-user-sessions",
         "GET",
@@ -65,6 +65,12 @@ pub const ROUTES: [Route; 22] = [
         admin_revoke_user_sessions
     ),
     route!("update-user", "PATCH", "/users/{user_id}", update_user),
+    route!(
+        "get-user-activity",
+        "GET",
+        "/users/{user_id}/activity",
+        get_user_activity
+    ),
     route!("register", "POST", "/auth/register", register),
     route!("login", "POST", "/auth/login", login),
     route!("login-mfa", "POST", "/auth/mfa", login_mfa),
@@ -112,6 +118,7 @@ pub const ROUTES: [Route; 22] = [
         get_current_session
     ),
     route!("introspect", "POST", "/auth/introspect", introspect),
+    route!("list-my-activity", "GET", "/me/activity", list_my_activity),
     route!("jwks", "GET", "/.well-known/jwks.json", jwks),
 ];
 

@@ -62,6 +62,7 @@ pub(crate) fn lambda_env(
         ("SESSIONS_TABLE", "sessions"),
         ("USERS_TABLE", "users"),
         ("USER_EMAILS_TABLE", "user-emails"),
+        ("ACTIVITY_TABLE", "activity"),
         ("DYNAMODB_ENDPOINT", endpoint),
     ];
     pairs

@@ -138,6 +138,7 @@ async fn run(args: Args) -> Result<()> {
         ("SESSIONS_TABLE".to_owned(), "sessions".to_owned()),
         ("USERS_TABLE".to_owned(), "users".to_owned()),
         ("USER_EMAILS_TABLE".to_owned(), "user-emails".to_owned()),
+        ("ACTIVITY_TABLE".to_owned(), "activity".to_owned()),
         ("DYNAMODB_ENDPOINT".to_owned(), endpoint.clone()),
         ("DYNAMODB_ATTEMPT_TIMEOUT_MS".to_owned(), "10000".to_owned()),
         (
@@ -151,11 +152,12 @@ async fn run(args: Args) -> Result<()> {
         .with_signer(shared::tokens::keys::dev_signing_key())?
         .with_refresh_key(shared::tokens::refresh::RefreshKey::dev());
     let names = state.store.tables().clone();
-    for (def, name) in
-        shared::tables::ALL
-            .iter()
-            .zip([&names.sessions, &names.users, &names.user_emails])
-    {
+    for (def, name) in shared::tables::ALL.iter().zip([
+        &names.sessions,
+        &names.users,
+        &names.user_emails,
+        &names.activity,
+    ]) {
         shared::testkit::tables::create(state.store.client(), def, name)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;

@@ -1,7 +1,7 @@
 //! `sessions-cli`: tables, demo data, keys and tokens for the Device Sessions API.
 //!
 //! It reads the same environment as the functions (`SESSIONS_TABLE`, `USERS_TABLE`,
-//! `USER_EMAILS_TABLE`, `DYNAMODB_ENDPOINT` for a local DynamoDB, the standard AWS variables
+//! `USER_EMAILS_TABLE`, `ACTIVITY_TABLE`, `DYNAMODB_ENDPOINT` for a local DynamoDB, the standard AWS variables
 //! otherwise). Tokens are signed with `SIGNING_KEY` (base64 PKCS#8) and `SIGNING_KEY_ID`, or,
 //! only where `APP_ENV=local`, with the dev-only key.
 
@@ -33,7 +33,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Create the three tables (idempotent) from the definitions template.yaml also uses.
+    /// Create the four tables (idempotent) from the definitions template.yaml also uses.
     CreateTables,
     /// Seed the demo users (admin 1, user 74 with sessions on four devices, user 75).
     Seed,
@@ -183,7 +183,8 @@ async fn main() -> Result<()> {
         Command::EnrolTotp { user } => enrol_totp(&state, user).await,
         Command::RemoveTotp { user } => {
             let user = UserId::new(user).ok_or_else(|| anyhow::anyhow!("not a user id: {user}"))?;
-            let removed = state.store.remove_second_factor(user).await?;
+            // The operator's doing, not the user's: no `changed_by` (the events say so).
+            let removed = state.store.remove_second_factor(user, None).await?;
             eprintln!(
                 "second factor: {}",
                 if removed { "removed" } else { "there was none" }
@@ -286,7 +287,8 @@ async fn relay_events(
         .context("relay-events reads a local DynamoDB's streams: set DYNAMODB_ENDPOINT")?;
     let sdk = shared::store::aws_config(&state.config.dynamodb).await;
     let client = relay::Relay::client(&sdk, &endpoint);
-    let relay = relay::Relay::new(client, state.store.tables().clone(), checkpoint);
+    let retention = state.config.activity_retention_seconds;
+    let relay = relay::Relay::new(client, state.store.clone(), retention, checkpoint);
     let mut sink = relay::JsonLines(out);
     loop {
         let delivered = relay
@@ -302,11 +304,16 @@ async fn relay_events(
     }
 }
 
-/// The three tables, from the definitions `template.yaml` also uses (idempotent).
+/// The four tables, from the definitions `template.yaml` also uses (idempotent).
 async fn create_all_tables(state: &AppState) -> Result<()> {
     let store = &state.store;
     let names = store.tables();
-    let named = [&names.sessions, &names.users, &names.user_emails];
+    let named = [
+        &names.sessions,
+        &names.users,
+        &names.user_emails,
+        &names.activity,
+    ];
     for (def, name) in tables::ALL.iter().zip(named) {
         let created = create_tables::create(store.client(), def, name)
             .await
@@ -386,7 +393,7 @@ async fn enrol_totp(state: &AppState, user: u64) -> Result<()> {
     eprint!("the authenticator app's code: ");
     let mut line = String::new();
     std::io::stdin().read_line(&mut line)?;
-    let codes = confirm_enrolment(&state, user, line.trim(), now_epoch())
+    let codes = confirm_enrolment(&state, user, line.trim(), None, now_epoch())
         .await
         .map_err(api)?;
     println!("recovery codes (shown once, each works once):");

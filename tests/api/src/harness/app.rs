@@ -364,6 +364,20 @@ impl<'a> TestApp<'a> {
             .await
     }
 
+    /// `GET /users/{user_id}/activity?{query}`.
+    pub async fn get_user_activity(&self, token: &str, user_id: &str, query: &str) -> Reply {
+        let path = format!("/users/{user_id}/activity?{query}");
+        self.call("get-user-activity", &path, Some(token), None)
+            .await
+    }
+
+    /// `GET /me/activity?{query}`.
+    pub async fn list_my_activity(&self, token: &str, query: &str) -> Reply {
+        let path = format!("/me/activity?{query}");
+        self.call("list-my-activity", &path, Some(token), None)
+            .await
+    }
+
     /// `GET /.well-known/jwks.json`.
     pub async fn jwks(&self) -> Reply {
         self.call("jwks", "/.well-known/jwks.json", None, None)

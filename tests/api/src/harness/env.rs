@@ -16,6 +16,8 @@ pub struct TestEnv {
     pub state: AppState,
     pub signer: TokenSigner,
     pub endpoint: String,
+    /// Where [`TestEnv::publish_events`] remembers how far it got.
+    events_checkpoint: std::path::PathBuf,
     _shutdown: oneshot::Sender<()>,
 }
 
@@ -26,6 +28,7 @@ pub fn env_for(endpoint: &str) -> HashMap<String, String> {
         ("SESSIONS_TABLE".to_owned(), "sessions".to_owned()),
         ("USERS_TABLE".to_owned(), "users".to_owned()),
         ("USER_EMAILS_TABLE".to_owned(), "user-emails".to_owned()),
+        ("ACTIVITY_TABLE".to_owned(), "activity".to_owned()),
         ("DYNAMODB_ENDPOINT".to_owned(), endpoint.to_owned()),
         // Real argon2id, at a cost that lets hundreds of sign-ins share two cores with the
         // in-process DynamoDB; production uses 9 MiB and 4 passes.
@@ -87,11 +90,12 @@ impl TestEnv {
             .with_refresh_key(shared::tokens::refresh::RefreshKey::dev())
             .with_factor_keys(shared::tokens::seal::FactorKeys::dev());
         let names = state.store.tables().clone();
-        for (def, name) in
-            tables::ALL
-                .iter()
-                .zip([&names.sessions, &names.users, &names.user_emails])
-        {
+        for (def, name) in tables::ALL.iter().zip([
+            &names.sessions,
+            &names.users,
+            &names.user_emails,
+            &names.activity,
+        ]) {
             assert!(
                 shared::testkit::tables::create(state.store.client(), def, name)
                     .await
@@ -99,10 +103,13 @@ impl TestEnv {
             );
         }
         let signer = TokenSigner::new(&dev_signing_key(), &state.config.tokens, 900);
+        let nonce = shared::domain::ids::new_session_id().unwrap();
+        let events_checkpoint = std::env::temp_dir().join(format!("test-events-{nonce}.json"));
         Self {
             state,
             signer,
             endpoint,
+            events_checkpoint,
             _shutdown: tx,
         }
     }
@@ -112,8 +119,16 @@ impl TestEnv {
     pub async fn relay(&self, checkpoint: &std::path::Path) -> shared::testkit::relay::Relay {
         let sdk = shared::store::aws_config(&self.state.config.dynamodb).await;
         let client = shared::testkit::relay::Relay::client(&sdk, &self.endpoint);
-        let tables = self.state.store.tables().clone();
-        shared::testkit::relay::Relay::new(client, tables, checkpoint)
+        let store = self.state.store.clone();
+        shared::testkit::relay::Relay::new(client, store, 90 * 86_400, checkpoint)
+    }
+
+    /// Does what the event publisher does after the writes so far: their events recorded in
+    /// each user's activity history (the events themselves go nowhere).
+    pub async fn publish_events(&self) {
+        let relay = self.relay(&self.events_checkpoint).await;
+        let mut sink = shared::testkit::relay::Discard;
+        relay.poll(&mut sink).await.unwrap();
     }
 
     /// Starts and seeds the demo data.

@@ -48,7 +48,17 @@ async fn sessions_tell_when_they_start_and_who_ended_them_why() {
     let env = TestEnv::seeded().await;
     let relay = env.relay(&checkpoint("sessions")).await;
     let seeded = next(&relay).await;
-    assert_eq!(of(&seeded, "user.created").len(), 4, "the demo users");
+    // The demo data is the operator's doing, not the users'.
+    let created = of(&seeded, "user.created");
+    assert_eq!(created.len(), 4, "the demo users");
+    assert!(
+        created
+            .iter()
+            .all(|e| json(e)["actor"] == serde_json::json!({"type": "system"}))
+    );
+    let factor = json(of(&seeded, "user.mfa_enabled")[0]);
+    assert_eq!(factor["user_id"], 2);
+    assert_eq!(factor["actor"]["type"], "system");
     let app = TestApp::browser(&env.state, CHROME_WINDOWS);
 
     let jane = app.sign_in("jane@example.com", DEMO_PASSWORD).await;
@@ -130,6 +140,21 @@ async fn account_changes_say_who_made_them() {
     next(&relay).await;
     let app = TestApp::browser(&env.state, CHROME_WINDOWS);
 
+    // A sign-up is the user's own doing.
+    let r = app
+        .register(
+            serde_json::json!({"email": "new@example.com", "password": "a long enough secret"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let new_id = r.body["user_id"].as_u64().unwrap();
+    let events = next(&relay).await;
+    let created = json(of(&events, "user.created")[0]);
+    assert_eq!(
+        created["actor"],
+        serde_json::json!({"type": "user", "user_id": new_id})
+    );
+
     // The user changes their password: every other session ends.
     let jane = app.sign_in("jane@example.com", DEMO_PASSWORD).await;
     let other = app.sign_in("jane@example.com", DEMO_PASSWORD).await;
@@ -192,11 +217,17 @@ async fn account_changes_say_who_made_them() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_sign_in_throttled_is_told_once_when_its_counter_fills() {
+async fn a_sign_in_throttled_is_told_once_when_it_is_first_refused() {
     let env = TestEnv::seeded_with(&[("LOGIN_MAX_FAILURES", "3")]).await;
     let relay = env.relay(&checkpoint("throttle")).await;
     next(&relay).await;
     let app = TestApp::browser(&env.state, CHROME_WINDOWS);
+    // Two typos and then the right password fill the counter: nobody was refused.
+    app.login("jane@example.com", "not-the-password").await;
+    app.login("jane@example.com", "not-the-password").await;
+    app.sign_in("jane@example.com", DEMO_PASSWORD).await;
+    assert!(of(&next(&relay).await, "signin.throttled").is_empty());
+    // Someone guessing: the fourth and fifth attempts are refused, told once.
     for _ in 0..5 {
         app.login("sam@example.com", "not-the-password").await;
     }

@@ -20,7 +20,7 @@ use shared::tokens::keys::{SigningKey, dev_signing_key};
 use shared::tokens::refresh::RefreshKey;
 
 /// The columns, in order.
-const ROUTES: [&str; 17] = [
+const ROUTES: [&str; 19] = [
     "GET /sessions/user/{user_id}",
     "DELETE /sessions/user/{user_id}/{session_id}",
     "DELETE /sessions/user/{user_id}",
@@ -38,64 +38,73 @@ const ROUTES: [&str; 17] = [
     "POST /me/mfa/recovery-codes",
     "GET /sessions/current",
     "DELETE /sessions?scope=global",
+    "GET /users/{user_id}/activity",
+    "GET /me/activity",
 ];
 
 /// The rows: a kind of credential and the status each route must answer.
-const MATRIX: [(&str, [u16; 17]); 21] = [
-    ("no token", [401; 17]),
-    ("garbage", [401; 17]),
-    ("expired", [401; 17]),
-    ("nbf in the future", [401; 17]),
-    ("wrong aud", [401; 17]),
-    ("wrong iss", [401; 17]),
-    ("alg none (and None, NONE, nOnE)", [401; 17]),
-    ("HS256 signed with the public key", [401; 17]),
-    ("unknown kid", [401; 17]),
-    ("jku header (never fetched)", [401; 17]),
-    ("x5u header (never fetched)", [401; 17]),
-    ("tampered payload", [401; 17]),
-    ("refresh token as bearer", [401; 17]),
-    ("token of an ended session", [401; 17]),
+const MATRIX: [(&str, [u16; 19]); 21] = [
+    ("no token", [401; 19]),
+    ("garbage", [401; 19]),
+    ("expired", [401; 19]),
+    ("nbf in the future", [401; 19]),
+    ("wrong aud", [401; 19]),
+    ("wrong iss", [401; 19]),
+    ("alg none (and None, NONE, nOnE)", [401; 19]),
+    ("HS256 signed with the public key", [401; 19]),
+    ("unknown kid", [401; 19]),
+    ("jku header (never fetched)", [401; 19]),
+    ("x5u header (never fetched)", [401; 19]),
+    ("tampered payload", [401; 19]),
+    ("refresh token as bearer", [401; 19]),
+    ("token of an ended session", [401; 19]),
     (
         "token of a disabled user",
         [
             403, 403, 403, 403, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401,
+            403, 401,
         ],
     ),
     (
         "token claiming admin, users table says user",
         [
             403, 403, 403, 403, 204, 200, 200, 204, 200, 200, 200, 200, 409, 409, 409, 200, 200,
+            403, 200,
         ],
     ),
     (
         "plain user",
         [
             403, 403, 403, 403, 204, 200, 200, 204, 200, 200, 200, 200, 409, 409, 409, 200, 200,
+            403, 200,
         ],
     ),
     (
         "another user's session id",
         [
             403, 403, 403, 403, 204, 200, 200, 404, 200, 404, 200, 200, 409, 409, 409, 200, 200,
+            403, 200,
         ],
     ),
     (
         "admin, password only (aal1)",
         [
             403, 403, 403, 403, 204, 200, 200, 204, 200, 200, 200, 200, 409, 409, 409, 200, 200,
+            403, 200,
         ],
     ),
     (
         "admin, password + TOTP (aal2)",
         [
             200, 204, 200, 200, 204, 200, 200, 204, 200, 200, 200, 409, 409, 204, 200, 200, 200,
+            200, 200,
         ],
     ),
     (
         "admin, password + recovery code (aal2)",
         [
             200, 204, 200, 200, 204, 200, 200, 204, 200, 200, 200, 409, 409, 204, 200, 200, 200,
+            200, 200,
         ],
     ),
 ];
@@ -333,6 +342,10 @@ async fn call(env: &TestEnv, route: &str, token: Option<&str>, own_target: &str)
             "/sessions?scope=global".to_owned(),
             None,
         ),
+        "GET /users/{user_id}/activity" => {
+            ("get-user-activity", "/users/74/activity".to_owned(), None)
+        }
+        "GET /me/activity" => ("list-my-activity", "/me/activity".to_owned(), None),
         other => panic!("no request for {other}"),
     };
     TestApp::new(&env.state)

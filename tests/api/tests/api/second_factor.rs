@@ -32,7 +32,14 @@ async fn enrolled(store: &shared::Store, step: u64, recovery: usize) -> (Secret,
     assert!(store.begin_totp(USER_ID, &sealed, NOW).await.unwrap());
     assert!(
         store
-            .confirm_totp(USER_ID, &sealed, NOW - 600, step, &hashes(recovery))
+            .confirm_totp(
+                USER_ID,
+                &sealed,
+                NOW - 600,
+                step,
+                &hashes(recovery),
+                Some(USER_ID)
+            )
             .await
             .unwrap()
     );
@@ -76,21 +83,21 @@ async fn an_enrolment_is_confirmed_once_and_only_for_the_secret_shown() {
     assert!(!f.is_enrolled());
     assert!(
         !store
-            .confirm_totp(USER_ID, &first, NOW - 600, 10, &hashes(10))
+            .confirm_totp(USER_ID, &first, NOW - 600, 10, &hashes(10), Some(USER_ID))
             .await
             .unwrap(),
         "a replaced secret"
     );
     assert!(
         !store
-            .confirm_totp(USER_ID, &second, NOW + 1, 10, &hashes(10))
+            .confirm_totp(USER_ID, &second, NOW + 1, 10, &hashes(10), Some(USER_ID))
             .await
             .unwrap(),
         "begun no later than the oldest accepted: expired"
     );
     assert!(
         store
-            .confirm_totp(USER_ID, &second, NOW - 600, 10, &hashes(10))
+            .confirm_totp(USER_ID, &second, NOW - 600, 10, &hashes(10), Some(USER_ID))
             .await
             .unwrap()
     );
@@ -103,7 +110,7 @@ async fn an_enrolment_is_confirmed_once_and_only_for_the_secret_shown() {
     // Confirmed: neither confirmed again nor replaced by a new enrolment.
     assert!(
         !store
-            .confirm_totp(USER_ID, &second, NOW - 600, 11, &hashes(10))
+            .confirm_totp(USER_ID, &second, NOW - 600, 11, &hashes(10), Some(USER_ID))
             .await
             .unwrap()
     );
@@ -121,9 +128,19 @@ async fn an_enrolment_is_confirmed_once_and_only_for_the_secret_shown() {
     assert!(!store.begin_totp(nobody, &first, NOW).await.unwrap());
     assert_eq!(store.second_factor(nobody).await.unwrap(), None);
 
-    assert!(store.remove_second_factor(USER_ID).await.unwrap());
+    assert!(
+        store
+            .remove_second_factor(USER_ID, Some(USER_ID))
+            .await
+            .unwrap()
+    );
     assert_eq!(factor(store).await, Default::default());
-    assert!(!store.remove_second_factor(USER_ID).await.unwrap());
+    assert!(
+        !store
+            .remove_second_factor(USER_ID, Some(USER_ID))
+            .await
+            .unwrap()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -234,14 +251,14 @@ async fn an_enrolment_gives_a_secret_then_recovery_codes_for_its_first_code() {
     app.sign_in("sam@example.com", DEMO_PASSWORD).await;
     let secret = Secret::from_base32(&shown.secret).unwrap();
     let code = secret.code(step_at(t).unwrap());
-    let wrong = confirm_enrolment(state, PLAIN_USER_ID, "000000", t).await;
+    let wrong = confirm_enrolment(state, PLAIN_USER_ID, "000000", None, t).await;
     assert_eq!(wrong.unwrap_err().code(), "invalid_code");
-    let codes = confirm_enrolment(state, PLAIN_USER_ID, &code, t)
+    let codes = confirm_enrolment(state, PLAIN_USER_ID, &code, None, t)
         .await
         .unwrap();
     assert_eq!(codes.len(), 10);
     // Once on: confirming again, or beginning again, is refused.
-    let again = confirm_enrolment(state, PLAIN_USER_ID, &code, t).await;
+    let again = confirm_enrolment(state, PLAIN_USER_ID, &code, None, t).await;
     assert_eq!(again.unwrap_err().code(), "no_pending_enrolment");
     let twice = begin_enrolment(state, PLAIN_USER_ID, t).await;
     assert_eq!(twice.unwrap_err().code(), "mfa_already_enrolled");
@@ -269,7 +286,7 @@ async fn an_enrolment_left_waiting_expires_and_an_unknown_user_has_none() {
     let secret = Secret::from_base32(&shown.secret).unwrap();
     let late = NOW + ENROLMENT_TTL_SECONDS;
     let code = secret.code(step_at(late).unwrap());
-    let expired = confirm_enrolment(state, PLAIN_USER_ID, &code, late).await;
+    let expired = confirm_enrolment(state, PLAIN_USER_ID, &code, None, late).await;
     assert_eq!(expired.unwrap_err().code(), "no_pending_enrolment");
     let nobody = begin_enrolment(state, UserId::of(9_999), NOW).await;
     assert_eq!(nobody.unwrap_err().code(), "user_not_found");

@@ -90,7 +90,7 @@ async fn an_admin_signed_in_with_a_second_factor_removes_a_users_lost_one() {
     let code = Secret::from_base32(&shown.secret)
         .unwrap()
         .code(step_at(t).unwrap());
-    confirm_enrolment(&env.state, PLAIN_USER_ID, &code, t)
+    confirm_enrolment(&env.state, PLAIN_USER_ID, &code, None, t)
         .await
         .unwrap();
     let sam = PLAIN_USER_ID.to_string();

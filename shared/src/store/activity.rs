@@ -1,0 +1,113 @@
+//! Each user's activity history (the activity table): written by the event publisher, read a
+//! page at a time, newest first.
+
+use super::{Store, StoreError, classify, n, s};
+use crate::domain::UserId;
+use crate::domain::activity::Activity;
+use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+
+/// `BatchWriteItem` takes at most this many items.
+const MAX_BATCH: usize = 25;
+
+/// Rounds of retrying what DynamoDB left unprocessed (throttling) before giving up.
+const UNPROCESSED_ROUNDS: u32 = 5;
+
+/// A page of a user's activity.
+#[derive(Debug, Clone, Default)]
+pub struct ActivityPage {
+    /// At most `limit` entries, newest first.
+    pub entries: Vec<Activity>,
+    /// The `at_id` of the last entry, when there may be more.
+    pub next: Option<String>,
+}
+
+impl Store {
+    /// Records entries of users' histories. Idempotent: an entry's key is its event's time and
+    /// id, so one written twice (an event delivered again) is the same item.
+    pub async fn record_activity(&self, entries: &[Activity]) -> Result<(), StoreError> {
+        for chunk in entries.chunks(MAX_BATCH) {
+            let mut requests = Vec::with_capacity(chunk.len());
+            for entry in chunk {
+                let put = PutRequest::builder()
+                    .set_item(Some(serde_dynamo::to_item(entry)?))
+                    .build()
+                    .map_err(|e| StoreError::Failed {
+                        operation: "BatchWriteItem",
+                        source: Box::new(e),
+                    })?;
+                requests.push(WriteRequest::builder().put_request(put).build());
+            }
+            let mut round = 0;
+            while !requests.is_empty() {
+                if round == UNPROCESSED_ROUNDS {
+                    return Err(StoreError::Transient {
+                        operation: "BatchWriteItem",
+                        source: "DynamoDB kept items unprocessed".into(),
+                    });
+                }
+                if round > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(50 << round)).await;
+                }
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.tables.activity, requests)
+                    .send()
+                    .await
+                    .map_err(|e| classify("BatchWriteItem", e))?;
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut left| left.remove(&self.tables.activity))
+                    .unwrap_or_default();
+                round += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// A page of `user_id`'s activity, newest first, after the entry `after` (an `at_id`).
+    /// Reads one entry more than `limit` to know whether another page follows, so the last
+    /// page has no cursor; a read DynamoDB cut short (1 MB) goes on from where it stopped.
+    pub async fn activity_page(
+        &self,
+        user_id: UserId,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<ActivityPage, StoreError> {
+        let mut entries: Vec<Activity> = Vec::new();
+        let mut start = after.map(str::to_owned);
+        loop {
+            let wanted = limit + 1 - entries.len();
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.tables.activity)
+                .key_condition_expression("user_id = :u")
+                .expression_attribute_values(":u", n(user_id))
+                .scan_index_forward(false)
+                .limit(i32::try_from(wanted).unwrap_or(i32::MAX));
+            if let Some(start) = &start {
+                query = query
+                    .exclusive_start_key("user_id", n(user_id))
+                    .exclusive_start_key("at_id", s(start));
+            }
+            let out = query.send().await.map_err(|e| classify("Query", e))?;
+            let page: Vec<Activity> = serde_dynamo::from_items(out.items.unwrap_or_default())?;
+            entries.extend(page);
+            let more = out
+                .last_evaluated_key
+                .and_then(|k| k.get("at_id").and_then(|v| v.as_s().ok()).cloned());
+            match more {
+                Some(key) if entries.len() <= limit => start = Some(key),
+                _ => break,
+            }
+        }
+        let next = if entries.len() > limit {
+            entries.truncate(limit);
+            entries.last().map(|e| e.at_id.clone())
+        } else {
+            None
+        };
+        Ok(ActivityPage { entries, next })
+    }
+}
