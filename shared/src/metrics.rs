@@ -136,6 +136,7 @@ mod tests {
             Metric::SessionsEnded(EndReason::Logout, 1),
             Metric::ServiceUnavailable,
             Metric::ServerError,
+            Metric::EventRecordSkipped,
         ] {
             assert!(NAMES.contains(&m.name_value_reason().0), "{m:?}");
         }

@@ -13,6 +13,10 @@ pub const LIVE_INDEX: &str = "live";
 /// does not grow with their history. Local, so it can be read strongly consistently.
 pub const LIVE_UNTIL: &str = "live_until";
 
+/// The attribute `sessions-cli copy-sessions` adds to every item it copies into a new sessions
+/// table (when, Unix seconds): the event publisher takes such an arrival for no sign-in.
+pub const COPIED: &str = "copied_at";
+
 /// A key attribute: name and scalar type (`N` or `S`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeyAttr {

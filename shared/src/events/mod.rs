@@ -13,6 +13,7 @@ use crate::domain::activity::{Activity, at_id};
 use crate::domain::event::{self, Actor, Occurrence, SCHEMA_VERSION, ThrottleCounter};
 use crate::domain::time::rfc3339;
 use crate::domain::{Session, User, UserId};
+use crate::tables::COPIED;
 use serde::Serialize;
 use serde_dynamo::Item;
 
@@ -124,6 +125,12 @@ pub fn of_record(record: &Record) -> Result<Vec<Envelope>, DecodeError> {
         record: record.id.clone(),
         source,
     };
+    // An item copied into a new sessions table (`sessions-cli copy-sessions`) happened before,
+    // in the old table: its arrival is no sign-in, nor an operator's end of every session.
+    let copied = |i: &Item| i.contains_key(COPIED);
+    if record.old.is_none() && record.new.as_ref().is_some_and(copied) {
+        return Ok(Vec::new());
+    }
     let key = record.new.as_ref().or(record.old.as_ref());
     let occurrences = match record.source {
         Source::Sessions if key.is_some_and(is_global_item) => global(record),
@@ -193,5 +200,73 @@ fn global(record: &Record) -> Vec<Occurrence> {
             data: serde_json::json!({"global_epoch": new}),
         }],
         _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_dynamo::AttributeValue as Av;
+
+    fn item(pairs: &[(&str, Av)]) -> Item {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect::<std::collections::HashMap<_, _>>()
+            .into()
+    }
+
+    fn record(old: Option<Item>, new: Option<Item>) -> Record {
+        Record {
+            id: "r1".into(),
+            source: Source::Sessions,
+            old,
+            new,
+            at: 1_764_583_200,
+        }
+    }
+
+    #[test]
+    fn the_operators_end_of_every_session_is_told_and_a_copy_of_its_item_is_not() {
+        let global = |epoch: &str| {
+            vec![
+                ("user_id", Av::N("0".into())),
+                ("session_id", Av::S("global".into())),
+                ("global_epoch", Av::N(epoch.into())),
+            ]
+        };
+        let first = of_record(&record(None, Some(item(&global("1"))))).unwrap();
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].kind(), "sessions.all_ended");
+        assert_eq!(first[0].id, "r1-sessions.all_ended");
+        let again = record(Some(item(&global("1"))), Some(item(&global("2"))));
+        assert_eq!(of_record(&again).unwrap().len(), 1);
+        // Copied into a new table: it ended nothing now.
+        let mut copied = global("2");
+        copied.push((COPIED, Av::N("1764583300".into())));
+        assert!(
+            of_record(&record(None, Some(item(&copied))))
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn tables_are_told_apart_by_stream_arn_or_name_and_foreign_ones_ignored() {
+        let tables = TableNames {
+            sessions: "s".into(),
+            users: "u".into(),
+            user_emails: "e".into(),
+            activity: "a".into(),
+        };
+        let arn = "arn:aws:dynamodb:eu-west-1:1:table/u/stream/2026-12-01T00:00:00.000";
+        assert_eq!(Source::of(&tables, arn), Some(Source::Users));
+        assert_eq!(Source::of(&tables, "e"), Some(Source::UserEmails));
+        // The history table has no stream, and is no source.
+        assert_eq!(Source::of(&tables, "a"), None);
+        assert_eq!(
+            Source::of(&tables, "arn:aws:dynamodb:x:1:table/other/stream/x"),
+            None
+        );
     }
 }

@@ -50,7 +50,7 @@ pub async fn for_admin(
 ) -> Result<Listed, ApiError> {
     let (admin, page) = tokio::join!(
         Caller::admin(state, bearer, Some(user_id), now),
-        state.store.activity_page(user_id, limit, after),
+        state.store.activity_page(user_id, limit, after, now),
     );
     let admin = admin?;
     if admin.other.is_none() {
@@ -78,7 +78,7 @@ pub async fn own(
 ) -> Result<Listed, ApiError> {
     let (caller, page) = tokio::join!(
         Caller::user(state, bearer, now),
-        state.store.activity_page(bearer.user_id, limit, after),
+        state.store.activity_page(bearer.user_id, limit, after, now),
     );
     caller?;
     let mut listed = Listed::from(page?);

@@ -65,14 +65,17 @@ impl Store {
         Ok(())
     }
 
-    /// A page of `user_id`'s activity, newest first, after the entry `after` (an `at_id`).
+    /// A page of `user_id`'s activity, newest first, after the entry `after` (an `at_id`),
+    /// without entries past their retention at `now` (TTL deletes them only eventually).
     /// Reads one entry more than `limit` to know whether another page follows, so the last
-    /// page has no cursor; a read DynamoDB cut short (1 MB) goes on from where it stopped.
+    /// page has no cursor; a read DynamoDB cut short (1 MB, or entries filtered out) goes on
+    /// from where it stopped.
     pub async fn activity_page(
         &self,
         user_id: UserId,
         limit: usize,
         after: Option<&str>,
+        now: i64,
     ) -> Result<ActivityPage, StoreError> {
         let mut entries: Vec<Activity> = Vec::new();
         let mut start = after.map(str::to_owned);
@@ -83,7 +86,10 @@ impl Store {
                 .query()
                 .table_name(&self.tables.activity)
                 .key_condition_expression("user_id = :u")
+                .filter_expression("#ttl > :now")
+                .expression_attribute_names("#ttl", "ttl")
                 .expression_attribute_values(":u", n(user_id))
+                .expression_attribute_values(":now", n(now))
                 .scan_index_forward(false)
                 .limit(i32::try_from(wanted).unwrap_or(i32::MAX));
             if let Some(start) = &start {

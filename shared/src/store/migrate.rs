@@ -3,8 +3,8 @@
 //! deployed before it gets a new sessions table on update; this copies the old one's items into
 //! it (docs/operations.md, "Upgrading to the live index").
 
-use super::{Item, Store, StoreError, classify, condition_failed};
-use crate::tables::LIVE_UNTIL;
+use super::{Item, Store, StoreError, classify, condition_failed, n};
+use crate::tables::{COPIED, LIVE_UNTIL};
 use aws_sdk_dynamodb::types::AttributeValue;
 
 /// What [`Store::copy_sessions_from`] did.
@@ -75,9 +75,11 @@ impl Store {
     }
 
     /// Writes one copied item unless the new table has it: whether it was written, and whether
-    /// it is a live session.
+    /// it is a live session. It is marked [`COPIED`], so the event publisher knows a copy from
+    /// a sign-in (or the operator's end of every session).
     async fn put_copied(&self, item: Item) -> Result<(bool, bool), StoreError> {
-        let (item, live) = with_live_until(item);
+        let (mut item, live) = with_live_until(item);
+        item.insert(COPIED.to_owned(), n(crate::domain::time::now_epoch()));
         let result = self
             .client
             .put_item()

@@ -291,14 +291,16 @@ async fn relay_events(
     let relay = relay::Relay::new(client, state.store.clone(), retention, checkpoint);
     let mut sink = relay::JsonLines(out);
     loop {
-        let delivered = relay
-            .poll(&mut sink)
-            .await
-            .map_err(|e| anyhow::anyhow!(e.to_string()))
-            .context("relaying the tables' streams")?;
-        if once {
-            eprintln!("relayed {delivered} events to {}", sink.0.display());
-            return Ok(());
+        let polled = relay.poll(&mut sink).await;
+        match (polled, once) {
+            (Ok(delivered), true) => {
+                eprintln!("relayed {delivered} events to {}", sink.0.display());
+                return Ok(());
+            }
+            (Err(e), true) => bail!("relaying the tables' streams: {e}"),
+            // The local stack goes on: the next poll starts again from the checkpoint.
+            (Err(e), false) => eprintln!("relay-events: {e}; trying again"),
+            (Ok(_), false) => {}
         }
         tokio::time::sleep(std::time::Duration::from_millis(interval_ms)).await;
     }

@@ -244,3 +244,11 @@ impl TestEnv {
             .unwrap();
     }
 }
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        // The relay's checkpoint, and the file it is written through.
+        let _ = std::fs::remove_file(&self.events_checkpoint);
+        let _ = std::fs::remove_file(self.events_checkpoint.with_extension("tmp"));
+    }
+}
