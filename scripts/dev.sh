@@ -63,8 +63,11 @@ cli seed
 TOKEN=$(cli token --user 1 --minutes 60 --user-agent "curl (make dev)")
 printf '%s\n' "$TOKEN" >.data/admin-token
 cli render-events --out .data/events
-# The publisher's local stand-in: every write's domain events, from the tables' streams.
-cli relay-events --out .data/events.jsonl --checkpoint .data/events.checkpoint.json \
+# The publisher's local stand-in: every write's domain events, from the tables' streams. The
+# binary itself, not `cli` (a function: `$!` would be its subshell, and killing that would
+# leave the relay running after Ctrl-C).
+"${CARGO_TARGET_DIR:-target}/debug/sessions-cli" relay-events --out .data/events.jsonl \
+  --checkpoint .data/events.checkpoint.json \
   >.data/relay.log 2>&1 &
 started+=("$!")
 

@@ -42,6 +42,7 @@ stop_stack() {
   kill -0 "$STACK" 2>/dev/null && fail "the stack did not stop on Ctrl-C"
   if (exec 3<>/dev/tcp/127.0.0.1/8100) 2>/dev/null; then fail "DynamoDB still listening after Ctrl-C"; fi
   if (exec 3<>/dev/tcp/127.0.0.1/8000) 2>/dev/null; then fail "API still listening after Ctrl-C"; fi
+  if pgrep -f "sessions-cli relay-events" >/dev/null; then fail "the event relay still running after Ctrl-C"; fi
 }
 
 # status URL [curl args...]: prints the status code; the body goes to $BODY.
