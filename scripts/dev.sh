@@ -63,11 +63,11 @@ cli seed
 TOKEN=$(cli token --user 1 --minutes 60 --user-agent "curl (make dev)")
 printf '%s\n' "$TOKEN" >.data/admin-token
 cli render-events --out .data/events
-# The publisher's local stand-in: every write's domain events, from the tables' streams. The
-# binary itself, not `cli` (a function: `$!` would be its subshell, and killing that would
-# leave the relay running after Ctrl-C).
+# The publisher's local stand-in: every write's domain events, from the tables' streams, and
+# new-sign-in alerts as files. The binary itself, not `cli` (a function: `$!` would be its
+# subshell, and killing that would leave the relay running after Ctrl-C).
 "${CARGO_TARGET_DIR:-target}/debug/sessions-cli" relay-events --out .data/events.jsonl \
-  --checkpoint .data/events.checkpoint.json \
+  --checkpoint .data/events.checkpoint.json --outbox .data/outbox \
   >.data/relay.log 2>&1 &
 started+=("$!")
 
@@ -89,6 +89,7 @@ cat <<BANNER
     curl -s -H "Authorization: Bearer \$(cat .data/admin-token)" http://localhost:$API_PORT/sessions/user/74
 
   Domain events (docs/events.md), one JSON object per line: tail -f .data/events.jsonl
+  New-sign-in alerts (e-mails on AWS), one JSON file each: .data/outbox/
   Replay an event file (tokens filled in): cargo lambda invoke get-user-sessions --data-file .data/events/get-user-sessions/200-admin-lists-user-74.json
   Ctrl-C stops the API and DynamoDB.
 

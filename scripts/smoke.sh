@@ -199,6 +199,7 @@ PY
     [[ $(status "$API/auth/introspect" -X POST -d "token=$phone") == 200 ]] || fail "introspect: $(cat "$BODY")"
     grep -qx '{"active":false}' "$BODY" || fail "introspect an ended session's token: $(cat "$BODY")"
     check_events "$user_id"
+    check_alert "$email"
   fi
   local admin
   admin=$(admin_token)
@@ -245,6 +246,26 @@ import json, sys
 print([e["type"] for e in map(json.loads, open(".data/events.jsonl")) if e.get("user_id") == int(sys.argv[1])])
 PY
   fail "the walkthrough's events did not reach .data/events.jsonl (see .data/relay.log)"
+}
+
+# The walkthrough's phone was a new device: its user was e-mailed (locally, a file in
+# .data/outbox/) a "This wasn't me" link. The phone's session has ended already ("end all
+# others"), so the link marks it reported without ending anything new; a second use is 410.
+check_alert() {
+  local email=$1 mail token
+  for _ in $(seq 1 40); do
+    mail=$(grep -l "\"to\": \"$email\"" .data/outbox/*.json 2>/dev/null | head -1)
+    [[ -n "$mail" ]] && break
+    sleep 0.25
+  done
+  [[ -n "$mail" ]] || fail "no new-sign-in alert for $email in .data/outbox (see .data/relay.log)"
+  token=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["link"].split("#token=")[1])' "$mail")
+  [[ $(status "$API/auth/not-me" -X POST -H 'content-type: application/json' -d "{\"token\": \"$token\"}") == 200 ]] \
+    || fail "not-me: $(cat "$BODY")"
+  [[ $(json_field ended) == False && $(json_field password_change_required) == True ]] || fail "not-me: $(cat "$BODY")"
+  [[ $(status "$API/auth/not-me" -X POST -H 'content-type: application/json' -d "{\"token\": \"$token\"}") == 410 ]] \
+    || fail "not-me used twice: $(cat "$BODY")"
+  [[ $(json_field code) == link_used ]] || fail "not-me used twice: $(cat "$BODY")"
 }
 
 # The admin's view of what happened to the walkthrough's user, and the user's own: the same

@@ -93,6 +93,14 @@ pub enum ApiError {
         /// Machine code.
         code: &'static str,
     },
+    /// 410: what the request carries worked once and no longer does (a used or expired link).
+    #[error("{detail}")]
+    Gone {
+        /// Human message.
+        detail: &'static str,
+        /// Machine code.
+        code: &'static str,
+    },
     /// 405: the route exists, the method does not.
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -139,6 +147,7 @@ impl ApiError {
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Gone { .. } => StatusCode::GONE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -153,7 +162,8 @@ impl ApiError {
             | Self::Forbidden { code, .. }
             | Self::BadRequest { code, .. }
             | Self::NotFound { code, .. }
-            | Self::Conflict { code, .. } => code,
+            | Self::Conflict { code, .. }
+            | Self::Gone { code, .. } => code,
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
             Self::TooManyRequests { .. } => "too_many_attempts",

@@ -15,6 +15,8 @@
 //! | `ServiceUnavailable` | | a request answered 503 (DynamoDB unreachable, slow or throttling) |
 //! | `ServerErrors` | | a request answered 500 |
 //! | `EventRecordsSkipped` | | the event publisher could not read a stream record and skipped it |
+//! | `AlertsSent` | | a new-sign-in alert was sent |
+//! | `AlertsFailed` | | a new-sign-in alert could not be decided or sent (logged with its cause) |
 
 use crate::domain::EndReason;
 use std::sync::OnceLock;
@@ -30,6 +32,8 @@ pub const NAMES: &[&str] = &[
     "ServiceUnavailable",
     "ServerErrors",
     "EventRecordsSkipped",
+    "AlertsSent",
+    "AlertsFailed",
 ];
 
 /// What happened.
@@ -53,6 +57,10 @@ pub enum Metric {
     ServerError,
     /// The event publisher skipped a stream record it could not read.
     EventRecordSkipped,
+    /// A new-sign-in alert was sent.
+    AlertSent,
+    /// A new-sign-in alert could not be decided or sent.
+    AlertFailed,
 }
 
 impl Metric {
@@ -67,6 +75,8 @@ impl Metric {
             Self::ServiceUnavailable => ("ServiceUnavailable", 1, None),
             Self::ServerError => ("ServerErrors", 1, None),
             Self::EventRecordSkipped => ("EventRecordsSkipped", 1, None),
+            Self::AlertSent => ("AlertsSent", 1, None),
+            Self::AlertFailed => ("AlertsFailed", 1, None),
         }
     }
 }
@@ -137,6 +147,8 @@ mod tests {
             Metric::ServiceUnavailable,
             Metric::ServerError,
             Metric::EventRecordSkipped,
+            Metric::AlertSent,
+            Metric::AlertFailed,
         ] {
             assert!(NAMES.contains(&m.name_value_reason().0), "{m:?}");
         }

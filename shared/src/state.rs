@@ -3,7 +3,7 @@
 use crate::config::{self, Config};
 use crate::error::{self, ApiError};
 use crate::store::Store;
-use crate::tokens::{self, keys, refresh, seal};
+use crate::tokens::{self, keys, link, refresh, seal};
 use crate::{cursor, passwords, store};
 use std::sync::Arc;
 
@@ -48,6 +48,8 @@ pub struct AppState {
     pub refresh_key: Option<Arc<refresh::RefreshKey>>,
     /// The second factor's keys: only in the functions that check or enrol one.
     pub factor_keys: Option<Arc<seal::FactorKeys>>,
+    /// The key of the "This wasn't me" links: only in the function that takes them.
+    pub link_key: Option<Arc<link::LinkKey>>,
     /// The shared AWS configuration (region, credentials, timeouts).
     pub sdk: aws_config::SdkConfig,
 }
@@ -90,6 +92,7 @@ impl AppState {
             signer: None,
             refresh_key: None,
             factor_keys: None,
+            link_key: None,
             sdk,
         })
     }
@@ -165,6 +168,31 @@ impl AppState {
         self.factor_keys
             .as_deref()
             .ok_or_else(|| ApiError::internal("this function has no second-factor key"))
+    }
+
+    /// Adds the key of the "This wasn't me" links: from `ALERT_LINK_KEY_SECRET_ARN`, or
+    /// `ALERT_LINK_KEY`, or, only where `APP_ENV=local`, the dev-only key. At least 32 bytes,
+    /// and never the dev-only key in a deployed stack.
+    pub async fn with_link_key_from_env(self) -> Result<Self, error::StartupError> {
+        let sources = &self.config.secrets;
+        let from = (sources.link_key_arn.clone(), sources.link_key.clone());
+        let text = self.secret_text(from, "ALERT_LINK_KEY_SECRET_ARN").await?;
+        let deployed = self.config.app_env == config::AppEnv::Deployed;
+        let key = link::LinkKey::from_secret(text.as_deref(), deployed)?;
+        Ok(self.with_link_key(key))
+    }
+
+    /// Adds the key of the "This wasn't me" links.
+    pub fn with_link_key(mut self, key: link::LinkKey) -> Self {
+        self.link_key = Some(Arc::new(key));
+        self
+    }
+
+    /// The key of the "This wasn't me" links, or a 500 in a function built without it.
+    pub fn link_key(&self) -> Result<&link::LinkKey, ApiError> {
+        self.link_key
+            .as_deref()
+            .ok_or_else(|| ApiError::internal("this function has no link key"))
     }
 
     /// Adds the refresh-token key from its bytes: at least 32, and never the dev-only key in a

@@ -31,11 +31,16 @@ const EMAILS_STREAM: &str = "UserEmailsTable.StreamArn";
 const BUS: &str = "EventBus";
 const ACTIVITY: &str = "ActivityTable";
 const DEAD_LETTERS: &str = "EventsDeadLetterQueue";
+const LINK_KEY: &str = "AlertLinkKeySecret";
+const SENDER: &str = "arn:AWS::Partition:ses:AWS::Region:AWS::AccountId:identity/AlertEmailSender";
+const SENDER_DOMAIN: &str =
+    "arn:AWS::Partition:ses:AWS::Region:AWS::AccountId:identity/SenderDomain";
 
 /// (function, [(action, resource)]).
 const EXPECTED: &[(&str, &[(&str, &str)])] = &[
     // Reads the streams (ListStreams takes no resource but "*"), writes the activity history,
-    // publishes, reports give-ups; reads no table, no secret.
+    // publishes, reports give-ups. Where alerts are sent (SendAlerts): what a user's sign-ins
+    // have shown, the user's e-mail, the link key, and SES from the sender only.
     (
         "publish-events",
         &[
@@ -52,6 +57,21 @@ const EXPECTED: &[(&str, &[(&str, &str)])] = &[
             ("dynamodb:BatchWriteItem", ACTIVITY),
             ("events:PutEvents", BUS),
             ("sqs:SendMessage", DEAD_LETTERS),
+            (GET, ACTIVITY),
+            (UPDATE, ACTIVITY),
+            (GET, USERS),
+            (SECRET, LINK_KEY),
+            ("ses:SendEmail", SENDER),
+            ("ses:SendEmail", SENDER_DOMAIN),
+        ],
+    ),
+    // Ends and marks the one session a link names; no read, no other table.
+    (
+        "report-sign-in",
+        &[
+            (UPDATE, SESSIONS),
+            (SECRET, LINK_KEY),
+            (SECRET, ORIGIN_SECRET),
         ],
     ),
     (
@@ -351,6 +371,8 @@ fn template() -> Value {
 fn resource_name(v: &Value) -> String {
     match v {
         Value::String(s) => s.replace("${", "").replace('}', "").replace(".Arn", ""),
+        // `!Sub [template, {variables}]`: the template.
+        Value::Sequence(parts) if !parts.is_empty() => resource_name(&parts[0]),
         Value::Tagged(t) => resource_name(&t.value),
         other => format!("{other:?}"),
     }
@@ -399,8 +421,13 @@ fn every_function_has_exactly_the_permissions_it_needs() {
                 policy.get("Statement").is_some(),
                 "{name}: only inline statements, no managed policies"
             );
-            // The only conditional grant: CloudFront's origin secret, when there is one.
-            if let Some(condition) = condition {
+            // The conditional grants: CloudFront's origin secret, when there is one, and the
+            // publisher's alerts, where they are sent.
+            if let Some(condition) = condition.as_deref()
+                && name == "publish-events"
+            {
+                assert_eq!(condition, "SendAlerts");
+            } else if let Some(condition) = condition {
                 assert_eq!(condition, "UseCloudFront", "{name}");
                 assert_eq!(
                     format!("{:?}", policy["Statement"])
@@ -478,6 +505,7 @@ fn secrets_are_read_at_cold_start_by_exactly_the_functions_that_need_them() {
         "MFA_KEY",
         "CURSOR_SECRET",
         "ORIGIN_VERIFY_SECRET",
+        "ALERT_LINK_KEY",
         "resolve:",
     ] {
         assert!(!globals.contains(secret), "{secret} must not be global");
@@ -525,6 +553,8 @@ fn secrets_are_read_at_cold_start_by_exactly_the_functions_that_need_them() {
         ]
         .contains(&name);
         assert_eq!(env.contains("CURSOR_SECRET_ARN"), pages, "{name}");
+        let links = ["publish-events", "report-sign-in"].contains(&name);
+        assert_eq!(env.contains("ALERT_LINK_KEY_SECRET_ARN"), links, "{name}");
         // Every function that records an address (all but jwks) tells CloudFront apart, but
         // introspect: other backends call it directly, signed with IAM; and the publisher
         // serves no requests.

@@ -6,10 +6,12 @@
 //! when EventBridge refuses one, the handler reports the record it came from as the batch's
 //! first failure (`ReportBatchItemFailures`), so Lambda retries from that record on: nothing
 //! after a failure is skipped, and what is published twice keeps its id. When the history
-//! cannot be written, the whole batch is retried. A record whose image the service cannot read is logged and skipped, never retried
+//! cannot be written, the whole batch is retried. New-sign-in alerts follow, where the stack
+//! sends them. A record whose image the service cannot read is logged and skipped, never retried
 //! for ever (it would hold up every later event of its shard).
 
 pub mod bus;
+pub mod ses;
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
@@ -17,6 +19,7 @@ use bus::Bus;
 use shared::Store;
 use shared::config::TableNames;
 use shared::events::{Envelope, Record, Source, of_record};
+use shared::services::alerts::Alerts;
 
 /// What the handler needs: the tables it may hear from, the history and the bus.
 #[derive(Debug, Clone)]
@@ -29,6 +32,8 @@ pub struct Publisher {
     pub retention_seconds: i64,
     /// Where events go.
     pub bus: Bus,
+    /// New-sign-in alerts, where the stack sends them (`ALERT_EMAIL_FROM`).
+    pub alerts: Option<Alerts<ses::Ses>>,
 }
 
 /// A Lambda stream record as the events module reads it; `None` for another table's.
@@ -92,6 +97,11 @@ pub async fn handle(publisher: &Publisher, event: Event) -> DynamoDbEventRespons
         let seq = events.get(index).and_then(|(_, seq)| seq.clone());
         tracing::error!(error = %why, sequence_number = ?seq, "events not published; retrying from this record");
         return retry_from(seq);
+    }
+    // Alerts last, best effort: they never hold up the stream (see `shared::services::alerts`).
+    if let Some(alerts) = &publisher.alerts {
+        let now = shared::domain::time::now_epoch();
+        alerts.notify(&publisher.store, &envelopes, now).await;
     }
     let records = event.records.len();
     tracing::info!(records, events = events.len(), "published");
@@ -201,6 +211,7 @@ mod replays_its_stream_events {
             store: Store::new(client, tables()),
             retention_seconds: 90 * 86_400,
             bus,
+            alerts: None,
         };
         (publisher, written)
     }

@@ -1,11 +1,14 @@
 //! `publish-events`: the tables' stream records to domain events on the EventBridge bus.
 //! Builds the bus client once per cold start and hands each batch to the handler
-//! (`src/lib.rs`). It reads no table and holds no secret (the records carry the items); it
-//! writes each user's activity history.
+//! (`src/lib.rs`). The records carry the items; it writes each user's activity history, and,
+//! where the stack sends new-sign-in alerts (`ALERT_EMAIL_FROM`), reads the user's e-mail and
+//! holds the link key (read from Secrets Manager here, once).
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use publish_events::{Publisher, bus::Bus, handle};
+use publish_events::{Publisher, bus::Bus, handle, ses::Ses};
 use shared::config::{self, DynamoConfig, TableNames};
+use shared::services::alerts::Alerts;
+use shared::tokens::{keys, link::LinkKey};
 use shared::{Store, logging, store};
 
 #[tokio::main(flavor = "current_thread")]
@@ -22,12 +25,39 @@ async fn main() -> Result<(), Error> {
         tables,
         retention_seconds: config::activity_retention_seconds()?,
         bus: Bus::new(client, bus_name),
+        alerts: alerts(&sdk).await?,
     };
     let publisher = &publisher;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
         Ok::<_, Error>(handle(publisher, event.payload).await)
     }))
     .await
+}
+
+/// New-sign-in alerts where `ALERT_EMAIL_FROM` names a sender: SES from that address, links
+/// to `ALERT_LINK_URL`, signed with the key from `ALERT_LINK_KEY_SECRET_ARN` (or
+/// `ALERT_LINK_KEY`, or, only where `APP_ENV=local`, the dev-only key).
+async fn alerts(sdk: &aws_config::SdkConfig) -> Result<Option<Alerts<Ses>>, Error> {
+    let Some(from) = config::process_var("ALERT_EMAIL_FROM").filter(|f| !f.trim().is_empty())
+    else {
+        return Ok(None);
+    };
+    let link_url = config::process_var("ALERT_LINK_URL")
+        .filter(|u| u.starts_with("https://") || u.starts_with("http://localhost"))
+        .ok_or("ALERT_LINK_URL must be set to an https:// page of the app")?;
+    let secret = match config::process_var("ALERT_LINK_KEY_SECRET_ARN") {
+        Some(arn) => {
+            let client = aws_sdk_secretsmanager::Client::new(sdk);
+            Some(keys::fetch_secret_string(&client, &arn, "ALERT_LINK_KEY_SECRET_ARN").await?)
+        }
+        None => config::process_var("ALERT_LINK_KEY"),
+    };
+    let deployed = config::process_var("APP_ENV").as_deref() != Some("local");
+    Ok(Some(Alerts {
+        links: LinkKey::from_secret(secret.as_deref(), deployed)?,
+        link_url,
+        mailer: Ses::new(aws_sdk_sesv2::Client::new(sdk), from),
+    }))
 }
 
 /// The bus client's own timeouts and retries: a slow `PutEvents` that succeeds is worth

@@ -26,6 +26,11 @@ pub struct SecretSources {
     pub factor_key_arn: Option<String>,
     /// `MFA_KEY`, outside AWS.
     pub factor_key: Option<String>,
+    /// `ALERT_LINK_KEY_SECRET_ARN`: the key of the "This wasn't me" links of new-sign-in
+    /// alerts.
+    pub link_key_arn: Option<String>,
+    /// `ALERT_LINK_KEY`, outside AWS.
+    pub link_key: Option<String>,
     /// `CURSOR_SECRET_ARN`: the paging-cursor key (base64).
     pub cursor_arn: Option<String>,
     /// `ORIGIN_VERIFY_SECRET_ARN`: CloudFront's origin secret.
@@ -43,6 +48,8 @@ impl SecretSources {
             refresh_key: env.text("REFRESH_TOKEN_KEY"),
             factor_key_arn: env.text("MFA_KEY_SECRET_ARN"),
             factor_key: env.text("MFA_KEY"),
+            link_key_arn: env.text("ALERT_LINK_KEY_SECRET_ARN"),
+            link_key: env.text("ALERT_LINK_KEY"),
             cursor_arn: env.text("CURSOR_SECRET_ARN"),
             origin_verify_arn: env.text("ORIGIN_VERIFY_SECRET_ARN"),
         }

@@ -25,6 +25,8 @@ pub enum EndReason {
     /// A refresh came from another browser family than the sign-in, and the stack ends such
     /// sessions (`END_SESSION_ON_BROWSER_CHANGE`).
     BrowserChanged,
+    /// Its user followed the "This wasn't me" link of a new-sign-in alert.
+    Reported,
     /// Shown, never stored: the user's credentials changed (password change, disable, "end all
     /// sessions") after the session started, and the sweep has not marked it yet.
     CredentialsChanged,
@@ -44,6 +46,7 @@ impl EndReason {
             Self::RefreshTokenReuse => "refresh_token_reuse",
             Self::Evicted => "evicted",
             Self::BrowserChanged => "browser_changed",
+            Self::Reported => "reported",
             Self::CredentialsChanged => "credentials_changed",
             Self::AllSessionsEnded => "all_sessions_ended",
         }
@@ -54,7 +57,8 @@ impl EndReason {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EndedBy {
-    /// The session's own user (signing out, ending it or all others, changing the password).
+    /// The session's own user (signing out, ending it or all others, changing the password,
+    /// reporting a sign-in as not theirs).
     User,
     /// An administrator (ending it or all of the user's, disabling the user).
     Admin,
@@ -106,6 +110,7 @@ mod tests {
             ),
             (Some(EndReason::Evicted), Some(75), EndedBy::System),
             (Some(EndReason::BrowserChanged), Some(75), EndedBy::System),
+            (Some(EndReason::Reported), Some(75), EndedBy::User),
             (Some(EndReason::AllSessionsEnded), None, EndedBy::System),
             // Nothing recorded: the service's.
             (None, None, EndedBy::System),

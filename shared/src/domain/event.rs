@@ -153,6 +153,16 @@ pub fn of_session(old: Option<&Session>, new: Option<&Session>) -> Vec<Occurrenc
             ));
         }
     }
+    if old.reported_at.is_none()
+        && let Some(at) = new.reported_at
+    {
+        out.push(Occurrence::session(
+            "session.reported",
+            new,
+            Actor::recorded(new.user_id.get(), Some(new.user_id.get())),
+            json!({"reported_at": super::time::rfc3339(at), "ip_address": new.ip_address}),
+        ));
+    }
     let added: Vec<RiskFlag> = new
         .risk_flags
         .iter()
@@ -328,6 +338,31 @@ mod tests {
         assert!(of_session(Some(&ended), Some(&ended)).is_empty());
         // Deleted by TTL: no event.
         assert!(of_session(Some(&ended), None).is_empty());
+    }
+
+    #[test]
+    fn a_sign_in_reported_as_not_theirs_ends_by_the_user_and_is_told_once() {
+        let live = session();
+        let mut reported = live.clone();
+        reported.revoked_at = Some(live.last_activity);
+        reported.revoked_by = Some(live.user_id.get());
+        reported.revoked_reason = Some(EndReason::Reported);
+        reported.reported_at = Some(live.last_activity);
+        let events = of_session(Some(&live), Some(&reported));
+        assert_eq!(kinds(&events), ["session.ended", "session.reported"]);
+        assert_eq!(events[0].data["reason"], "reported");
+        assert_eq!(events[1].actor.kind, EndedBy::User);
+        // Reported after another end: only the report is new.
+        let mut ended = live.clone();
+        ended.revoked_at = Some(live.last_activity);
+        ended.revoked_reason = Some(EndReason::Logout);
+        let mut later = ended.clone();
+        later.reported_at = Some(live.last_activity + 5);
+        assert_eq!(
+            kinds(&of_session(Some(&ended), Some(&later))),
+            ["session.reported"]
+        );
+        assert!(of_session(Some(&later), Some(&later)).is_empty());
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //! - [`ids`], [`text`], [`time`]: identifiers, cleaning user text, timestamps.
 
 pub mod activity;
+pub mod alert;
 pub mod assurance;
 pub mod challenge;
 pub mod device;

@@ -157,6 +157,10 @@ pub struct Session {
     /// What refreshes saw that the sign-in did not ([`super::risk`]); sticky.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub risk_flags: Vec<RiskFlag>,
+    /// When its user reported it as not theirs (the "This wasn't me" link of a new-sign-in
+    /// alert), Unix seconds: set once, which makes the link single-use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_at: Option<i64>,
 }
 
 /// Where a session stands at a given moment.
@@ -214,6 +218,7 @@ impl Session {
             located_at: Some(now),
             signin_location: None,
             risk_flags: Vec::new(),
+            reported_at: None,
         }
     }
 
@@ -348,6 +353,7 @@ pub(crate) mod tests {
             located_at: None,
             signin_location: None,
             risk_flags: Vec::new(),
+            reported_at: None,
         }
     }
 

@@ -11,10 +11,12 @@
 //! - [`limits`]: starting a session within the concurrent session limit.
 //! - [`introspection`]: whether an access token is alive, for other backends (RFC 7662).
 //! - [`activity`]: a user's activity history, for them and for administrators.
+//! - [`alerts`]: new-sign-in e-mails with a "This wasn't me" link (the event publisher's).
 
 pub mod accounts;
 pub mod activity;
 pub mod admin;
+pub mod alerts;
 pub mod credentials;
 pub mod introspection;
 pub mod limits;

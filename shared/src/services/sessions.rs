@@ -305,3 +305,71 @@ pub async fn rename(
     audit::session_renamed(user_id, session_id, label.is_some(), ip);
     Ok(*session)
 }
+
+/// What following a "This wasn't me" link did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Reported {
+    /// The session the link named.
+    pub session_id: String,
+    /// Whether this request ended it (`false`: it had already ended, and is now marked).
+    pub ended: bool,
+    /// Always true: whoever signed in knew the password.
+    pub password_change_required: bool,
+    /// What the user should do next.
+    pub detail: &'static str,
+}
+
+/// Follows a "This wasn't me" link ([`crate::tokens::link`]): ends exactly the session it
+/// names, once, without a sign-in. An altered or foreign link is 400, an expired or used one
+/// 410, a session gone from the table 404; none of them ends anything.
+pub async fn report(
+    state: &AppState,
+    token: &str,
+    ip: &str,
+    now: i64,
+) -> Result<Reported, ApiError> {
+    use crate::store::ReportOutcome;
+    use crate::tokens::link::LinkError;
+    let link = state.link_key()?.verify(token, now).map_err(|e| match e {
+        LinkError::Invalid => ApiError::bad_request(
+            "The link is not valid. Use the link from the message as it is.",
+            "invalid_link",
+        ),
+        LinkError::Expired => ApiError::Gone {
+            detail: "The link has expired. Sign in and end the session from your session list.",
+            code: "link_expired",
+        },
+    })?;
+    let (user_id, session_id) = (link.user_id, link.session_id.as_str());
+    let outcome = state
+        .store
+        .report_session(user_id, session_id, now, &state.config.sessions)
+        .await?;
+    let ended = match outcome {
+        ReportOutcome::Ended => true,
+        ReportOutcome::AlreadyEnded => false,
+        ReportOutcome::AlreadyReported => {
+            return Err(ApiError::Gone {
+                detail: "The link has already been used.",
+                code: "link_used",
+            });
+        }
+        ReportOutcome::NotFound => return Err(ApiError::session_not_found()),
+    };
+    if ended {
+        audit::sessions_ended(
+            user_id,
+            user_id,
+            Some(session_id),
+            1,
+            EndReason::Reported,
+            ip,
+        );
+    }
+    Ok(Reported {
+        session_id: session_id.to_owned(),
+        ended,
+        password_change_required: true,
+        detail: "That session has ended. Change your password now: whoever signed in knows it.",
+    })
+}

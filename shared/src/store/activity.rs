@@ -1,10 +1,20 @@
 //! Each user's activity history (the activity table): written by the event publisher, read a
-//! page at a time, newest first.
+//! page at a time, newest first. Beside it, under the sort key [`KNOWN`], what the user's
+//! sign-ins have shown (devices, countries), for new-sign-in alerts.
 
 use super::{Store, StoreError, classify, n, s};
 use crate::domain::UserId;
 use crate::domain::activity::Activity;
-use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+use crate::domain::alert::Known;
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+
+/// The sort key of a user's [`Known`] item. History entries' keys start with ten digits
+/// ([`crate::domain::activity::at_id`]), so they all sort below [`HISTORY_END`] and this one
+/// above it: a listing never sees it.
+pub const KNOWN: &str = "known";
+
+/// Above every history entry's sort key, below [`KNOWN`].
+const HISTORY_END: &str = ":";
 
 /// `BatchWriteItem` takes at most this many items.
 const MAX_BATCH: usize = 25;
@@ -85,10 +95,11 @@ impl Store {
                 .client
                 .query()
                 .table_name(&self.tables.activity)
-                .key_condition_expression("user_id = :u")
+                .key_condition_expression("user_id = :u AND at_id < :end")
                 .filter_expression("#ttl > :now")
                 .expression_attribute_names("#ttl", "ttl")
                 .expression_attribute_values(":u", n(user_id))
+                .expression_attribute_values(":end", s(HISTORY_END))
                 .expression_attribute_values(":now", n(now))
                 .scan_index_forward(false)
                 .limit(i32::try_from(wanted).unwrap_or(i32::MAX));
@@ -115,5 +126,58 @@ impl Store {
             None
         };
         Ok(ActivityPage { entries, next })
+    }
+
+    /// What `user_id`'s sign-ins have shown so far; `None` before their first one is
+    /// remembered. Strongly consistent: whether to alert rests on it.
+    pub async fn known_sign_ins(&self, user_id: UserId) -> Result<Option<Known>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.activity)
+            .key("user_id", n(user_id))
+            .key("at_id", s(KNOWN))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify("GetItem", e))?;
+        let set = |item: &std::collections::HashMap<String, AttributeValue>,
+                   name: &str|
+         -> std::collections::BTreeSet<String> {
+            item.get(name)
+                .and_then(|v| v.as_ss().ok())
+                .map(|v| v.iter().cloned().collect())
+                .unwrap_or_default()
+        };
+        Ok(out.item.map(|item| Known {
+            devices: set(&item, "devices"),
+            countries: set(&item, "countries"),
+        }))
+    }
+
+    /// Adds a sign-in's device key and country (when known) to what `user_id`'s sign-ins have
+    /// shown. One `ADD` to string sets: concurrent sign-ins merge, and adding twice is adding
+    /// once.
+    pub async fn remember_sign_in(
+        &self,
+        user_id: UserId,
+        device: &str,
+        country: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.tables.activity)
+            .key("user_id", n(user_id))
+            .key("at_id", s(KNOWN))
+            .expression_attribute_values(":d", AttributeValue::Ss(vec![device.to_owned()]));
+        update = match country {
+            Some(c) => update
+                .update_expression("ADD devices :d, countries :c")
+                .expression_attribute_values(":c", AttributeValue::Ss(vec![c.to_owned()])),
+            None => update.update_expression("ADD devices :d"),
+        };
+        update.send().await.map_err(|e| classify("UpdateItem", e))?;
+        Ok(())
     }
 }

@@ -18,6 +18,10 @@ pub(super) const END_SESSION: &str = "SET revoked_at = :now, revoked_by = :by, \
 pub(super) const END_SESSION_IF: &str =
     "attribute_exists(session_id) AND attribute_not_exists(revoked_at)";
 
+/// [`END_SESSION`], and the session marked reported by its user (the "This wasn't me" link).
+pub(super) const REPORT_SESSION: &str = "SET revoked_at = :now, revoked_by = :by, \
+     revoked_reason = :why, #ttl = :ttl, reported_at = :now REMOVE live_until";
+
 /// The values [`END_SESSION`] writes.
 pub(super) fn end_values(
     ended_by: UserId,

@@ -124,5 +124,5 @@ pub use credentials::{AdminUpdate, EpochChange, EpochRefusal};
 pub use listing::{ActiveAt, SessionPage};
 pub use migrate::CopyReport;
 pub use second_factor::{FactorUse, SecondFactor};
-pub use sessions::{EndOutcome, Item, LabelOutcome, Rotation, session_item};
+pub use sessions::{EndOutcome, Item, LabelOutcome, ReportOutcome, Rotation, session_item};
 pub use users::Account;

@@ -1,7 +1,7 @@
 //! The sessions table: one item per session, keyed by user id and session id.
 
 use super::expressions::{
-    Conditional, END_SESSION, END_SESSION_IF, conditional, end_values, updated_item,
+    Conditional, END_SESSION, END_SESSION_IF, REPORT_SESSION, conditional, end_values, updated_item,
 };
 use super::{Store, StoreError, classify, condition_failed, n, s};
 use crate::domain::SessionPolicy;
@@ -33,6 +33,19 @@ pub enum EndOutcome {
     Ended,
     /// It had already been ended.
     AlreadyEnded,
+    /// There is no such session for that user.
+    NotFound,
+}
+
+/// What reporting a session as not its user's did ([`Store::report_session`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportOutcome {
+    /// It was active and is now ended and marked reported.
+    Ended,
+    /// It had already ended (or expired); it is now marked reported.
+    AlreadyEnded,
+    /// It had already been reported: the link was used before.
+    AlreadyReported,
     /// There is no such session for that user.
     NotFound,
 }
@@ -148,6 +161,58 @@ impl Store {
             Conditional::Written(_) => EndOutcome::Ended,
             Conditional::Refused(_) => EndOutcome::AlreadyEnded,
             Conditional::Missing => EndOutcome::NotFound,
+        })
+    }
+
+    /// Marks a session reported by its user, once, and ends it if it has not ended (reason
+    /// [`EndReason::Reported`], by its user). At most two conditional updates, each complete on
+    /// its own: the first ends and marks an active session; when it finds the session already
+    /// ended, the second only marks it. `reported_at` is written once, so a link works once.
+    pub async fn report_session(
+        &self,
+        user_id: UserId,
+        session_id: &str,
+        now: i64,
+        policy: &SessionPolicy,
+    ) -> Result<ReportOutcome, StoreError> {
+        let ended = self
+            .update_session(user_id, session_id)
+            .update_expression(REPORT_SESSION)
+            .condition_expression(format!(
+                "{END_SESSION_IF} AND attribute_not_exists(reported_at)"
+            ))
+            .expression_attribute_names("#ttl", "ttl")
+            .set_expression_attribute_values(Some(end_values(
+                user_id,
+                EndReason::Reported,
+                now,
+                policy,
+            )))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match conditional(ended)? {
+            Conditional::Written(_) => return Ok(ReportOutcome::Ended),
+            Conditional::Missing => return Ok(ReportOutcome::NotFound),
+            Conditional::Refused(old) if old.contains_key("reported_at") => {
+                return Ok(ReportOutcome::AlreadyReported);
+            }
+            Conditional::Refused(_) => {}
+        }
+        let marked = self
+            .update_session(user_id, session_id)
+            .update_expression("SET reported_at = :now")
+            .condition_expression(
+                "attribute_exists(session_id) AND attribute_not_exists(reported_at)",
+            )
+            .expression_attribute_values(":now", n(now))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        Ok(match conditional(marked)? {
+            Conditional::Written(_) => ReportOutcome::AlreadyEnded,
+            Conditional::Refused(_) => ReportOutcome::AlreadyReported,
+            Conditional::Missing => ReportOutcome::NotFound,
         })
     }
 

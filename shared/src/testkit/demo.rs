@@ -13,6 +13,7 @@ use crate::services::accounts::{NewUser, create_user};
 use crate::services::sign_in::{Origin, SignIn, SignedIn, sign_in};
 use crate::store::{Store, StoreError};
 use crate::tokens::TokenSigner;
+use crate::tokens::link::{LINK_LIFETIME_SECONDS, LinkKey};
 use crate::tokens::refresh::{RefreshKey, new_family};
 use std::collections::BTreeMap;
 
@@ -277,7 +278,14 @@ pub async fn event_tokens(
     refreshable.global_epoch = global_epoch;
     store.put_new_session(&refreshable).await?;
     let challenge = demo_challenge(store, now).await?;
+    // A sign-in its user reports from an alert: the link, and one altered to live longer.
+    let reported = start_session(store, PLAIN_USER_ID, UA, "192.0.2.15", now, policy).await?;
+    let expires = now + LINK_LIFETIME_SECONDS;
+    let link = LinkKey::dev().issue(PLAIN_USER_ID, &reported.session_id, expires);
+    let altered = link.replacen(&format!(".{expires}."), &format!(".{}.", expires + 3600), 1);
     Ok(BTreeMap::from([
+        ("not_me_token", link),
+        ("not_me_token_altered", altered),
         ("mfa_challenge", challenge),
         ("totp_code", demo_totp_code(now)?),
         ("admin_token", signer.issue_for(&admin, Role::Admin, now)?),

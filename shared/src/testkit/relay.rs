@@ -2,13 +2,16 @@
 //! (Dynoxide speaks the DynamoDB Streams API Lambda reads on AWS), turns each record into
 //! events with the code the deployed publisher runs ([`crate::events::of_record`]), records
 //! them in each user's activity history, hands them to a [`Sink`] (locally
-//! `.data/events.jsonl`), and only then records how far it got in a checkpoint file. A relay killed at any point starts again from its checkpoint: every
+//! `.data/events.jsonl`), sends new-sign-in alerts where asked (locally to `.data/outbox/`),
+//! and only then records how far it got in a checkpoint file. A relay killed at any point starts again from its checkpoint: every
 //! record is delivered at least once, and one delivered twice keeps its events' ids.
 
 use crate::Store;
 use crate::config::TableNames;
+use crate::domain::time::now_epoch;
 use crate::error::BoxError;
 use crate::events::{Envelope, Record, Source, of_record};
+use crate::services::alerts::{Alerts, Outbox};
 use aws_sdk_dynamodbstreams::Client;
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
 use std::collections::BTreeMap;
@@ -64,6 +67,7 @@ pub struct Relay {
     tables: TableNames,
     retention_seconds: i64,
     checkpoint: PathBuf,
+    alerts: Option<Alerts<Outbox>>,
 }
 
 /// The last sequence number delivered, per shard (`<stream ARN> <shard id>`).
@@ -84,7 +88,15 @@ impl Relay {
             store,
             retention_seconds,
             checkpoint: checkpoint.into(),
+            alerts: None,
         }
+    }
+
+    /// The same relay, also sending new-sign-in alerts (as the deployed publisher does with
+    /// SES) as files in an outbox directory.
+    pub fn with_alerts(mut self, alerts: Alerts<Outbox>) -> Self {
+        self.alerts = Some(alerts);
+        self
     }
 
     /// A streams client for the local DynamoDB at `endpoint`, from the same SDK settings.
@@ -172,6 +184,9 @@ impl Relay {
                             .collect();
                         self.store.record_activity(&history).await?;
                         sink.deliver(&events)?;
+                        if let Some(alerts) = &self.alerts {
+                            alerts.notify(&self.store, &events, now_epoch()).await;
+                        }
                         delivered += events.len();
                         if let Some(seq) = last {
                             checkpoint.insert(position.clone(), seq);

@@ -7,10 +7,12 @@
 //! - [`sign`]: access-token signing.
 //! - [`keys`]: signing keys and the dev-only key; [`crypto`]: the EdDSA-only provider on ring.
 //! - [`refresh`]: refresh tokens.
+//! - [`link`]: the "This wasn't me" links of new-sign-in alerts.
 //! - [`seal`]: secrets at rest (a second factor's shared secret), AES-256-GCM.
 
 pub mod crypto;
 pub mod keys;
+pub mod link;
 pub mod refresh;
 pub mod seal;
 pub mod sign;

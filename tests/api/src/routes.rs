@@ -45,7 +45,7 @@ macro_rules! route {
 }
 
 /// Every route, in the order of the README's table.
-pub const ROUTES: [Route; 24] = [
+pub const ROUTES: [Route; 25] = [
     route!(
         "get-user-sessions",
         "GET",
@@ -75,6 +75,7 @@ pub const ROUTES: [Route; 24] = [
     route!("login", "POST", "/auth/login", login),
     route!("login-mfa", "POST", "/auth/mfa", login_mfa),
     route!("refresh", "POST", "/auth/refresh", refresh),
+    route!("report-sign-in", "POST", "/auth/not-me", report_sign_in),
     route!("logout", "POST", "/auth/logout", logout),
     route!("change-password", "POST", "/auth/password", change_password),
     route!(

@@ -14,10 +14,12 @@ use shared::config::{Config, TlsRoots, process_var};
 use shared::domain::time::now_epoch;
 use shared::domain::{Role, UserId, UserResponse};
 use shared::services::accounts::{NewUser, create_user};
+use shared::services::alerts::{Alerts, Outbox};
 use shared::services::second_factor::{begin_enrolment, confirm_enrolment};
 use shared::testkit::{demo, relay, tables as create_tables};
 use shared::tokens::TokenSigner;
 use shared::tokens::keys::{JwkSet, SigningKey, signing_secret_json};
+use shared::tokens::link::LinkKey;
 use shared::{AppState, tables};
 use std::path::{Path, PathBuf};
 
@@ -104,8 +106,9 @@ enum Command {
         from: String,
     },
     /// The local stack's event publisher: reads the tables' streams on the local DynamoDB and
-    /// appends each domain event (docs/events.md) to a JSON-lines file, for ever (every
-    /// `--interval-ms`), or once with `--once`. Resumes from its checkpoint after a restart.
+    /// appends each domain event (docs/events.md) to a JSON-lines file, and writes each
+    /// new-sign-in alert as a file in `--outbox`, for ever (every `--interval-ms`), or once
+    /// with `--once`. Resumes from its checkpoint after a restart.
     RelayEvents {
         /// Where events go, one JSON object per line.
         #[arg(long, default_value = ".data/events.jsonl")]
@@ -113,6 +116,17 @@ enum Command {
         /// How far it got (per stream shard).
         #[arg(long, default_value = ".data/events.checkpoint.json")]
         checkpoint: PathBuf,
+        /// Where new-sign-in alerts go, one JSON file per message.
+        #[arg(long, default_value = ".data/outbox")]
+        outbox: PathBuf,
+        /// The app's page the alerts' "This wasn't me" links open (the token follows in the
+        /// fragment, `#token=`).
+        #[arg(
+            long,
+            env = "ALERT_LINK_URL",
+            default_value = "http://localhost:3000/not-me"
+        )]
+        link_url: String,
         /// Pause between polls, in milliseconds.
         #[arg(long, default_value_t = 250)]
         interval_ms: u64,
@@ -206,9 +220,21 @@ async fn main() -> Result<()> {
         Command::RelayEvents {
             out,
             checkpoint,
+            outbox,
+            link_url,
             interval_ms,
             once,
-        } => relay_events(&state, out, checkpoint, interval_ms, once).await,
+        } => {
+            let alerts = Alerts {
+                links: LinkKey::from_secret(
+                    shared::config::process_var("ALERT_LINK_KEY").as_deref(),
+                    false,
+                )?,
+                link_url,
+                mailer: Outbox(outbox),
+            };
+            relay_events(&state, out, checkpoint, alerts, (interval_ms, once)).await
+        }
         Command::RenderEvents { from, out } => render_events(&state, &from, &out, now).await,
         Command::Keygen { .. } => Ok(()),
     }
@@ -271,13 +297,14 @@ async fn cli_state() -> Result<AppState> {
     AppState::build(config).await.context("building state")
 }
 
-/// Relays the local tables' streams into `out` (see [`shared::testkit::relay`]).
+/// Relays the local tables' streams into `out`, alerts into their outbox (see
+/// [`shared::testkit::relay`]), every `interval_ms` or `once`.
 async fn relay_events(
     state: &AppState,
     out: PathBuf,
     checkpoint: PathBuf,
-    interval_ms: u64,
-    once: bool,
+    alerts: Alerts<Outbox>,
+    (interval_ms, once): (u64, bool),
 ) -> Result<()> {
     let endpoint = state
         .config
@@ -288,7 +315,8 @@ async fn relay_events(
     let sdk = shared::store::aws_config(&state.config.dynamodb).await;
     let client = relay::Relay::client(&sdk, &endpoint);
     let retention = state.config.activity_retention_seconds;
-    let relay = relay::Relay::new(client, state.store.clone(), retention, checkpoint);
+    let relay =
+        relay::Relay::new(client, state.store.clone(), retention, checkpoint).with_alerts(alerts);
     let mut sink = relay::JsonLines(out);
     loop {
         let polled = relay.poll(&mut sink).await;

@@ -258,6 +258,13 @@ impl<'a> TestApp<'a> {
             .await
     }
 
+    /// `POST /auth/not-me`: a new-sign-in alert's "This wasn't me" link token.
+    pub async fn report_sign_in(&self, token: &str) -> Reply {
+        let body = json!({"token": token});
+        self.call("report-sign-in", "/auth/not-me", None, Some(body))
+            .await
+    }
+
     /// `POST /auth/logout`.
     pub async fn logout(&self, token: &str) -> Reply {
         self.call("logout", "/auth/logout", Some(token), None).await

@@ -4,12 +4,16 @@
 use shared::config::Config;
 use shared::domain::UserId;
 use shared::domain::{Role, Session};
+use shared::services::alerts::{Alerts, Mail, Outbox};
 use shared::testkit::demo;
 use shared::tokens::TokenSigner;
 use shared::tokens::keys::dev_signing_key;
 use shared::{AppState, tables};
 use std::collections::HashMap;
 use tokio::sync::oneshot;
+
+/// The app's page the tests' alert links open.
+pub const ALERT_LINK_URL: &str = "https://app.example.com/not-me";
 
 /// One test's world: its own DynamoDB and the state a function would build.
 pub struct TestEnv {
@@ -18,6 +22,8 @@ pub struct TestEnv {
     pub endpoint: String,
     /// Where [`TestEnv::publish_events`] remembers how far it got.
     events_checkpoint: std::path::PathBuf,
+    /// Where the relay of [`TestEnv::publish_events`] writes new-sign-in alerts.
+    outbox: std::path::PathBuf,
     _shutdown: oneshot::Sender<()>,
 }
 
@@ -88,7 +94,8 @@ impl TestEnv {
             .with_signer(shared::tokens::keys::dev_signing_key())
             .expect("dev signer")
             .with_refresh_key(shared::tokens::refresh::RefreshKey::dev())
-            .with_factor_keys(shared::tokens::seal::FactorKeys::dev());
+            .with_factor_keys(shared::tokens::seal::FactorKeys::dev())
+            .with_link_key(shared::tokens::link::LinkKey::dev());
         let names = state.store.tables().clone();
         for (def, name) in tables::ALL.iter().zip([
             &names.sessions,
@@ -105,11 +112,13 @@ impl TestEnv {
         let signer = TokenSigner::new(&dev_signing_key(), &state.config.tokens, 900);
         let nonce = shared::domain::ids::new_session_id().unwrap();
         let events_checkpoint = std::env::temp_dir().join(format!("test-events-{nonce}.json"));
+        let outbox = std::env::temp_dir().join(format!("test-outbox-{nonce}"));
         Self {
             state,
             signer,
             endpoint,
             events_checkpoint,
+            outbox,
             _shutdown: tx,
         }
     }
@@ -124,11 +133,30 @@ impl TestEnv {
     }
 
     /// Does what the event publisher does after the writes so far: their events recorded in
-    /// each user's activity history (the events themselves go nowhere).
+    /// each user's activity history, new-sign-in alerts written to the outbox
+    /// ([`TestEnv::outbox`]); the events themselves go nowhere.
     pub async fn publish_events(&self) {
-        let relay = self.relay(&self.events_checkpoint).await;
+        let relay = self
+            .relay(&self.events_checkpoint)
+            .await
+            .with_alerts(Alerts {
+                links: shared::tokens::link::LinkKey::dev(),
+                link_url: ALERT_LINK_URL.to_owned(),
+                mailer: Outbox(self.outbox.clone()),
+            });
         let mut sink = shared::testkit::relay::Discard;
         relay.poll(&mut sink).await.unwrap();
+    }
+
+    /// The alerts sent so far (the outbox's messages), in no particular order.
+    pub fn outbox(&self) -> Vec<Mail> {
+        let Ok(dir) = std::fs::read_dir(&self.outbox) else {
+            return Vec::new();
+        };
+        dir.filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .map(|p| serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap())
+            .collect()
     }
 
     /// Starts and seeds the demo data.
@@ -249,6 +277,7 @@ impl Drop for TestEnv {
     fn drop(&mut self) {
         // The relay's checkpoint, and the file it is written through.
         let _ = std::fs::remove_file(&self.events_checkpoint);
+        let _ = std::fs::remove_dir_all(&self.outbox);
         let _ = std::fs::remove_file(self.events_checkpoint.with_extension("tmp"));
     }
 }

@@ -75,6 +75,7 @@ fn post_raw(route: &str, token: Option<&str>, body: &[u8]) -> Reply {
             "/auth/register" => send(s, &ev, register::handle).await,
             "/auth/login" => send(s, &ev, login::handle).await,
             "/auth/refresh" => send(s, &ev, refresh::handle).await,
+            "/auth/not-me" => send(s, &ev, report_sign_in::handle).await,
             "/auth/password" => send(s, &ev, change_password::handle).await,
             "/auth/reauthenticate" => send(s, &ev, reauthenticate::handle).await,
             "/sessions/{session_id}" => send(s, &ev, rename_session::handle).await,
@@ -119,10 +120,11 @@ fn json_value() -> impl Strategy<Value = Value> {
 }
 
 /// The routes that take a JSON body (PATCH for the session label, POST for the rest).
-const ROUTES: [&str; 6] = [
+const ROUTES: [&str; 7] = [
     "/auth/register",
     "/auth/login",
     "/auth/refresh",
+    "/auth/not-me",
     "/auth/password",
     "/auth/reauthenticate",
     "/sessions/{session_id}",
@@ -130,7 +132,7 @@ const ROUTES: [&str; 6] = [
 
 /// The routes of [`ROUTES`] that need the user's token.
 fn needs_token(route: usize) -> bool {
-    route >= 3
+    route >= 4
 }
 
 proptest! {

@@ -2,7 +2,7 @@
 //! status, under a deployed stack's default policy (`ADMIN_REQUIRES_AAL2=true`: the admin
 //! routes need a session signed in with a second factor). The table is data;
 //! `docs/security.md` carries the same table (checked below).
-//! The public routes (`register`, `login`, `refresh`, `jwks`) ignore `Authorization`.
+//! The public routes (`register`, `login`, `refresh`, `not-me`, `jwks`) ignore `Authorization`.
 
 use api_tests::{Reply, TestApp, TestEnv, now};
 use base64::Engine;

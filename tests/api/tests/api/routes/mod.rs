@@ -22,6 +22,7 @@ mod regenerate_recovery_codes;
 mod register;
 mod remove_totp;
 mod rename_session;
+mod report_sign_in;
 mod revoke_my_session;
 mod revoke_other_sessions;
 mod update_user;
