@@ -337,3 +337,17 @@ pub fn session_renamed(user_id: UserId, session_id: &str, labelled: bool, ip: &s
         "session label changed"
     );
 }
+
+/// A user reported one of their sessions as not theirs (the "This wasn't me" link), from `ip`;
+/// `ended` when this request ended it (else it had already ended).
+pub fn session_reported(user_id: UserId, session_id: &str, ended: bool, ip: &str) {
+    tracing::info!(
+        audit = "session_reported",
+        actor_user_id = user_id.get(),
+        target_user_id = user_id.get(),
+        session = %hash_for_log(session_id),
+        ended,
+        ip,
+        "sign-in reported as not the user's"
+    );
+}

@@ -59,6 +59,21 @@ fn retry_from(seq: Option<String>) -> DynamoDbEventResponse {
     response
 }
 
+/// How long a batch may spend on alerts (the function's timeout is 30 s): what is left when it
+/// runs out is counted as failed, and the next sign-in from that device alerts again.
+const ALERT_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Alerts for published events, last and best effort: they never hold up the stream (see
+/// `shared::services::alerts`).
+async fn alert(publisher: &Publisher, events: &[Envelope]) {
+    if let Some(alerts) = &publisher.alerts {
+        let now = shared::domain::time::now_epoch();
+        alerts
+            .notify(&publisher.store, events, now, ALERT_BUDGET)
+            .await;
+    }
+}
+
 /// Records and publishes the events of a batch of stream records, in order.
 pub async fn handle(publisher: &Publisher, event: Event) -> DynamoDbEventResponse {
     // Each event with the sequence number of the record it came from.
@@ -96,13 +111,16 @@ pub async fn handle(publisher: &Publisher, event: Event) -> DynamoDbEventRespons
     if let Some((index, why)) = published.first_failed {
         let seq = events.get(index).and_then(|(_, seq)| seq.clone());
         tracing::error!(error = %why, sequence_number = ?seq, "events not published; retrying from this record");
+        // The records before that one are not read again: their alerts are due now.
+        let done = events
+            .iter()
+            .take_while(|(_, s)| *s != seq)
+            .map(|(e, _)| e.clone())
+            .collect::<Vec<_>>();
+        alert(publisher, &done).await;
         return retry_from(seq);
     }
-    // Alerts last, best effort: they never hold up the stream (see `shared::services::alerts`).
-    if let Some(alerts) = &publisher.alerts {
-        let now = shared::domain::time::now_epoch();
-        alerts.notify(&publisher.store, &envelopes, now).await;
-    }
+    alert(publisher, &envelopes).await;
     let records = event.records.len();
     tracing::info!(records, events = events.len(), "published");
     DynamoDbEventResponse::default()

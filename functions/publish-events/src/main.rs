@@ -25,7 +25,12 @@ async fn main() -> Result<(), Error> {
         tables,
         retention_seconds: config::activity_retention_seconds()?,
         bus: Bus::new(client, bus_name),
-        alerts: alerts(&sdk).await?,
+        alerts: alerts(&sdk).await.unwrap_or_else(|e| {
+            // Events and history matter more than alerts: publish without them, loudly.
+            shared::metrics::emit(shared::metrics::Metric::AlertFailed);
+            tracing::error!(error = %e, "new-sign-in alerts are off for this instance");
+            None
+        }),
     };
     let publisher = &publisher;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
@@ -38,26 +43,44 @@ async fn main() -> Result<(), Error> {
 /// to `ALERT_LINK_URL`, signed with the key from `ALERT_LINK_KEY_SECRET_ARN` (or
 /// `ALERT_LINK_KEY`, or, only where `APP_ENV=local`, the dev-only key).
 async fn alerts(sdk: &aws_config::SdkConfig) -> Result<Option<Alerts<Ses>>, Error> {
-    let Some(from) = config::process_var("ALERT_EMAIL_FROM").filter(|f| !f.trim().is_empty())
-    else {
+    // Empty is unset, as everywhere in the configuration.
+    let var = |name: &str| config::process_var(name).filter(|v| !v.trim().is_empty());
+    let Some(from) = var("ALERT_EMAIL_FROM") else {
         return Ok(None);
     };
-    let link_url = config::process_var("ALERT_LINK_URL")
+    let link_url = var("ALERT_LINK_URL")
         .filter(|u| u.starts_with("https://") || u.starts_with("http://localhost"))
         .ok_or("ALERT_LINK_URL must be set to an https:// page of the app")?;
-    let secret = match config::process_var("ALERT_LINK_KEY_SECRET_ARN") {
+    let secret = match var("ALERT_LINK_KEY_SECRET_ARN") {
         Some(arn) => {
             let client = aws_sdk_secretsmanager::Client::new(sdk);
             Some(keys::fetch_secret_string(&client, &arn, "ALERT_LINK_KEY_SECRET_ARN").await?)
         }
-        None => config::process_var("ALERT_LINK_KEY"),
+        None => var("ALERT_LINK_KEY"),
     };
     let deployed = config::process_var("APP_ENV").as_deref() != Some("local");
     Ok(Some(Alerts {
         links: LinkKey::from_secret(secret.as_deref(), deployed)?,
         link_url,
-        mailer: Ses::new(aws_sdk_sesv2::Client::new(sdk), from),
+        mailer: Ses::new(aws_sdk_sesv2::Client::from_conf(ses_config(sdk)), from),
     }))
+}
+
+/// SES's own timeouts and retries: a message is worth a few seconds (the batch gives alerts
+/// ten), and one retry at most (a retry after a lost answer may send it twice, which is
+/// better than not at all).
+fn ses_config(sdk: &aws_config::SdkConfig) -> aws_sdk_sesv2::Config {
+    use aws_sdk_sesv2::config::{retry::RetryConfig, timeout::TimeoutConfig};
+    use std::time::Duration;
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(1))
+        .operation_attempt_timeout(Duration::from_secs(3))
+        .operation_timeout(Duration::from_secs(5))
+        .build();
+    aws_sdk_sesv2::config::Builder::from(sdk)
+        .timeout_config(timeouts)
+        .retry_config(RetryConfig::standard().with_max_attempts(2))
+        .build()
 }
 
 /// The bus client's own timeouts and retries: a slow `PutEvents` that succeeds is worth

@@ -29,10 +29,19 @@ impl Novelty {
     }
 }
 
-/// The key a device is remembered by: its type, browser family and operating system, so a
-/// browser update is no new device but another browser on the same machine is.
+/// The key a device is remembered by: its type, browser family and operating system family
+/// (the OS as stored, "iOS 17" or "Windows 10", without its version), so a browser or system
+/// update is no new device but another browser on the same machine is.
 pub fn device_key(device_type: &str, browser: &str, os: &str) -> String {
-    format!("{device_type}/{browser}/{os}")
+    format!("{device_type}/{browser}/{}", os_family(os))
+}
+
+/// An OS name without its version: the words before the first that starts with a digit.
+fn os_family(os: &str) -> String {
+    os.split_whitespace()
+        .take_while(|w| !w.starts_with(|c: char| c.is_ascii_digit()))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// What is new about a sign-in from `device` in `country`, given what was `known` (none for a
@@ -50,6 +59,22 @@ pub fn novelty(known: Option<&Known>, device: &str, country: Option<&str>) -> No
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_update_of_the_system_is_the_same_device_and_another_browser_is_not() {
+        let ios = |v: &str| device_key("mobile", "Safari", v);
+        assert_eq!(ios("iOS 17"), ios("iOS 18"));
+        assert_eq!(ios("iOS 17"), "mobile/Safari/iOS");
+        assert_eq!(
+            device_key("web", "Chrome", "Chrome OS 120"),
+            "web/Chrome/Chrome OS"
+        );
+        assert_eq!(device_key("web", "Firefox", "Linux"), "web/Firefox/Linux");
+        assert_ne!(
+            device_key("web", "Chrome", "Windows 10"),
+            device_key("web", "Edge", "Windows 10")
+        );
+    }
 
     #[test]
     fn the_first_sign_in_is_no_alert_and_a_new_device_or_country_is() {

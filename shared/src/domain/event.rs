@@ -160,7 +160,14 @@ pub fn of_session(old: Option<&Session>, new: Option<&Session>) -> Vec<Occurrenc
             "session.reported",
             new,
             Actor::recorded(new.user_id.get(), Some(new.user_id.get())),
-            json!({"reported_at": super::time::rfc3339(at), "ip_address": new.ip_address}),
+            json!({
+                "reported_at": super::time::rfc3339(at),
+                "ip_address": new.ip_address,
+                "device_type": new.device_type,
+                "browser": new.browser,
+                "os": new.os,
+                "location": location(&new.location),
+            }),
         ));
     }
     let added: Vec<RiskFlag> = new

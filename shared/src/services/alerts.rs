@@ -6,8 +6,11 @@
 //! Alerts follow `session.created` events, after the events are recorded and published. They
 //! are best effort and never hold up the stream: a failure is logged with its cause and
 //! counted (`AlertsFailed`), and the sign-in is then not remembered, so the next sign-in from
-//! that device or country alerts again. What has been seen is remembered only after the mail
-//! is handed over, so a publisher that dies in between sends it again rather than never.
+//! that device or country alerts again; a batch gives alerts a time budget, and what is left
+//! when it runs out is counted the same way. What has been seen is remembered only after the
+//! mail is handed over, so a publisher that dies in between sends it again rather than never.
+//! A `session.reported` event (the link was used) forgets that session's device and country,
+//! so whoever signed in is reported again on their next sign-in from them.
 
 use crate::Store;
 use crate::domain::UserId;
@@ -21,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::future::Future;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 /// One message to one user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,10 +93,8 @@ struct SignIn<'a> {
 }
 
 impl<'a> SignIn<'a> {
+    /// The sign-in a `session.created` or `session.reported` event is about.
     fn of(event: &'a Envelope) -> Option<Self> {
-        if event.kind() != "session.created" {
-            return None;
-        }
         let data = &event.event.data;
         let text = |name: &str| data.get(name).and_then(Value::as_str).unwrap_or_default();
         Some(Self {
@@ -109,15 +111,45 @@ impl<'a> SignIn<'a> {
 }
 
 impl<M: Mailer> Alerts<M> {
-    /// Alerts for the new sign-ins among `events` (in order), at `now`; returns how many
-    /// messages were sent. Never fails: see the module's notes.
-    pub async fn notify(&self, store: &Store, events: &[Envelope], now: i64) -> usize {
+    /// Alerts for the new sign-ins among `events` (in order), at `now`, within `budget`;
+    /// forgets reported ones. Returns how many messages were sent. Never fails: see the
+    /// module's notes.
+    pub async fn notify(
+        &self,
+        store: &Store,
+        events: &[Envelope],
+        now: i64,
+        budget: Duration,
+    ) -> usize {
+        let deadline = Instant::now() + budget;
         let mut sent = 0;
         for event in events {
             let Some(sign_in) = SignIn::of(event) else {
                 continue;
             };
-            match self.one(store, event, &sign_in, now).await {
+            if event.kind() == "session.reported" {
+                let forgot = store
+                    .forget_sign_in(sign_in.user_id, &sign_in.device, sign_in.country)
+                    .await;
+                if let Err(e) = forgot {
+                    let cause = crate::error::cause_chain(&e);
+                    tracing::error!(error = %cause, event = %event.id, "a reported sign-in not forgotten");
+                }
+                continue;
+            }
+            if event.kind() != "session.created" {
+                continue;
+            }
+            if Instant::now() >= deadline {
+                emit(Metric::AlertFailed);
+                tracing::error!(event = %event.id, "new-sign-in alert not sent: the batch's time for alerts ran out");
+                continue;
+            }
+            let one = self.one(store, event, &sign_in, now);
+            let outcome = tokio::time::timeout_at(deadline.into(), one)
+                .await
+                .unwrap_or_else(|_| Err("the batch's time for alerts ran out".into()));
+            match outcome {
                 Ok(true) => {
                     sent += 1;
                     emit(Metric::AlertSent);

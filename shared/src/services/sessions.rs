@@ -366,6 +366,7 @@ pub async fn report(
             ip,
         );
     }
+    audit::session_reported(user_id, session_id, ended, ip);
     Ok(Reported {
         session_id: session_id.to_owned(),
         ended,

@@ -164,18 +164,43 @@ impl Store {
         device: &str,
         country: Option<&str>,
     ) -> Result<(), StoreError> {
+        self.change_known(user_id, "ADD", device, country).await
+    }
+
+    /// Takes a sign-in's device key and country (when known) out of what `user_id`'s sign-ins
+    /// have shown: its user reported it as not theirs, so the next sign-in from them alerts
+    /// again. One `DELETE` from the string sets (creating the item, empty, if there was none:
+    /// then every later sign-in is new).
+    pub async fn forget_sign_in(
+        &self,
+        user_id: UserId,
+        device: &str,
+        country: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.change_known(user_id, "DELETE", device, country).await
+    }
+
+    /// `ADD` or `DELETE` a device key and a country in `user_id`'s [`Known`] item.
+    async fn change_known(
+        &self,
+        user_id: UserId,
+        action: &str,
+        device: &str,
+        country: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let set = |v: &str| AttributeValue::Ss(vec![v.to_owned()]);
         let mut update = self
             .client
             .update_item()
             .table_name(&self.tables.activity)
             .key("user_id", n(user_id))
             .key("at_id", s(KNOWN))
-            .expression_attribute_values(":d", AttributeValue::Ss(vec![device.to_owned()]));
+            .expression_attribute_values(":d", set(device));
         update = match country {
             Some(c) => update
-                .update_expression("ADD devices :d, countries :c")
-                .expression_attribute_values(":c", AttributeValue::Ss(vec![c.to_owned()])),
-            None => update.update_expression("ADD devices :d"),
+                .update_expression(format!("{action} devices :d, countries :c"))
+                .expression_attribute_values(":c", set(c)),
+            None => update.update_expression(format!("{action} devices :d")),
         };
         update.send().await.map_err(|e| classify("UpdateItem", e))?;
         Ok(())

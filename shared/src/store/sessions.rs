@@ -42,7 +42,8 @@ pub enum EndOutcome {
 pub enum ReportOutcome {
     /// It was active and is now ended and marked reported.
     Ended,
-    /// It had already ended (or expired); it is now marked reported.
+    /// It had already been marked ended; it is now marked reported. (A session that expired
+    /// or went idle without being marked is ended by the report, as [`ReportOutcome::Ended`].)
     AlreadyEnded,
     /// It had already been reported: the link was used before.
     AlreadyReported,

@@ -185,7 +185,10 @@ impl Relay {
                         self.store.record_activity(&history).await?;
                         sink.deliver(&events)?;
                         if let Some(alerts) = &self.alerts {
-                            alerts.notify(&self.store, &events, now_epoch()).await;
+                            let budget = std::time::Duration::from_secs(60);
+                            alerts
+                                .notify(&self.store, &events, now_epoch(), budget)
+                                .await;
                         }
                         delivered += events.len();
                         if let Some(seq) = last {

@@ -99,8 +99,13 @@ async fn the_link_ends_exactly_its_session_once_without_a_sign_in() {
     app.report_sign_in(&token)
         .await
         .assert_error(410, "link_used");
-    // The history tells it.
+    // The history tells it, and the phone is forgotten: whoever has it is reported again.
     env.publish_events().await;
+    TestApp::browser(&env.state, SAFARI_IPHONE)
+        .sign_in(SAM, DEMO_PASSWORD)
+        .await;
+    env.publish_events().await;
+    assert_eq!(sams(&env).len(), 2, "{:?}", sams(&env));
     let history = app.list_my_activity(&laptop.access, "").await.body;
     let kinds: Vec<&str> = history
         .as_array()
