@@ -70,6 +70,7 @@ cli render-events --out .data/events
   --checkpoint .data/events.checkpoint.json --outbox .data/outbox \
   >.data/relay.log 2>&1 &
 started+=("$!")
+echo "$!" >.data/relay.pid
 
 cat <<BANNER
 

@@ -42,7 +42,12 @@ stop_stack() {
   kill -0 "$STACK" 2>/dev/null && fail "the stack did not stop on Ctrl-C"
   if (exec 3<>/dev/tcp/127.0.0.1/8100) 2>/dev/null; then fail "DynamoDB still listening after Ctrl-C"; fi
   if (exec 3<>/dev/tcp/127.0.0.1/8000) 2>/dev/null; then fail "API still listening after Ctrl-C"; fi
-  if pgrep -f "sessions-cli relay-events" >/dev/null; then fail "the event relay still running after Ctrl-C"; fi
+  local relay
+  relay=$(cat .data/relay.pid 2>/dev/null || true)
+  if [[ -n "$relay" ]] && kill -0 "$relay" 2>/dev/null; then
+    kill "$relay" 2>/dev/null || true
+    fail "the event relay still running after Ctrl-C"
+  fi
 }
 
 # status URL [curl args...]: prints the status code; the body goes to $BODY.
@@ -254,7 +259,7 @@ PY
 check_alert() {
   local email=$1 mail token
   for _ in $(seq 1 40); do
-    mail=$(grep -l "\"to\": \"$email\"" .data/outbox/*.json 2>/dev/null | head -1)
+    mail=$(grep -l "\"to\": \"$email\"" .data/outbox/*.json 2>/dev/null | head -1 || true)
     [[ -n "$mail" ]] && break
     sleep 0.25
   done

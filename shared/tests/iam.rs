@@ -473,6 +473,23 @@ fn every_function_has_exactly_the_permissions_it_needs() {
         .collect();
     assert_eq!(actual, expected);
 
+    // The publisher sends e-mail from the stack's sender address only (the domain identity
+    // alone would let it send as anyone at that domain).
+    let ses = conditions
+        .get("publish-events")
+        .and_then(|statements| {
+            statements.iter().find(|s| {
+                list(&s["Action"])
+                    .iter()
+                    .any(|a| a.as_str() == Some("ses:SendEmail"))
+            })
+        })
+        .expect("ses:SendEmail must be conditioned");
+    assert_eq!(
+        resource_name(&ses["Condition"]["StringEquals"]["ses:FromAddress"]),
+        "AlertEmailSender"
+    );
+
     // The listing functions write nothing but last_activity on the sessions table.
     for f in ACTIVITY_ONLY_WRITERS {
         let statements = conditions

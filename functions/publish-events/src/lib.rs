@@ -20,6 +20,7 @@ use shared::Store;
 use shared::config::TableNames;
 use shared::events::{Envelope, Record, Source, of_record};
 use shared::services::alerts::Alerts;
+use std::time::{Duration, Instant};
 
 /// What the handler needs: the tables it may hear from, the history and the bus.
 #[derive(Debug, Clone)]
@@ -59,23 +60,37 @@ fn retry_from(seq: Option<String>) -> DynamoDbEventResponse {
     response
 }
 
-/// How long a batch may spend on alerts (the function's timeout is 30 s): what is left when it
-/// runs out is counted as failed, and the next sign-in from that device alerts again.
-const ALERT_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
+/// The most a batch spends on alerts: what is left when it runs out is counted as failed, and
+/// the next sign-in from that device alerts again.
+const ALERT_BUDGET: Duration = Duration::from_secs(10);
+
+/// What alerts leave of the invocation's time, so the batch answers before Lambda's timeout.
+const ALERT_MARGIN: Duration = Duration::from_secs(3);
 
 /// Alerts for published events, last and best effort: they never hold up the stream (see
-/// `shared::services::alerts`).
-async fn alert(publisher: &Publisher, events: &[Envelope]) {
+/// `shared::services::alerts`), nor run into the invocation's `deadline`.
+async fn alert(publisher: &Publisher, events: &[Envelope], deadline: Instant) {
     if let Some(alerts) = &publisher.alerts {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let budget = ALERT_BUDGET.min(left.saturating_sub(ALERT_MARGIN));
         let now = shared::domain::time::now_epoch();
-        alerts
-            .notify(&publisher.store, events, now, ALERT_BUDGET)
-            .await;
+        alerts.notify(&publisher.store, events, now, budget).await;
     }
 }
 
-/// Records and publishes the events of a batch of stream records, in order.
+/// [`handle_within`] with the function's whole timeout (30 s) left.
 pub async fn handle(publisher: &Publisher, event: Event) -> DynamoDbEventResponse {
+    handle_within(publisher, event, Duration::from_secs(30)).await
+}
+
+/// Records and publishes the events of a batch of stream records, in order, then sends its
+/// alerts within what is left of `time_left` (Lambda's deadline for the invocation).
+pub async fn handle_within(
+    publisher: &Publisher,
+    event: Event,
+    time_left: Duration,
+) -> DynamoDbEventResponse {
+    let deadline = Instant::now() + time_left;
     // Each event with the sequence number of the record it came from.
     let mut events: Vec<(Envelope, Option<String>)> = Vec::new();
     for r in &event.records {
@@ -117,10 +132,10 @@ pub async fn handle(publisher: &Publisher, event: Event) -> DynamoDbEventRespons
             .take_while(|(_, s)| *s != seq)
             .map(|(e, _)| e.clone())
             .collect::<Vec<_>>();
-        alert(publisher, &done).await;
+        alert(publisher, &done, deadline).await;
         return retry_from(seq);
     }
-    alert(publisher, &envelopes).await;
+    alert(publisher, &envelopes, deadline).await;
     let records = event.records.len();
     tracing::info!(records, events = events.len(), "published");
     DynamoDbEventResponse::default()

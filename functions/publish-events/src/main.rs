@@ -5,7 +5,7 @@
 //! holds the link key (read from Secrets Manager here, once).
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use publish_events::{Publisher, bus::Bus, handle, ses::Ses};
+use publish_events::{Publisher, bus::Bus, handle_within, ses::Ses};
 use shared::config::{self, DynamoConfig, TableNames};
 use shared::services::alerts::Alerts;
 use shared::tokens::{keys, link::LinkKey};
@@ -34,7 +34,11 @@ async fn main() -> Result<(), Error> {
     };
     let publisher = &publisher;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<_>| async move {
-        Ok::<_, Error>(handle(publisher, event.payload).await)
+        // Lambda's deadline for this invocation (Unix ms): alerts stop short of it.
+        let since_epoch = std::time::UNIX_EPOCH.elapsed().unwrap_or_default();
+        let deadline = std::time::Duration::from_millis(event.context.deadline);
+        let left = deadline.saturating_sub(since_epoch);
+        Ok::<_, Error>(handle_within(publisher, event.payload, left).await)
     }))
     .await
 }

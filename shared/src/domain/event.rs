@@ -166,7 +166,8 @@ pub fn of_session(old: Option<&Session>, new: Option<&Session>) -> Vec<Occurrenc
                 "device_type": new.device_type,
                 "browser": new.browser,
                 "os": new.os,
-                "location": location(&new.location),
+                // Where it signed in (what its alert said), not where it last refreshed.
+                "location": location(&new.signin_location.clone().or_else(|| new.location.clone())),
             }),
         ));
     }

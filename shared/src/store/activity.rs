@@ -13,6 +13,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 /// above it: a listing never sees it.
 pub const KNOWN: &str = "known";
 
+/// The fewest entries a history read asks for (see [`Store::activity_page`]).
+const MIN_READ: usize = 50;
+
 /// Above every history entry's sort key, below [`KNOWN`].
 const HISTORY_END: &str = ":";
 
@@ -102,7 +105,10 @@ impl Store {
                 .expression_attribute_values(":end", s(HISTORY_END))
                 .expression_attribute_values(":now", n(now))
                 .scan_index_forward(false)
-                .limit(i32::try_from(wanted).unwrap_or(i32::MAX));
+                // Never fewer than a page's worth: entries past their retention that TTL has
+                // not deleted yet are filtered out after the read, and a read of one at a time
+                // would cost one request for each of them.
+                .limit(i32::try_from(wanted.max(MIN_READ)).unwrap_or(i32::MAX));
             if let Some(start) = &start {
                 query = query
                     .exclusive_start_key("user_id", n(user_id))

@@ -227,7 +227,9 @@ async fn main() -> Result<()> {
         } => {
             let alerts = Alerts {
                 links: LinkKey::from_secret(
-                    shared::config::process_var("ALERT_LINK_KEY").as_deref(),
+                    shared::config::process_var("ALERT_LINK_KEY")
+                        .filter(|k| !k.trim().is_empty())
+                        .as_deref(),
                     false,
                 )?,
                 link_url,
