@@ -374,6 +374,29 @@ mod tests {
     }
 
     #[test]
+    fn a_report_names_where_the_session_signed_in_not_where_it_refreshed() {
+        let place = |country: &str| Location {
+            country: country.to_owned(),
+            region: None,
+            city: None,
+            latitude: None,
+            longitude: None,
+        };
+        let mut live = session();
+        live.signin_location = Some(place("DE"));
+        live.location = Some(place("FR"));
+        let mut reported = live.clone();
+        reported.reported_at = Some(live.last_activity);
+        let events = of_session(Some(&live), Some(&reported));
+        assert_eq!(events[0].data["location"]["country"], "DE");
+        // A session from before signin_location: its only place.
+        live.signin_location = None;
+        reported.signin_location = None;
+        let events = of_session(Some(&live), Some(&reported));
+        assert_eq!(events[0].data["location"]["country"], "FR");
+    }
+
+    #[test]
     fn only_flags_a_refresh_adds_are_told() {
         let mut before = session();
         before.risk_flags = vec![RiskFlag::BrowserChanged];

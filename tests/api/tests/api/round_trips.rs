@@ -425,3 +425,44 @@ async fn live_sessions_beyond_one_page_are_all_read_and_ended() {
     assert_eq!(queries, 3, "pages of 250: {:?}", ops(&trips));
     assert_eq!(env.active_sessions(USER_ID).await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_history_that_ttl_has_not_deleted_costs_no_request_per_entry() {
+    use shared::domain::activity::{Activity, at_id};
+    use shared::domain::end_reason::EndedBy;
+    let env = TestEnv::seeded().await;
+    let now = api_tests::now();
+    // Five live entries, then sixty past their retention that TTL has not deleted yet.
+    let entry = |i: i64, ttl: i64| {
+        let id = format!("e{i}-session.created");
+        Activity {
+            user_id: PLAIN_USER_ID,
+            at_id: at_id(now - i, &id),
+            id,
+            kind: "session.created".to_owned(),
+            time: now - i,
+            session_id: None,
+            actor_type: EndedBy::System,
+            actor_user_id: None,
+            data: serde_json::json!({}),
+            ttl,
+        }
+    };
+    let history: Vec<Activity> = (1..=65)
+        .map(|i| entry(i, if i <= 5 { now + 3600 } else { now - 10 }))
+        .collect();
+    env.state.store.record_activity(&history).await.unwrap();
+    let (state, recorder) = instrumented(&env);
+    let app = TestApp::new(&state);
+    let (_, admin) = env.login(ADMIN_ID, Role::Admin).await;
+    let sam = PLAIN_USER_ID.to_string();
+    let (r, trips) = measure(&recorder, || app.get_user_activity(&admin, &sam, "limit=5")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body.as_array().unwrap().len(), 5, "{}", r.body);
+    assert!(
+        r.header("x-next-cursor").is_none(),
+        "the expired ones are no next page"
+    );
+    let queries = trips.iter().filter(|t| t.op == "Query").count();
+    assert!(queries <= 2, "{queries} queries: {:?}", ops(&trips));
+}
