@@ -6,7 +6,7 @@
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use publish_events::{Publisher, bus::Bus, handle_within, ses::Ses};
-use shared::config::{self, DynamoConfig, TableNames};
+use shared::config::{self, AlertSettings, DynamoConfig, TableNames};
 use shared::services::alerts::Alerts;
 use shared::tokens::{keys, link::LinkKey};
 use shared::{Store, logging, store};
@@ -43,30 +43,28 @@ async fn main() -> Result<(), Error> {
     .await
 }
 
-/// New-sign-in alerts where `ALERT_EMAIL_FROM` names a sender: SES from that address, links
-/// to `ALERT_LINK_URL`, signed with the key from `ALERT_LINK_KEY_SECRET_ARN` (or
-/// `ALERT_LINK_KEY`, or, only where `APP_ENV=local`, the dev-only key).
+/// New-sign-in alerts where `ALERT_EMAIL_FROM` names a sender ([`AlertSettings`]): SES from
+/// that address, links to `ALERT_LINK_URL`, signed with the key from
+/// `ALERT_LINK_KEY_SECRET_ARN` (or `ALERT_LINK_KEY`, or, only where `APP_ENV=local`, the
+/// dev-only key).
 async fn alerts(sdk: &aws_config::SdkConfig) -> Result<Option<Alerts<Ses>>, Error> {
-    // Empty is unset, as everywhere in the configuration.
-    let var = |name: &str| config::process_var(name).filter(|v| !v.trim().is_empty());
-    let Some(from) = var("ALERT_EMAIL_FROM") else {
+    let Some(settings) = AlertSettings::from_env()? else {
         return Ok(None);
     };
-    let link_url = var("ALERT_LINK_URL")
-        .filter(|u| u.starts_with("https://") || u.starts_with("http://localhost"))
-        .ok_or("ALERT_LINK_URL must be set to an https:// page of the app")?;
-    let secret = match var("ALERT_LINK_KEY_SECRET_ARN") {
+    let secret = match &settings.key_arn {
         Some(arn) => {
             let client = aws_sdk_secretsmanager::Client::new(sdk);
-            Some(keys::fetch_secret_string(&client, &arn, "ALERT_LINK_KEY_SECRET_ARN").await?)
+            Some(keys::fetch_secret_string(&client, arn, "ALERT_LINK_KEY_SECRET_ARN").await?)
         }
-        None => var("ALERT_LINK_KEY"),
+        None => settings.key,
     };
-    let deployed = config::process_var("APP_ENV").as_deref() != Some("local");
     Ok(Some(Alerts {
-        links: LinkKey::from_secret(secret.as_deref(), deployed)?,
-        link_url,
-        mailer: Ses::new(aws_sdk_sesv2::Client::from_conf(ses_config(sdk)), from),
+        links: LinkKey::from_secret(secret.as_deref(), settings.deployed)?,
+        link_url: settings.link_url,
+        mailer: Ses::new(
+            aws_sdk_sesv2::Client::from_conf(ses_config(sdk)),
+            settings.from,
+        ),
     }))
 }
 

@@ -179,6 +179,50 @@ fn retention(env: &Env<impl Fn(&str) -> Option<String>>) -> Result<i64, StartupE
     Ok(i64::try_from(days).unwrap_or(i64::MAX / 86_400) * 86_400)
 }
 
+/// New-sign-in alerts, for the event publisher (which builds no [`Config`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertSettings {
+    /// `ALERT_EMAIL_FROM`: the SES-verified sender.
+    pub from: String,
+    /// `ALERT_LINK_URL`: the app's page an alert's link opens (`https://`, or
+    /// `http://localhost` for a local page).
+    pub link_url: String,
+    /// `ALERT_LINK_KEY_SECRET_ARN`: the secret holding the link key.
+    pub key_arn: Option<String>,
+    /// `ALERT_LINK_KEY`: the link key itself, outside AWS.
+    pub key: Option<String>,
+    /// Anything but `APP_ENV=local`: the dev-only link key is refused.
+    pub deployed: bool,
+}
+
+impl AlertSettings {
+    /// The settings from the process environment; `None` where `ALERT_EMAIL_FROM` is unset
+    /// (no alerts).
+    pub fn from_env() -> Result<Option<Self>, StartupError> {
+        Self::read(&Env::new(process_var))
+    }
+
+    fn read(env: &Env<impl Fn(&str) -> Option<String>>) -> Result<Option<Self>, StartupError> {
+        let Some(from) = env.text("ALERT_EMAIL_FROM") else {
+            return Ok(None);
+        };
+        let link_url = env.required("ALERT_LINK_URL")?;
+        if !(link_url.starts_with("https://") || link_url.starts_with("http://localhost")) {
+            return Err(StartupError::Invalid {
+                name: "ALERT_LINK_URL",
+                reason: "must be an https:// page of the app".to_owned(),
+            });
+        }
+        Ok(Some(Self {
+            from,
+            link_url,
+            key_arn: env.text("ALERT_LINK_KEY_SECRET_ARN"),
+            key: env.text("ALERT_LINK_KEY"),
+            deployed: env.text("APP_ENV").as_deref() != Some("local"),
+        }))
+    }
+}
+
 impl TableNames {
     /// The table names from the process environment (for functions that need no more, such as
     /// the event publisher).
@@ -290,6 +334,30 @@ mod tests {
         // OWASP's 9 MiB / 4 passes: as much work as 19 MiB / 2, less memory per sign-in.
         assert_eq!(config.auth.password_hash_memory_kib, 9 * 1024);
         assert_eq!(config.auth.password_hash_iterations, 4);
+    }
+
+    #[test]
+    fn alerts_need_a_sender_and_an_https_page_and_empty_is_unset() {
+        let read = |pairs: &[(&str, &str)]| {
+            let map: std::collections::HashMap<String, String> = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            AlertSettings::read(&Env::new(|k: &str| map.get(k).cloned()))
+        };
+        assert_eq!(read(&[]).unwrap(), None);
+        assert_eq!(read(&[("ALERT_EMAIL_FROM", " ")]).unwrap(), None);
+        let from = ("ALERT_EMAIL_FROM", "alerts@example.com");
+        assert!(read(&[from]).is_err(), "no page");
+        assert!(read(&[from, ("ALERT_LINK_URL", "http://app.example.com")]).is_err());
+        let page = ("ALERT_LINK_URL", "https://app.example.com/not-me");
+        let settings = read(&[from, page, ("ALERT_LINK_KEY_SECRET_ARN", "")])
+            .unwrap()
+            .unwrap();
+        assert_eq!(settings.key_arn, None, "empty is unset");
+        assert!(settings.deployed);
+        let local = read(&[from, page, ("APP_ENV", "local")]).unwrap().unwrap();
+        assert!(!local.deployed);
     }
 
     #[test]

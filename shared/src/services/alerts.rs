@@ -95,6 +95,9 @@ struct SignIn<'a> {
 impl<'a> SignIn<'a> {
     /// The sign-in a `session.created` or `session.reported` event is about.
     fn of(event: &'a Envelope) -> Option<Self> {
+        if !matches!(event.kind(), "session.created" | "session.reported") {
+            return None;
+        }
         let data = &event.event.data;
         let text = |name: &str| data.get(name).and_then(Value::as_str).unwrap_or_default();
         Some(Self {
@@ -135,9 +138,6 @@ impl<M: Mailer> Alerts<M> {
                     let cause = crate::error::cause_chain(&e);
                     tracing::error!(error = %cause, event = %event.id, "a reported sign-in not forgotten");
                 }
-                continue;
-            }
-            if event.kind() != "session.created" {
                 continue;
             }
             if Instant::now() >= deadline {
@@ -186,9 +186,12 @@ impl<M: Mailer> Alerts<M> {
                 sent = true;
             }
         }
-        store
-            .remember_sign_in(sign_in.user_id, &sign_in.device, sign_in.country)
-            .await?;
+        // Nothing to write for a sign-in from what is known already.
+        if known.is_none() || new.alerts() {
+            store
+                .remember_sign_in(sign_in.user_id, &sign_in.device, sign_in.country)
+                .await?;
+        }
         Ok(sent)
     }
 

@@ -226,12 +226,7 @@ async fn main() -> Result<()> {
             once,
         } => {
             let alerts = Alerts {
-                links: LinkKey::from_secret(
-                    shared::config::process_var("ALERT_LINK_KEY")
-                        .filter(|k| !k.trim().is_empty())
-                        .as_deref(),
-                    false,
-                )?,
+                links: LinkKey::from_secret(state.config.secrets.link_key.as_deref(), false)?,
                 link_url,
                 mailer: Outbox(outbox),
             };
