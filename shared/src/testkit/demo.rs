@@ -191,8 +191,9 @@ async fn enrol_demo_totp(state: &AppState, now: i64) -> Result<(), ApiError> {
 }
 
 /// Gives `id` the demo second factor, as an enrolment confirmed with a code would: the
-/// dev-only secret sealed under the function's key, the demo recovery codes hashed.
-async fn give_demo_factor(state: &AppState, id: UserId, now: i64) -> Result<(), ApiError> {
+/// dev-only secret sealed under the function's key, the demo recovery codes hashed; its codes
+/// of now's step and later unused. `state` must hold the second factor's keys.
+pub async fn give_demo_factor(state: &AppState, id: UserId, now: i64) -> Result<(), ApiError> {
     let keys = state.factor_keys()?;
     let secret = demo_secret()?;
     let sealed = keys
@@ -224,6 +225,11 @@ fn demo_secret() -> Result<totp::Secret, ApiError> {
 /// The current TOTP code of the demo admin with a second factor.
 pub fn demo_totp_code(now: i64) -> Result<String, ApiError> {
     let step = totp::step_at(now).ok_or_else(|| ApiError::internal("a time before 1970"))?;
+    demo_totp_code_at(step)
+}
+
+/// The demo secret's TOTP code of time step `step`.
+pub fn demo_totp_code_at(step: u64) -> Result<String, ApiError> {
     Ok(demo_secret()?.code(step))
 }
 
@@ -314,18 +320,29 @@ async fn demo_challenge(
     store: &Store,
     now: i64,
 ) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+    challenge_for(store, TOTP_ADMIN_ID, TOTP_ADMIN_EMAIL, now).await
+}
+
+/// A sign-in challenge of `user_id` (who must exist and have a second factor), as their
+/// password step with `login_email` from the events' address and browser would leave it.
+pub async fn challenge_for(
+    store: &Store,
+    user_id: UserId,
+    login_email: &str,
+    now: i64,
+) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
     let token = challenge::new_challenge().map_err(|e| e.to_string())?;
     let key = challenge::challenge_key(&token).ok_or("a malformed challenge")?;
     let user = store
-        .get_user(TOTP_ADMIN_ID)
+        .get_user(user_id)
         .await?
-        .ok_or("the demo data is not seeded")?;
+        .ok_or("no such user (is the demo data seeded?)")?;
     let expires_at = now + challenge::CHALLENGE_TTL_SECONDS;
     store
         .put_challenge(&challenge::Challenge {
             email: key,
-            user_id: TOTP_ADMIN_ID,
-            login_email: TOTP_ADMIN_EMAIL.to_owned(),
+            user_id,
+            login_email: login_email.to_owned(),
             ip: EVENT_IP.to_owned(),
             user_agent_hash: challenge::user_agent_hash(EVENT_USER_AGENT),
             device_name: None,
@@ -348,16 +365,27 @@ pub async fn enrolment_tokens(
     state: &AppState,
     now: i64,
 ) -> Result<BTreeMap<&'static str, String>, Box<dyn std::error::Error + Send + Sync>> {
+    // Refused only when user 75 has a confirmed factor already (someone confirmed this
+    // enrolment on the local stack): the confirm event then answers 409.
+    begin_demo_enrolment(state, PLAIN_USER_ID, now).await?;
+    Ok(BTreeMap::from([("enrolment_code", demo_totp_code(now)?)]))
+}
+
+/// `user_id` gets a TOTP enrolment with the demo secret waiting for its first code (refused,
+/// silently, when the user has a confirmed factor). `state` must hold the second factor's keys.
+pub async fn begin_demo_enrolment(
+    state: &AppState,
+    user_id: UserId,
+    now: i64,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let secret = demo_secret()?;
     let sealed = state
         .factor_keys()?
         .seal()
-        .seal(&totp::seal_context(PLAIN_USER_ID), secret.as_bytes())
+        .seal(&totp::seal_context(user_id), secret.as_bytes())
         .map_err(|e| e.to_string())?;
-    // Refused only when user 75 has a confirmed factor already (someone confirmed this
-    // enrolment on the local stack): the confirm event then answers 409.
-    state.store.begin_totp(PLAIN_USER_ID, &sealed, now).await?;
-    Ok(BTreeMap::from([("enrolment_code", demo_totp_code(now)?)]))
+    state.store.begin_totp(user_id, &sealed, now).await?;
+    Ok(())
 }
 
 /// The users of the events that change a second factor or end every session, one per event so
@@ -381,46 +409,70 @@ pub async fn factor_tokens(
     state: &AppState,
     now: i64,
 ) -> Result<BTreeMap<&'static str, String>, Box<dyn std::error::Error + Send + Sync>> {
+    let mut tokens = BTreeMap::new();
+    for (placeholder, user_id, email) in FACTOR_EVENT_USERS {
+        ensure_demo_user(state, user_id, email, now).await?;
+        tokens.insert(
+            placeholder,
+            factor_session_token(state, user_id, now).await?,
+        );
+    }
+    Ok(tokens)
+}
+
+/// Creates `user_id` with `email` and the demo password through the sign-up rules, unless an
+/// earlier call did.
+pub async fn ensure_demo_user(
+    state: &AppState,
+    user_id: UserId,
+    email: &str,
+    now: i64,
+) -> Result<(), ApiError> {
+    let new = NewUser {
+        email,
+        password: DEMO_PASSWORD,
+        display_name: None,
+        role: Role::User,
+        user_id: Some(user_id),
+    };
+    match create_user(&state.store, &state.passwords, new, now).await {
+        // Created by an earlier call: the same user.
+        Ok(_) | Err(ApiError::Conflict { .. }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The access token of a session of `user_id` (who must exist) just signed in with the
+/// password and a TOTP code (aal2, recent); the user's factor given afresh (the demo one).
+/// `state` must hold a signer and the second factor's keys.
+pub async fn factor_session_token(
+    state: &AppState,
+    user_id: UserId,
+    now: i64,
+) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
     const UA: &str =
         "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0";
     let (store, policy) = (&state.store, &state.config.sessions);
-    let mut tokens = BTreeMap::new();
-    for (placeholder, user_id, email) in FACTOR_EVENT_USERS {
-        let new = NewUser {
-            email,
-            password: DEMO_PASSWORD,
-            display_name: None,
-            role: Role::User,
-            user_id: Some(user_id),
-        };
-        match create_user(store, &state.passwords, new, now).await {
-            // Created by an earlier rendering: the same user.
-            Ok(_) | Err(ApiError::Conflict { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
-        // A factor left by an earlier replay (or removed by one) makes way for the demo one.
-        store.remove_second_factor(user_id, None).await?;
-        give_demo_factor(state, user_id, now).await?;
-        let mut session = Session::start(
-            user_id,
-            new_session_id().map_err(|e| e.to_string())?,
-            describe(UA),
-            "192.0.2.15",
-            now,
-            policy,
-        );
-        session.amr = vec![Amr::Pwd, Amr::Otp];
-        let user = store
-            .get_user(user_id)
-            .await?
-            .ok_or("the event user is gone")?;
-        session.credential_epoch = user.credential_epoch;
-        session.global_epoch = store.global_epoch().await?;
-        store.put_new_session(&session).await?;
-        let token = state.signer()?.issue_for(&session, Role::User, now)?;
-        tokens.insert(placeholder, token);
-    }
-    Ok(tokens)
+    // A factor left by an earlier replay (or removed by one) makes way for the demo one.
+    store.remove_second_factor(user_id, None).await?;
+    give_demo_factor(state, user_id, now).await?;
+    let mut session = Session::start(
+        user_id,
+        new_session_id().map_err(|e| e.to_string())?,
+        describe(UA),
+        "192.0.2.15",
+        now,
+        policy,
+    );
+    session.amr = vec![Amr::Pwd, Amr::Otp];
+    let user = store
+        .get_user(user_id)
+        .await?
+        .ok_or("the event user is gone")?;
+    session.credential_epoch = user.credential_epoch;
+    session.global_epoch = store.global_epoch().await?;
+    store.put_new_session(&session).await?;
+    Ok(state.signer()?.issue_for(&session, Role::User, now)?)
 }
 
 /// Replaces `{{name}}` placeholders in an event file with tokens.

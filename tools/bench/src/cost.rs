@@ -12,10 +12,12 @@ pub(crate) const DDB_ROUND_TRIP_MS: f64 = 4.0;
 
 /// (read units, write units) of one call's requests, for items under 1 KB (writes) and pages
 /// under 4 KB (reads): strongly consistent reads 1 RRU, index queries 0.5, writes 1 WRU,
-/// transactions twice the units of their items (assumed three).
-pub(crate) fn units(ops: &[&str]) -> (f64, f64) {
+/// transactions twice the units of their items (assumed three), a batch read 1 RRU per item
+/// (`batch_items` of them).
+pub(crate) fn units(ops: &[&str], batch_items: f64) -> (f64, f64) {
     ops.iter().fold((0.0, 0.0), |(r, w), op| match *op {
         "GetItem" => (r + 1.0, w),
+        "BatchGetItem" => (r + batch_items, w),
         "Query" => (r + 0.5, w),
         "UpdateItem" | "PutItem" | "DeleteItem" => (r, w + 1.0),
         "TransactWriteItems" => (r, w + 6.0),

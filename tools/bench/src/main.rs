@@ -150,7 +150,9 @@ async fn run(args: Args) -> Result<()> {
     let state = AppState::build(config)
         .await?
         .with_signer(shared::tokens::keys::dev_signing_key())?
-        .with_refresh_key(shared::tokens::refresh::RefreshKey::dev());
+        .with_refresh_key(shared::tokens::refresh::RefreshKey::dev())
+        .with_factor_keys(shared::tokens::seal::FactorKeys::dev())
+        .with_link_key(shared::tokens::link::LinkKey::dev());
     let names = state.store.tables().clone();
     for (def, name) in shared::tables::ALL.iter().zip([
         &names.sessions,
@@ -174,6 +176,23 @@ async fn run(args: Args) -> Result<()> {
     .await
     .map_err(|e| anyhow::anyhow!("{e}"))?;
 
+    // What the event publisher would have recorded of the demo data (user 74's sign-ins, the
+    // sessions just started), so the history routes read a page of real entries.
+    let checkpoint = std::env::temp_dir().join(format!("bench-relay-{}", std::process::id()));
+    let sdk = shared::store::aws_config(&state.config.dynamodb).await;
+    let relay = shared::testkit::relay::Relay::new(
+        shared::testkit::relay::Relay::client(&sdk, &endpoint),
+        state.store.clone(),
+        90 * 86_400,
+        checkpoint.clone(),
+    );
+    let recorded = relay
+        .poll(&mut shared::testkit::relay::Discard)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let _ = std::fs::remove_file(&checkpoint);
+    eprintln!("bench: {recorded} events of the demo data in the activity history");
+
     let mut rows = Vec::new();
     for scenario in scenarios::all() {
         if !args.only.is_empty() && !args.only.iter().any(|f| f == scenario.function) {
@@ -195,9 +214,10 @@ async fn run(args: Args) -> Result<()> {
             args.spawns,
         )
         .await?;
-        eprintln!("bench: {} (warm ×{})", scenario.function, args.invocations);
+        let invocations = args.invocations.min(scenario.cap);
+        eprintln!("bench: {} (warm ×{invocations})", scenario.function);
         let events = scenario
-            .events(&state, &args.root, &tokens, args.invocations)
+            .events(&state, &args.root, &tokens, invocations)
             .await?;
         let share = if args.cpu_share {
             cpu_mode.share(scenario.function, scenario.memory_mb)?
@@ -226,22 +246,25 @@ async fn run(args: Args) -> Result<()> {
         }
         // argon2id routes cost tens of ms each: fewer in-process calls tell the same story.
         let in_process_calls = if scenario.memory_mb > 128 {
-            args.invocations.min(100)
+            invocations.min(100)
         } else {
-            args.invocations
+            invocations
         };
         let cpu_events = scenario
             .events(&state, &args.root, &tokens, in_process_calls)
             .await?;
-        let cpu = Some(in_process(&state, scenario.function, &cpu_events).await?);
+        let mut cpu = in_process(&state, scenario.function, &cpu_events).await?;
+        cpu.batch_items = scenario.batch_items();
+        let cpu = Some(cpu);
         let mut tuning = Vec::new();
+        let tuning_invocations = args.tuning_invocations.min(scenario.cap);
         for &memory_mb in &args.power_tuning {
             eprintln!(
-                "bench: {} (warm ×{} at {memory_mb} MB)",
-                scenario.function, args.tuning_invocations
+                "bench: {} (warm ×{tuning_invocations} at {memory_mb} MB)",
+                scenario.function
             );
             let events = scenario
-                .events(&state, &args.root, &tokens, args.tuning_invocations)
+                .events(&state, &args.root, &tokens, tuning_invocations)
                 .await?;
             let share = cpu_mode.share(scenario.function, memory_mb)?;
             let warm = warm_run(

@@ -37,6 +37,8 @@ pub(crate) struct InProcess {
     pub(crate) own_us: Vec<f64>,
     pub(crate) ops: Vec<&'static str>,
     pub(crate) sequential: usize,
+    /// Items a `BatchGetItem` of the route reads, for its cost ([`crate::cost::units`]).
+    pub(crate) batch_items: f64,
 }
 
 /// The handler a function serves, from the route table the API's tests share.
@@ -81,6 +83,7 @@ pub(crate) async fn in_process(
         own_us,
         ops,
         sequential,
+        batch_items: 2.0,
     })
 }
 

@@ -64,7 +64,7 @@ pub(crate) fn cost_per_million(
     let gb = f64::from(memory_mb) / 1024.0;
     let lambda = 1e6 * (gb * billed_ms / 1000.0 * LAMBDA_GB_SECOND + LAMBDA_REQUEST);
     let api = 1e6 * HTTP_API_REQUEST;
-    let (rru, wru) = units(&cpu.ops);
+    let (rru, wru) = units(&cpu.ops, cpu.batch_items);
     let ddb = 1e6 * (rru * DDB_RRU + wru * DDB_WRU);
     (billed_ms, lambda, api, ddb)
 }
@@ -224,9 +224,11 @@ fn cpu_sentence(cpu: &CpuMode) -> String {
     match cpu {
         CpuMode::LambdaShare => format!(
             "Warm invocations ran under each function's Lambda CPU share for its memory size (a \
-             cgroup CPU quota of memory / {} MB of one core: 7.2 % at 128 MB), init unthrottled \
-             (Lambda's init burst); handler CPU is CPU time and does not depend on it.",
-            crate::cpu_share::FULL_VCPU_MB
+             cgroup CPU quota of memory / {} MB of one core per {} ms period: 7.2 % at 128 MB), \
+             init unthrottled (Lambda's init burst); handler CPU is CPU time and does not depend \
+             on it.",
+            crate::cpu_share::FULL_VCPU_MB,
+            crate::cpu_share::PERIOD_US / 1000
         ),
         CpuMode::FullCore => "Every function ran on this machine's full cores (no Lambda CPU \
              share emulated: `--cpu-share` does that), so warm latencies are lower than a \
@@ -267,6 +269,20 @@ pub(crate) fn report(
         args.invocations,
         cpu_sentence(cpu),
     );
+    let capped: Vec<String> = rows
+        .iter()
+        .filter(|r| r.scenario.cap < args.invocations)
+        .map(|r| format!("`{}` {}", r.scenario.function, r.scenario.cap))
+        .collect();
+    if !capped.is_empty() {
+        let _ = writeln!(
+            md,
+            "Fewer warm invocations, in the main run and at each tuning size, for routes whose \
+             events hold a TOTP code, which the function accepts for a minute or so after they \
+             are made, and whose run would take longer at the smaller sizes: {}.\n",
+            capped.join(", ")
+        );
+    }
     if args.dynamodb_latency_ms > 0 {
         let _ = writeln!(
             md,
@@ -319,7 +335,9 @@ pub(crate) fn report(
         .map(|r| {
             format!(
                 "`{}`: {} of {}",
-                r.scenario.function, r.warm.wrong, args.invocations
+                r.scenario.function,
+                r.warm.wrong,
+                args.invocations.min(r.scenario.cap)
             )
         })
         .collect();
@@ -392,7 +410,7 @@ pub(crate) fn report(
          ${LAMBDA_GB_SECOND}` + ${:.2} per request; HTTP API ${:.2} per request; DynamoDB \
          on-demand ${:.3} per million read units and ${:.3} per million write units, units \
          counted from the route's requests (strongly consistent read 1 RRU, index query 0.5, \
-         write 1 WRU, transaction 6 WRU; items under 1 KB, pages under 4 KB). Billed duration = \
+         write 1 WRU, transaction 6 WRU, batch read 1 RRU per item: 2, the caller's session and user, or 3 on the admin routes with the target user; items under 1 KB, pages under 4 KB). Billed duration = \
          the warm p50 measured here plus {DDB_ROUND_TRIP_MS} ms per sequential DynamoDB round \
          trip (Dynoxide answers in well under a millisecond; DynamoDB in the same region in a \
          few), rounded up to the ms.\n",
@@ -454,6 +472,7 @@ mod tests {
             own_us: vec![],
             ops: vec!["GetItem"],
             sequential: 1,
+            batch_items: 2.0,
         }
     }
 
