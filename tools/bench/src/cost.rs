@@ -24,3 +24,15 @@ pub(crate) fn units(ops: &[&str], batch_items: f64) -> (f64, f64) {
         _ => (r, w),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_read_costs_a_read_unit_per_item() {
+        assert_eq!(units(&["BatchGetItem", "Query"], 3.0), (3.5, 0.0));
+        assert_eq!(units(&["BatchGetItem", "UpdateItem"], 2.0), (2.0, 1.0));
+        assert_eq!(units(&["TransactWriteItems"], 2.0), (0.0, 6.0));
+    }
+}

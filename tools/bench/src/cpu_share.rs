@@ -5,8 +5,9 @@
 //! function gets about 7.2 % of a core. During init it gets burst CPU ("up to 10 seconds for
 //! function initialization with burst CPU", AWS Lambda Web Adapter documentation, "Async
 //! Initialization"). So here init runs unthrottled and invocations run in a cgroup whose CFS
-//! quota is `period × memory / 1,769` over a 20 ms period ([`PERIOD_US`]). Where no such cgroup can be made (not root, no cgroup v1
-//! `cpu` controller), nothing is throttled and the report says the numbers are full-core ones.
+//! quota is `period × memory / 1,769` over a 20 ms period ([`PERIOD_US`]). Where no such
+//! cgroup can be made (not root, no cgroup v1 `cpu` controller), nothing is throttled and the
+//! report says the numbers are full-core ones.
 
 use std::io;
 use std::path::{Path, PathBuf};

@@ -183,14 +183,12 @@ async fn run(args: Args) -> Result<()> {
     let relay = shared::testkit::relay::Relay::new(
         shared::testkit::relay::Relay::client(&sdk, &endpoint),
         state.store.clone(),
-        90 * 86_400,
+        state.config.activity_retention_seconds,
         checkpoint.clone(),
     );
-    let recorded = relay
-        .poll(&mut shared::testkit::relay::Discard)
-        .await
-        .map_err(|e| anyhow::anyhow!(e))?;
+    let recorded = relay.poll(&mut shared::testkit::relay::Discard).await;
     let _ = std::fs::remove_file(&checkpoint);
+    let recorded = recorded.map_err(|e| anyhow::anyhow!(e))?;
     eprintln!("bench: {recorded} events of the demo data in the activity history");
 
     let mut rows = Vec::new();
@@ -277,6 +275,12 @@ async fn run(args: Args) -> Result<()> {
                 share.as_ref(),
             )
             .await?;
+            if warm.wrong > 0 {
+                eprintln!(
+                    "bench: {} at {memory_mb} MB: {} invocations did not answer {}",
+                    scenario.function, warm.wrong, scenario.status
+                );
+            }
             tuning.push(Tuned { memory_mb, warm });
         }
         let size = sizes(&binary)?;

@@ -277,9 +277,9 @@ pub(crate) fn report(
     if !capped.is_empty() {
         let _ = writeln!(
             md,
-            "Fewer warm invocations, in the main run and at each tuning size, for routes whose \
-             events hold a TOTP code, which the function accepts for a minute or so after they \
-             are made, and whose run would take longer at the smaller sizes: {}.\n",
+            "At most this many warm invocations, in the main run and at each tuning size, for \
+             routes whose events hold a TOTP code, which the function accepts for a minute or \
+             so after they are made: {}.\n",
             capped.join(", ")
         );
     }
@@ -329,6 +329,7 @@ pub(crate) fn report(
             mb(r.size.1),
         );
     }
+    // Wrong answers of the tuning runs too: they are fast, so they would flatter a size.
     let wrong: Vec<String> = rows
         .iter()
         .filter(|r| r.warm.wrong > 0)
@@ -340,6 +341,17 @@ pub(crate) fn report(
                 args.invocations.min(r.scenario.cap)
             )
         })
+        .chain(rows.iter().flat_map(|r| {
+            r.tuning.iter().filter(|t| t.warm.wrong > 0).map(|t| {
+                format!(
+                    "`{}` at {} MB: {} of {}",
+                    r.scenario.function,
+                    t.memory_mb,
+                    t.warm.wrong,
+                    t.warm.latencies_ms.len() + 1
+                )
+            })
+        }))
         .collect();
     if wrong.is_empty() {
         let _ = writeln!(
@@ -410,7 +422,7 @@ pub(crate) fn report(
          ${LAMBDA_GB_SECOND}` + ${:.2} per request; HTTP API ${:.2} per request; DynamoDB \
          on-demand ${:.3} per million read units and ${:.3} per million write units, units \
          counted from the route's requests (strongly consistent read 1 RRU, index query 0.5, \
-         write 1 WRU, transaction 6 WRU, batch read 1 RRU per item: 2, the caller's session and user, or 3 on the admin routes with the target user; items under 1 KB, pages under 4 KB). Billed duration = \
+         write 1 WRU, transaction 6 WRU, batch read 1 RRU per item: 2, the caller's session and user, or 3 where an admin route reads the target user with them; items under 1 KB, pages under 4 KB). Billed duration = \
          the warm p50 measured here plus {DDB_ROUND_TRIP_MS} ms per sequential DynamoDB round \
          trip (Dynoxide answers in well under a millisecond; DynamoDB in the same region in a \
          few), rounded up to the ms.\n",

@@ -302,13 +302,12 @@ pub fn all() -> Vec<Scenario> {
 const PASSWORDS: [&str; 2] = [demo::DEMO_PASSWORD, "another long secret 2"];
 
 impl Scenario {
-    /// Items the route's `BatchGetItem` reads: the caller's session and user, and on the admin
-    /// routes (a `{user_id}` in the path) the target user.
+    /// Items the route's `BatchGetItem` reads: the caller's session and user, and the target
+    /// user on the admin routes that read it in the same batch (`Caller::admin` with a target).
     pub fn batch_items(&self) -> f64 {
-        if self.route.contains("{user_id}") {
-            3.0
-        } else {
-            2.0
+        match self.function {
+            "get-user-sessions" | "get-user-activity" | "admin-revoke-user-sessions" => 3.0,
+            _ => 2.0,
         }
     }
 
