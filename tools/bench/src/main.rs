@@ -277,8 +277,11 @@ async fn run(args: Args) -> Result<()> {
             .await?;
             if warm.wrong > 0 {
                 eprintln!(
-                    "bench: {} at {memory_mb} MB: {} invocations did not answer {}",
-                    scenario.function, warm.wrong, scenario.status
+                    "bench: {} at {memory_mb} MB: {} invocations did not answer {} (first: {})",
+                    scenario.function,
+                    warm.wrong,
+                    scenario.status,
+                    warm.sample_error.as_deref().unwrap_or("")
                 );
             }
             tuning.push(Tuned { memory_mb, warm });

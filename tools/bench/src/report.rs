@@ -72,10 +72,12 @@ pub(crate) fn cost_per_million(
 /// The size a route's tuning picks: the cheapest whose warm p99 is within 10 % (or within
 /// 1 ms) of the best p99 of all sizes tried. `None` without tuning runs. The millisecond is
 /// for routes of a millisecond or less (`jwks`), where 10 % is a few microseconds of noise.
+/// A size with a wrong answer is never chosen, nor the best: wrong answers are fast.
 pub(crate) fn chosen_size(cpu: &InProcess, tuning: &[Tuned], injected_ms: f64) -> Option<u32> {
-    let p99 = |t: &Tuned| quantile(&t.warm.latencies_ms, 0.99);
+    let tuning: Vec<&Tuned> = tuning.iter().filter(|t| t.warm.wrong == 0).collect();
+    let p99 = |t: &&Tuned| quantile(&t.warm.latencies_ms, 0.99);
     let best = tuning.iter().map(p99).fold(f64::INFINITY, f64::min);
-    let total = |t: &Tuned| {
+    let total = |t: &&Tuned| {
         let (_, lambda, api, ddb) = cost_per_million(
             cpu,
             t.memory_mb,
@@ -85,7 +87,7 @@ pub(crate) fn chosen_size(cpu: &InProcess, tuning: &[Tuned], injected_ms: f64) -
         lambda + api + ddb
     };
     tuning
-        .iter()
+        .into_iter()
         .filter(|t| p99(t) <= (best * 1.1).max(best + 1.0))
         .min_by(|a, b| total(a).total_cmp(&total(b)))
         .map(|t| t.memory_mb)
@@ -502,6 +504,15 @@ mod tests {
         // Without 256 MB, 512 MB (13 ms at half a GB) beats 1,024 MB (13 ms at one GB).
         assert_eq!(chosen_size(&one_read(), &runs[2..], 0.0), Some(512));
         assert_eq!(chosen_size(&one_read(), &[], 0.0), None);
+        // A size that answered wrongly is left out, however fast.
+        let mut failed = [
+            tuned(128, 50.0, 100.0),
+            tuned(256, 10.0, 20.0),
+            tuned(512, 9.0, 19.0),
+            tuned(1024, 9.0, 18.5),
+        ];
+        failed[1].warm.wrong = 3;
+        assert_eq!(chosen_size(&one_read(), &failed, 0.0), Some(512));
         // Sub-millisecond routes: within a millisecond of the best is close enough.
         let fast = [tuned(128, 0.1, 0.7), tuned(1769, 0.04, 0.14)];
         assert_eq!(chosen_size(&one_read(), &fast, 0.0), Some(128));
