@@ -47,6 +47,29 @@ fn stream() -> Result<StreamSpecification, aws_sdk_dynamodb::error::BuildError> 
         .build()
 }
 
+/// Turns `name`'s stream off, if it has one. The bench does this once the activity history is
+/// recorded: the local DynamoDB keeps every stream record it is given, so a long run whose
+/// writes all add one measures its growing log as much as the functions.
+pub async fn stop_stream(client: &Client, name: &str) -> Result<(), CreateError> {
+    let described = client.describe_table().table_name(name).send().await?;
+    let streaming = described
+        .table()
+        .and_then(|t| t.stream_specification())
+        .is_some_and(|s| s.stream_enabled());
+    if streaming {
+        let off = StreamSpecification::builder()
+            .stream_enabled(false)
+            .build()?;
+        client
+            .update_table()
+            .table_name(name)
+            .stream_specification(off)
+            .send()
+            .await?;
+    }
+    Ok(())
+}
+
 /// Creates `def` under `name` (on-demand billing, its stream on), enables its TTL, and returns
 /// `false` if it already existed (turning its stream on if it was off: tables made before
 /// events existed).

@@ -190,6 +190,18 @@ async fn run(args: Args) -> Result<()> {
     let _ = std::fs::remove_file(&checkpoint);
     let recorded = recorded.map_err(|e| anyhow::anyhow!(e))?;
     eprintln!("bench: {recorded} events of the demo data in the activity history");
+    // Nothing reads the streams after this; left on, every write of the run would add to a log
+    // the local DynamoDB keeps whole, and the routes that write would slow as the run goes on.
+    for name in [
+        &names.sessions,
+        &names.users,
+        &names.user_emails,
+        &names.activity,
+    ] {
+        shared::testkit::tables::stop_stream(state.store.client(), name)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
 
     let mut rows = Vec::new();
     for scenario in scenarios::all() {
