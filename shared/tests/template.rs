@@ -560,12 +560,17 @@ fn memory_sizes_are_the_power_tunings_choices() {
             .unwrap_or(default);
         deployed.insert(binary, size);
     }
-    // Every route the bench tunes is a function here (`jwks` has no DynamoDB work and is not
-    // tuned; it keeps the default).
-    assert!(chosen.len() >= 14, "a power-tuning table: {chosen:?}");
-    for (function, mb) in &chosen {
-        assert_eq!(deployed.get(function), Some(mb), "{function}");
+    // Every function the API routes to is tuned and deployed at the size chosen;
+    // `publish-events` reads the streams and has no route to measure.
+    let untuned = ["publish-events"];
+    for (function, size) in &deployed {
+        if untuned.contains(&function.as_str()) {
+            assert!(!chosen.contains_key(function), "{function} is not tuned");
+            continue;
+        }
+        assert_eq!(chosen.get(function), Some(size), "{function}");
     }
+    assert_eq!(chosen.len() + untuned.len(), deployed.len(), "{chosen:?}");
 }
 
 #[test]
