@@ -573,6 +573,47 @@ fn memory_sizes_are_the_power_tunings_choices() {
     assert_eq!(chosen.len() + untuned.len(), deployed.len(), "{chosen:?}");
 }
 
+/// The functions that hash passwords (argon2id, the only ones the power tuning gives a full
+/// vCPU) each hold a reserved share of the account's concurrency, so a flood of them cannot take
+/// it all from the other routes; no other function reserves any.
+#[test]
+fn argon2_functions_and_only_they_reserve_concurrency() {
+    let t = template();
+    let mut reserving = Vec::new();
+    let mut full_vcpu = Vec::new();
+    for (_, resource) in t["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let binary = str_of(&resource["Metadata"]["BuildProperties"]["Binary"]).to_owned();
+        let reserved = &resource["Properties"]["ReservedConcurrentExecutions"];
+        if !reserved.is_null() {
+            let text = serde_norway::to_string(reserved).unwrap();
+            assert!(
+                text.contains("PasswordFunctionsConcurrency"),
+                "{binary}: {text}"
+            );
+            reserving.push(binary.clone());
+        }
+        if resource["Properties"]["MemorySize"].as_u64() == Some(1769) {
+            full_vcpu.push(binary);
+        }
+    }
+    reserving.sort();
+    full_vcpu.sort();
+    assert_eq!(
+        reserving,
+        [
+            "change-password",
+            "confirm-totp",
+            "login",
+            "reauthenticate",
+            "register"
+        ]
+    );
+    assert_eq!(reserving, full_vcpu);
+}
+
 #[test]
 fn only_introspection_is_iam_authorised() {
     let t = template();
