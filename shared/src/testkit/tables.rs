@@ -51,12 +51,7 @@ fn stream() -> Result<StreamSpecification, aws_sdk_dynamodb::error::BuildError> 
 /// recorded: the local DynamoDB keeps every stream record it is given, so a long run whose
 /// writes all add one measures its growing log as much as the functions.
 pub async fn stop_stream(client: &Client, name: &str) -> Result<(), CreateError> {
-    let described = client.describe_table().table_name(name).send().await?;
-    let streaming = described
-        .table()
-        .and_then(|t| t.stream_specification())
-        .is_some_and(|s| s.stream_enabled());
-    if streaming {
+    if streaming(client, name).await? {
         let off = StreamSpecification::builder()
             .stream_enabled(false)
             .build()?;
@@ -68,6 +63,15 @@ pub async fn stop_stream(client: &Client, name: &str) -> Result<(), CreateError>
             .await?;
     }
     Ok(())
+}
+
+/// Whether `name`'s stream is on.
+async fn streaming(client: &Client, name: &str) -> Result<bool, CreateError> {
+    let described = client.describe_table().table_name(name).send().await?;
+    Ok(described
+        .table()
+        .and_then(|t| t.stream_specification())
+        .is_some_and(|s| s.stream_enabled()))
 }
 
 /// Creates `def` under `name` (on-demand billing, its stream on), enables its TTL, and returns
@@ -127,12 +131,7 @@ pub async fn create(client: &Client, def: &TableDef, name: &str) -> Result<bool,
                 .as_service_error()
                 .is_some_and(|e| e.is_resource_in_use_exception()) =>
         {
-            let described = client.describe_table().table_name(name).send().await?;
-            let streaming = described
-                .table()
-                .and_then(|t| t.stream_specification())
-                .is_some_and(|s| s.stream_enabled());
-            if def.stream && !streaming {
+            if def.stream && !streaming(client, name).await? {
                 let on = client.update_table().table_name(name);
                 on.stream_specification(stream()?).send().await?;
             }

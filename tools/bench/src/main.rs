@@ -154,12 +154,13 @@ async fn run(args: Args) -> Result<()> {
         .with_factor_keys(shared::tokens::seal::FactorKeys::dev())
         .with_link_key(shared::tokens::link::LinkKey::dev());
     let names = state.store.tables().clone();
-    for (def, name) in shared::tables::ALL.iter().zip([
+    let table_names = [
         &names.sessions,
         &names.users,
         &names.user_emails,
         &names.activity,
-    ]) {
+    ];
+    for (def, name) in shared::tables::ALL.iter().zip(table_names) {
         shared::testkit::tables::create(state.store.client(), def, name)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -192,12 +193,7 @@ async fn run(args: Args) -> Result<()> {
     eprintln!("bench: {recorded} events of the demo data in the activity history");
     // Nothing reads the streams after this; left on, every write of the run would add to a log
     // the local DynamoDB keeps whole, and the routes that write would slow as the run goes on.
-    for name in [
-        &names.sessions,
-        &names.users,
-        &names.user_emails,
-        &names.activity,
-    ] {
+    for name in table_names {
         shared::testkit::tables::stop_stream(state.store.client(), name)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
