@@ -69,7 +69,8 @@ impl AppState {
     ) -> Result<Self, error::StartupError> {
         crate::metrics::init(config.metrics_namespace.clone());
         let client = store::dynamodb_client(&sdk, &config.dynamodb);
-        let store = Store::new(client, config.tables.clone());
+        let wire = store::dynamodb_wire(&sdk, &client, &config.dynamodb)?;
+        let store = Store::new(client, wire, config.tables.clone());
         let verifier = tokens::TokenVerifier::new(&config.tokens)?;
         let cursors = config
             .cursor_key

@@ -239,9 +239,12 @@ mod replays_its_stream_events {
             })
         };
         let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&rule]);
+        // The publisher only writes; its reads' client points nowhere.
+        let wire =
+            shared::store::Wire::new(&client, Some("http://127.0.0.1:9"), None).expect("wire");
         let publisher = Publisher {
             tables: tables(),
-            store: Store::new(client, tables()),
+            store: Store::new(client, wire, tables()),
             retention_seconds: 90 * 86_400,
             bus,
             alerts: None,

@@ -21,7 +21,11 @@ async fn main() -> Result<(), Error> {
     let sdk = store::lambda_aws_config(&dynamodb, config::process_var)?;
     let client = aws_sdk_eventbridge::Client::from_conf(bus_config(&sdk));
     let publisher = Publisher {
-        store: Store::new(store::dynamodb_client(&sdk, &dynamodb), tables.clone()),
+        store: {
+            let client = store::dynamodb_client(&sdk, &dynamodb);
+            let wire = store::dynamodb_wire(&sdk, &client, &dynamodb)?;
+            Store::new(client, wire, tables.clone())
+        },
         tables,
         retention_seconds: config::activity_retention_seconds()?,
         bus: Bus::new(client, bus_name),

@@ -9,11 +9,12 @@
 //! Ending every session ([`Store::end_every_session`]) therefore completes only after that
 //! age has passed: then no process still holds the old epoch.
 
+use super::wire::{BatchGetInput, BatchGetOutput, KeysAndAttributes, WireItem};
 use super::{StoreError, classify, n, s};
 use crate::domain::UserId;
 use crate::domain::{Session, User};
 use crate::store::Store;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
@@ -73,6 +74,22 @@ fn key(user_id: u64, session_id: Option<&str>) -> HashMap<String, AttributeValue
 
 fn number(item: &HashMap<String, AttributeValue>, name: &str) -> Option<u64> {
     item.get(name)?.as_n().ok()?.parse().ok()
+}
+
+/// [`key`] in DynamoDB's JSON, for the wire client.
+fn wire_key(user_id: u64, session_id: Option<&str>) -> WireItem {
+    key(user_id, session_id)
+        .into_iter()
+        .map(|(name, value)| (name, value.into()))
+        .collect()
+}
+
+/// A number attribute of a wire item.
+fn wire_number(item: &WireItem, name: &str) -> Option<u64> {
+    match item.get(name)? {
+        serde_dynamo::AttributeValue::N(n) => n.parse().ok(),
+        _ => None,
+    }
 }
 
 impl Store {
@@ -146,27 +163,21 @@ impl Store {
     ) -> Result<CallerItems, StoreError> {
         let cached = self.cached_global();
         let (at, wall) = (Instant::now(), SystemTime::now());
-        let mut session_keys = vec![key(user_id.get(), Some(session_id))];
+        let mut session_keys = vec![wire_key(user_id.get(), Some(session_id))];
         if cached.is_none() {
-            session_keys.push(key(GLOBAL_USER, Some(GLOBAL_SESSION)));
+            session_keys.push(wire_key(GLOBAL_USER, Some(GLOBAL_SESSION)));
         }
-        let mut user_keys = vec![key(user_id.get(), None)];
+        let mut user_keys = vec![wire_key(user_id.get(), None)];
         if let Some(other) = other.filter(|o| *o != user_id) {
-            user_keys.push(key(other.get(), None));
+            user_keys.push(wire_key(other.get(), None));
         }
-        let batch = |keys: Vec<HashMap<String, AttributeValue>>| {
-            KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                .consistent_read(true)
-                .build()
-                .map_err(|e| StoreError::Failed {
-                    operation: "BatchGetItem",
-                    source: Box::new(e),
-                })
+        let batch = |keys| KeysAndAttributes {
+            keys,
+            consistent_read: true,
         };
         let request = HashMap::from([
-            (self.tables.sessions.clone(), batch(session_keys)?),
-            (self.tables.users.clone(), batch(user_keys)?),
+            (self.tables.sessions.clone(), batch(session_keys)),
+            (self.tables.users.clone(), batch(user_keys)),
         ]);
         let mut items = self.batch_get(request).await?;
         let mut loaded = CallerItems {
@@ -176,8 +187,8 @@ impl Store {
             global_epoch: cached.unwrap_or(0),
         };
         for item in items.remove(&self.tables.sessions).unwrap_or_default() {
-            if number(&item, "user_id") == Some(GLOBAL_USER) {
-                loaded.global_epoch = number(&item, "global_epoch").unwrap_or(0);
+            if wire_number(&item, "user_id") == Some(GLOBAL_USER) {
+                loaded.global_epoch = wire_number(&item, "global_epoch").unwrap_or(0);
             } else {
                 loaded.session = Some(serde_dynamo::from_item(item)?);
             }
@@ -201,31 +212,86 @@ impl Store {
     async fn batch_get(
         &self,
         mut request: HashMap<String, KeysAndAttributes>,
-    ) -> Result<HashMap<String, Vec<HashMap<String, AttributeValue>>>, StoreError> {
-        let mut items: HashMap<String, Vec<HashMap<String, AttributeValue>>> = HashMap::new();
+    ) -> Result<HashMap<String, Vec<WireItem>>, StoreError> {
+        let mut items: HashMap<String, Vec<WireItem>> = HashMap::new();
         for attempt in 0..BATCH_ATTEMPTS {
-            let out = self
-                .client
-                .batch_get_item()
-                .set_request_items(Some(request))
-                .send()
-                .await
-                .map_err(|e| classify("BatchGetItem", e))?;
-            for (table, found) in out.responses.unwrap_or_default() {
+            let input = BatchGetInput {
+                request_items: request
+                    .iter()
+                    .map(|(t, k)| (t.as_str(), k.clone()))
+                    .collect(),
+            };
+            let out: BatchGetOutput = self.wire.call("BatchGetItem", &input).await?;
+            for (table, found) in out.responses {
                 items.entry(table).or_default().extend(found);
             }
-            match out.unprocessed_keys.filter(|u| !u.is_empty()) {
-                None => return Ok(items),
-                Some(_) if attempt + 1 == BATCH_ATTEMPTS => break,
-                Some(rest) => {
-                    request = rest;
-                    tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
-                }
+            let rest: HashMap<_, _> = out
+                .unprocessed_keys
+                .into_iter()
+                .filter(|(_, k)| !k.keys.is_empty())
+                .collect();
+            if rest.is_empty() {
+                return Ok(items);
             }
+            if attempt + 1 == BATCH_ATTEMPTS {
+                break;
+            }
+            // Still strongly consistent, whatever the unprocessed keys say.
+            request = rest
+                .into_iter()
+                .map(|(table, keys)| {
+                    let keys = KeysAndAttributes {
+                        consistent_read: true,
+                        ..keys
+                    };
+                    (table, keys)
+                })
+                .collect();
+            tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
         }
         Err(StoreError::Transient {
             operation: "BatchGetItem",
             source: "DynamoDB left keys unprocessed".into(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::TableNames;
+    use crate::store::wire::tests::{clients, server};
+
+    /// Keys DynamoDB leaves unprocessed are asked for again, alone and still strongly
+    /// consistent (whatever the unprocessed keys say), and what both answers found is loaded.
+    #[tokio::test]
+    async fn unprocessed_keys_are_read_again_consistently() {
+        let first = r#"{"Responses":{"users":[],"sessions":[{"user_id":{"N":"0"},
+            "session_id":{"S":"global"},"global_epoch":{"N":"3"}}]},"UnprocessedKeys":{"sessions":{"Keys":[{"user_id":{"N":"7"},"session_id":{"S":"s1"}}]}}}"#;
+        let second = r#"{"Responses":{"sessions":[]}}"#;
+        let (url, mut seen) = server(vec![Some((200, first)), Some((200, second))]).await;
+        let (client, wire) = clients(Some(&url), "eu-west-1", 1);
+        let tables = TableNames {
+            sessions: "sessions".into(),
+            users: "users".into(),
+            user_emails: "user-emails".into(),
+            activity: "activity".into(),
+        };
+        let store = Store::new(client, wire, tables);
+        let user = UserId::new(7).expect("an id");
+        let loaded = store.load_caller(user, "s1", None).await.expect("loaded");
+        assert_eq!(
+            (loaded.session, loaded.user, loaded.global_epoch),
+            (None, None, 3)
+        );
+        let _first = seen.recv().await.expect("the batch");
+        let again = seen.recv().await.expect("the unprocessed keys again");
+        let body: serde_json::Value = serde_json::from_str(&again.body).expect("JSON");
+        assert_eq!(
+            body,
+            serde_json::json!({"RequestItems": {"sessions": {
+                "Keys": [{"user_id": {"N": "7"}, "session_id": {"S": "s1"}}],
+                "ConsistentRead": true}}})
+        );
     }
 }

@@ -97,16 +97,40 @@ pub fn https_client(roots: TlsRoots) -> SharedHttpClient {
     }
 }
 
+/// What a local DynamoDB is signed for.
+fn local_credentials() -> aws_sdk_dynamodb::config::Credentials {
+    aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "local")
+}
+
 /// The DynamoDB client. With an endpoint override (local Dynoxide) it signs with static
 /// credentials, which the emulator accepts; on AWS it uses the function's role.
 pub fn dynamodb_client(sdk: &aws_config::SdkConfig, cfg: &DynamoConfig) -> Client {
     let mut builder = aws_sdk_dynamodb::config::Builder::from(sdk);
     if let Some(endpoint) = &cfg.endpoint {
-        builder = builder.endpoint_url(endpoint).credentials_provider(
-            aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "local"),
-        );
+        builder = builder
+            .endpoint_url(endpoint)
+            .credentials_provider(local_credentials());
     }
     Client::from_conf(builder.build())
+}
+
+/// The wire client of the hot reads ([`super::Wire`]) beside `client` (made by
+/// [`dynamodb_client`] from `sdk` and `cfg`), with the same endpoint and credentials.
+pub fn dynamodb_wire(
+    sdk: &aws_config::SdkConfig,
+    client: &Client,
+    cfg: &DynamoConfig,
+) -> Result<super::Wire, crate::error::StartupError> {
+    let credentials = match &cfg.endpoint {
+        None => sdk.credentials_provider(),
+        Some(_) => Some(SharedCredentialsProvider::new(local_credentials())),
+    };
+    super::Wire::new(client, cfg.endpoint.as_deref(), credentials).map_err(|e| {
+        crate::error::StartupError::Invalid {
+            name: "DYNAMODB_ENDPOINT",
+            reason: e.to_string(),
+        }
+    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Reading a user's sessions: a page of the listing, and every active session where a decision
 //! rests on the answer. What is active comes from the live index, which holds no ended session.
 
+use super::wire::{QueryInput, QueryOutput, WireItem};
 use super::{Store, StoreError, classify, n, s};
 use crate::cursor::Position;
 use crate::domain::Session;
@@ -8,13 +9,13 @@ use crate::domain::SessionPolicy;
 use crate::domain::UserId;
 use crate::domain::limits::ActiveSession;
 use crate::tables::{BY_ACTIVITY_INDEX, LIVE_INDEX};
-use aws_sdk_dynamodb::types::{AttributeValue, Select};
+use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
 
 /// Items per page of a live-index read. Without a limit a page is 1 MB of whole items (about
-/// 2,000 sessions), which the SDK holds decoded at once: a few MB of a 128 MB function. Users
+/// 2,000 sessions), held decoded at once: a few MB of a 128 MB function. Users
 /// with fewer live sessions than this still take one request.
-const LIVE_PAGE: i32 = 250;
+const LIVE_PAGE: u32 = 250;
 
 /// Only active sessions: the listing's default filter, evaluated by DynamoDB and matching
 /// [`Session::status`].
@@ -173,30 +174,37 @@ impl Store {
         now: i64,
         (filter, values): (&str, &[(&str, AttributeValue)]),
         consistent: bool,
-        keep: impl Fn(HashMap<String, AttributeValue>) -> Result<Option<T>, StoreError>,
+        keep: impl Fn(WireItem) -> Result<Option<T>, StoreError>,
     ) -> Result<Vec<T>, StoreError> {
-        let mut query = self
-            .client
-            .query()
-            .table_name(&self.tables.sessions)
-            .index_name(LIVE_INDEX)
-            .select(Select::AllAttributes)
-            .limit(LIVE_PAGE)
-            .key_condition_expression("user_id = :u AND live_until > :now")
-            .filter_expression(filter)
-            .expression_attribute_values(":u", n(user_id))
-            .expression_attribute_values(":now", n(now))
-            .consistent_read(consistent);
-        for (name, value) in values {
-            query = query.expression_attribute_values(*name, value.clone());
-        }
-        let mut items = query.into_paginator().items().send();
+        let mut bound: WireItem = values
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), value.clone().into()))
+            .collect();
+        bound.insert(":u".to_owned(), n(user_id).into());
+        bound.insert(":now".to_owned(), n(now).into());
         let mut kept = Vec::new();
-        while let Some(item) = items.next().await {
-            let item = item.map_err(|e| classify("Query", e))?;
-            kept.extend(keep(item)?);
+        let mut start = None;
+        loop {
+            let input = QueryInput {
+                table_name: &self.tables.sessions,
+                index_name: LIVE_INDEX,
+                select: "ALL_ATTRIBUTES",
+                limit: LIVE_PAGE,
+                key_condition_expression: "user_id = :u AND live_until > :now",
+                filter_expression: filter,
+                expression_attribute_values: &bound,
+                consistent_read: consistent,
+                exclusive_start_key: start.take(),
+            };
+            let page: QueryOutput = self.wire.call("Query", &input).await?;
+            for item in page.items {
+                kept.extend(keep(item)?);
+            }
+            match page.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(kept),
+            }
         }
-        Ok(kept)
     }
 
     /// The id and last activity of every session of `user_id` neither ended nor expired at
@@ -209,15 +217,16 @@ impl Store {
         filter: &str,
         values: &[(&str, AttributeValue)],
     ) -> Result<Vec<(String, Option<i64>)>, StoreError> {
-        let id_and_activity = |item: HashMap<String, AttributeValue>| {
-            let Some(id) = item.get("session_id").and_then(|v| v.as_s().ok()) else {
+        use serde_dynamo::AttributeValue as Wired;
+        let id_and_activity = |mut item: WireItem| {
+            let Some(Wired::S(id)) = item.remove("session_id") else {
                 return Ok(None);
             };
-            let at = item
-                .get("last_activity")
-                .and_then(|v| v.as_n().ok())
-                .and_then(|v| v.parse().ok());
-            Ok(Some((id.clone(), at)))
+            let at = match item.get("last_activity") {
+                Some(Wired::N(at)) => at.parse().ok(),
+                _ => None,
+            };
+            Ok(Some((id, at)))
         };
         self.live_items(user_id, now, (filter, values), true, id_and_activity)
             .await

@@ -7,7 +7,7 @@
 //! an epoch change ended), `slots` (the session limit), `admin` (an admin's one-round-trip end of a session),
 //! `caller` (loading a request's caller and the global cut-off), `throttle` (password
 //! attempts), `second_factor` (a user's TOTP factor and recovery codes), `activity` (each user's history of
-//! domain events), `migrate` (copying sessions into a table with the live index), with `client` (SDK and TLS set-up) and `expressions` (what several writes share).
+//! domain events), `migrate` (copying sessions into a table with the live index), with `client` (SDK and TLS set-up), `wire` (the hot reads without the SDK's pipeline) and `expressions` (what several writes share).
 
 use crate::config::TableNames;
 use aws_sdk_dynamodb::Client;
@@ -63,6 +63,8 @@ where
 #[derive(Clone, Debug)]
 pub struct Store {
     client: Client,
+    /// The caller's and the live index's reads, without the SDK's pipeline.
+    wire: Wire,
     tables: TableNames,
     global: std::sync::Arc<caller::GlobalCache>,
 }
@@ -76,10 +78,12 @@ pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
 }
 
 impl Store {
-    /// A store over an existing client.
-    pub fn new(client: Client, tables: TableNames) -> Self {
+    /// A store over an existing client (writes and the rarer reads) and wire client (the
+    /// reads on every request's path), both for the same DynamoDB.
+    pub fn new(client: Client, wire: Wire, tables: TableNames) -> Self {
         Self {
             client,
+            wire,
             tables,
             global: Default::default(),
         }
@@ -88,6 +92,11 @@ impl Store {
     /// The underlying client (for table management in the CLI and tests).
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// The wire client of the hot reads.
+    pub fn wire(&self) -> &Wire {
+        &self.wire
     }
 
     /// The table names.
@@ -112,13 +121,15 @@ mod slots;
 mod sweep;
 mod throttle;
 mod users;
+mod wire;
 
 pub use activity::ActivityPage;
 pub use admin::AdminToken;
 pub use caller::{CallerItems, GLOBAL_EPOCH_MAX_AGE};
 pub use challenge::Completion;
 pub use client::{
-    AMAZON_TRUST_SERVICES_PEM, aws_config, dynamodb_client, https_client, lambda_aws_config,
+    AMAZON_TRUST_SERVICES_PEM, aws_config, dynamodb_client, dynamodb_wire, https_client,
+    lambda_aws_config,
 };
 pub use credentials::{AdminUpdate, EpochChange, EpochRefusal};
 pub use listing::{ActiveAt, SessionPage};
@@ -126,3 +137,4 @@ pub use migrate::CopyReport;
 pub use second_factor::{FactorUse, SecondFactor};
 pub use sessions::{EndOutcome, Item, LabelOutcome, ReportOutcome, Rotation, session_item};
 pub use users::Account;
+pub use wire::{Observe, Wire, WireError};

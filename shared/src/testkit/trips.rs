@@ -1,5 +1,5 @@
-//! Counting DynamoDB requests and sequential round trips: an SDK interceptor that records when
-//! each request starts and ends. The round-trip test and the benchmark put it on a state's
+//! Counting DynamoDB requests and sequential round trips: an SDK interceptor (and the wire
+//! client's observer) that records when each request starts and ends. The round-trip test and the benchmark put it on a state's
 //! client; the functions themselves never carry it.
 
 use crate::{AppState, Store};
@@ -105,16 +105,8 @@ impl Intercept for Recorder {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let op = operation_name!(context.input());
-        cfg.interceptor_state()
-            .store_put(Started(op, Instant::now()));
-        if let Ok(mut rec) = self.0.lock()
-            && let Some(clock) = rec.clock
-        {
-            if rec.in_flight == 0 {
-                rec.span_start = clock();
-            }
-            rec.in_flight += 1;
-        }
+        let start = self.begin();
+        cfg.interceptor_state().store_put(Started(op, start));
         Ok(())
     }
 
@@ -125,29 +117,56 @@ impl Intercept for Recorder {
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         if let Some(Started(op, start)) = cfg.load::<Started>() {
-            let trip = Trip {
-                op,
-                start: *start,
-                end: Instant::now(),
-            };
-            if let Ok(mut rec) = self.0.lock() {
-                rec.trips.push(trip);
-            }
-        }
-        if let Ok(mut rec) = self.0.lock()
-            && let Some(clock) = rec.clock
-        {
-            rec.in_flight = rec.in_flight.saturating_sub(1);
-            if rec.in_flight == 0 {
-                let spent = clock().saturating_sub(rec.span_start);
-                rec.inside += spent;
-            }
+            self.finish(op, *start);
         }
         Ok(())
     }
 }
 
+/// The wire client's requests, recorded like the SDK client's.
+impl crate::store::Observe for Recorder {
+    fn started(&self, _op: &'static str) -> Instant {
+        self.begin()
+    }
+
+    fn ended(&self, op: &'static str, start: Instant) {
+        self.finish(op, start);
+    }
+}
+
 impl Recorder {
+    /// A request starts: when, and the CPU clock if the first in flight.
+    fn begin(&self) -> Instant {
+        if let Ok(mut rec) = self.0.lock()
+            && let Some(clock) = rec.clock
+        {
+            if rec.in_flight == 0 {
+                rec.span_start = clock();
+            }
+            rec.in_flight += 1;
+        }
+        Instant::now()
+    }
+
+    /// The request of `op` started at `start` has ended.
+    fn finish(&self, op: &'static str, start: Instant) {
+        let trip = Trip {
+            op,
+            start,
+            end: Instant::now(),
+        };
+        if let Ok(mut rec) = self.0.lock() {
+            rec.trips.push(trip);
+            if let Some(clock) = rec.clock {
+                rec.in_flight = rec.in_flight.saturating_sub(1);
+                if rec.in_flight == 0 {
+                    let spent = clock().saturating_sub(rec.span_start);
+                    rec.inside += spent;
+                }
+            }
+        }
+    }
+
     /// A recorder that also reads `clock` (a CPU clock of the thread that drives the requests)
     /// whenever the first request starts and the last one ends, so that the time spent inside
     /// DynamoDB requests (the SDK's pipeline and the I/O) can be told from the caller's own.
@@ -210,11 +229,12 @@ pub fn instrument_with(state: &AppState, recorder: Recorder) -> AppState {
             .client()
             .config()
             .to_builder()
-            .interceptor(recorder)
+            .interceptor(recorder.clone())
             .build(),
     );
+    let wire = state.store.wire().observed(Arc::new(recorder));
     let mut instrumented = state.clone();
-    instrumented.store = Store::new(client, state.store.tables().clone());
+    instrumented.store = Store::new(client, wire, state.store.tables().clone());
     instrumented
 }
 

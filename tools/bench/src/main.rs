@@ -11,7 +11,7 @@
 //!   each of the given sizes, for the power-tuning table.
 //! - **Handler CPU**: the same handlers in this process on a current-thread runtime, timed with
 //!   the thread's CPU clock, which does not run while the thread waits for DynamoDB: the CPU
-//!   a request costs, DynamoDB excluded (SDK request building and signing included).
+//!   a request costs, DynamoDB excluded (request building and signing included).
 //! - **Round trips**: DynamoDB requests per route and how many were sequential
 //!   (`shared::testkit::trips`).
 //! - **Sizes**: each stripped binary and the zip Lambda takes.

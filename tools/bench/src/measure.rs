@@ -33,7 +33,7 @@ pub(crate) fn thread_cpu() -> Duration {
 pub(crate) struct InProcess {
     /// Everything the handler's thread did, DynamoDB requests included.
     pub(crate) cpu_us: Vec<f64>,
-    /// The same less the time with a DynamoDB request in flight (the SDK's pipeline and I/O).
+    /// The same less the time with a DynamoDB request in flight (building, signing, I/O).
     pub(crate) own_us: Vec<f64>,
     pub(crate) ops: Vec<&'static str>,
     pub(crate) sequential: usize,

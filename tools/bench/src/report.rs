@@ -177,7 +177,7 @@ pub(crate) fn targets(md: &mut String, rows: &[Row], peer: Option<&Peer>) {
     );
     let _ = writeln!(
         md,
-        "| handler CPU ≤ 100 µs median excluding DynamoDB requests, admin route | {admin_cpu:.0} µs ({admin_total:.0} µs with the SDK's work in them) | {} |",
+        "| handler CPU ≤ 100 µs median excluding DynamoDB requests, admin route | {admin_cpu:.0} µs ({admin_total:.0} µs with the DynamoDB requests' work in them) | {} |",
         check(admin_cpu <= 100.0)
     );
     let _ = writeln!(

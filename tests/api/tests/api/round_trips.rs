@@ -57,14 +57,17 @@ fn instrumented(env: &TestEnv) -> (AppState, Recorder) {
 
 /// `env`'s state with `recorder` on a client whose responses come late.
 fn late(env: &TestEnv, recorder: Recorder) -> AppState {
-    let state = instrument_with(&env.state, recorder);
+    let state = instrument_with(&env.state, recorder.clone());
     let config = state.store.client().config();
     // Plain HTTP to the local DynamoDB: the default client without TLS.
     let inner = aws_smithy_http_client::Builder::new().build_http();
     let client =
         aws_sdk_dynamodb::Client::from_conf(config.to_builder().http_client(Late(inner)).build());
+    let wire = shared::store::dynamodb_wire(&state.sdk, &client, &state.config.dynamodb)
+        .expect("wire")
+        .observed(std::sync::Arc::new(recorder));
     let mut late = state.clone();
-    late.store = Store::new(client, state.store.tables().clone());
+    late.store = Store::new(client, wire, state.store.tables().clone());
     late
 }
 
