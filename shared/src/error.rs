@@ -280,6 +280,9 @@ pub enum StartupError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The DynamoDB clients cannot be set up (no region, an endpoint that is not a URL).
+    #[error("the DynamoDB client cannot be set up: {0}")]
+    Client(String),
     /// The dev-only signing key was configured outside local development.
     #[error(
         "the dev-only signing key is configured but APP_ENV is not 'local'; a deployed stack refuses it"

@@ -391,8 +391,10 @@ mod tests {
         let state = |pairs: &[(&str, &str)]| {
             let env = deployed_env(pairs);
             let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
+            // Lambda always gives a function its region.
             let sdk = aws_config::SdkConfig::builder()
                 .behavior_version(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new("eu-west-1"))
                 .build();
             AppState::build_with(config, sdk).unwrap()
         };

@@ -259,8 +259,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::TableNames;
-    use crate::store::wire::tests::{clients, server};
+    use crate::store::wire::tests::{server, store_at};
 
     /// Keys DynamoDB leaves unprocessed are asked for again, alone and still strongly
     /// consistent (whatever the unprocessed keys say), and what both answers found is loaded.
@@ -270,14 +269,7 @@ mod tests {
             "session_id":{"S":"global"},"global_epoch":{"N":"3"}}]},"UnprocessedKeys":{"sessions":{"Keys":[{"user_id":{"N":"7"},"session_id":{"S":"s1"}}]}}}"#;
         let second = r#"{"Responses":{"sessions":[]}}"#;
         let (url, mut seen) = server(vec![Some((200, first)), Some((200, second))]).await;
-        let (client, wire) = clients(Some(&url), "eu-west-1", 1);
-        let tables = TableNames {
-            sessions: "sessions".into(),
-            users: "users".into(),
-            user_emails: "user-emails".into(),
-            activity: "activity".into(),
-        };
-        let store = Store::new(client, wire, tables);
+        let store = store_at(&url);
         let user = UserId::new(7).expect("an id");
         let loaded = store.load_caller(user, "s1", None).await.expect("loaded");
         assert_eq!(

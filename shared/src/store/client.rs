@@ -125,12 +125,8 @@ pub fn dynamodb_wire(
         None => sdk.credentials_provider(),
         Some(_) => Some(SharedCredentialsProvider::new(local_credentials())),
     };
-    super::Wire::new(client, cfg.endpoint.as_deref(), credentials).map_err(|e| {
-        crate::error::StartupError::Invalid {
-            name: "DYNAMODB_ENDPOINT",
-            reason: e.to_string(),
-        }
-    })
+    super::Wire::new(client, cfg.endpoint.as_deref(), credentials)
+        .map_err(|e| crate::error::StartupError::Client(e.to_string()))
 }
 
 #[cfg(test)]

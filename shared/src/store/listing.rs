@@ -232,3 +232,61 @@ impl Store {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::wire::tests::{server, store_at};
+
+    /// Every page of the live index is read, each from where the last ended and each strongly
+    /// consistent, and what all pages hold is returned.
+    #[tokio::test]
+    async fn every_live_page_is_read_consistently_from_where_the_last_ended() {
+        let first = r#"{"Items":[{"session_id":{"S":"a"},"last_activity":{"N":"5"}}],
+            "LastEvaluatedKey":{"user_id":{"N":"7"},"session_id":{"S":"a"},"live_until":{"N":"99"}}}"#;
+        let second = r#"{"Items":[{"session_id":{"S":"b"},"last_activity":{"N":"6"}}]}"#;
+        let (url, mut seen) = server(vec![Some((200, first)), Some((200, second))]).await;
+        let store = store_at(&url);
+        let policy = SessionPolicy {
+            idle_timeout_seconds: 60,
+            absolute_lifetime_seconds: 3600,
+            retention_seconds: 86_400,
+            activity_write_interval_seconds: 60,
+        };
+        let user = UserId::new(7).expect("an id");
+        let active = store
+            .active_sessions(user, 1000, &policy)
+            .await
+            .expect("both pages");
+        let ids: Vec<_> = active.iter().map(|a| a.session_id.as_str()).collect();
+        assert_eq!(ids, ["a", "b"]);
+        let mut bodies = Vec::new();
+        for _ in 0..2 {
+            let request = seen.recv().await.expect("a page");
+            assert_eq!(
+                request.header("x-amz-target"),
+                Some("DynamoDB_20120810.Query")
+            );
+            let body: serde_json::Value = serde_json::from_str(&request.body).expect("JSON");
+            bodies.push(body);
+        }
+        for body in &bodies {
+            assert_eq!(body["TableName"], "sessions");
+            assert_eq!(body["IndexName"], LIVE_INDEX);
+            assert_eq!(body["ConsistentRead"], true);
+            assert_eq!(body["Limit"], LIVE_PAGE);
+            assert_eq!(body["ExpressionAttributeValues"][":u"]["N"], "7");
+            assert_eq!(body["ExpressionAttributeValues"][":now"]["N"], "1000");
+            assert_eq!(
+                body["ExpressionAttributeValues"][":idle_cutoff"]["N"],
+                "940"
+            );
+        }
+        assert!(bodies[0].get("ExclusiveStartKey").is_none());
+        assert_eq!(
+            bodies[1]["ExclusiveStartKey"],
+            serde_json::json!({"user_id": {"N": "7"}, "session_id": {"S": "a"},
+                "live_until": {"N": "99"}})
+        );
+    }
+}

@@ -44,8 +44,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Credentials are taken again this long before they expire.
-const CREDENTIALS_MARGIN: Duration = Duration::from_secs(300);
+/// Credentials are taken again this long before they expire (the SDK's identity cache's
+/// buffer). Lambda's, from the environment, do not expire within the process's life.
+const CREDENTIALS_MARGIN: Duration = Duration::from_secs(10);
 
 /// Told when each request starts and ends (the round-trip recorder of the tests and the
 /// bench); the functions have none.
@@ -63,7 +64,8 @@ pub struct Wire(Arc<Inner>);
 
 #[derive(Clone)]
 struct Inner {
-    /// `None` when the SDK client has none either: every request fails.
+    /// `None` when the SDK client has no HTTP client (the SDK then has none either, its
+    /// default client being left out of the build): every request fails.
     http: Option<SharedHttpConnector>,
     endpoint: String,
     host: String,
@@ -109,9 +111,13 @@ pub enum WireError {
     /// The answer was not the JSON expected.
     #[error("reading the answer")]
     Decode(#[source] serde_json::Error),
-    /// The request could not be built or signed, or the credentials could not be had.
+    /// The request could not be built or signed.
     #[error("preparing the request")]
     Prepare(#[source] BoxError),
+    /// The credentials could not be had (the SDK client answers the same with a dispatch
+    /// failure: a 503).
+    #[error("no credentials to sign with")]
+    Credentials(#[source] BoxError),
 }
 
 impl WireError {
@@ -122,8 +128,13 @@ impl WireError {
                 *status >= 500 || super::TRANSIENT_CODES.contains(&code.as_str())
             }
             WireError::Transport(_) | WireError::Timeout(_) => true,
-            WireError::Decode(_) | WireError::Prepare(_) => false,
+            WireError::Decode(_) | WireError::Prepare(_) | WireError::Credentials(_) => false,
         }
+    }
+
+    /// Whether the failure is DynamoDB's or the way to it (503), not the request's (500).
+    fn transient(&self) -> bool {
+        self.retryable() || matches!(self, WireError::Credentials(_))
     }
 }
 
@@ -138,21 +149,21 @@ struct ErrorBody {
 
 impl Wire {
     /// A wire client beside `client`, for the same DynamoDB: `endpoint` (the override
-    /// `client` was built with) or the region's public one; `client`'s HTTP client (one
-    /// connection pool for both), region, timeouts and retries; `credentials`, those `client`
-    /// signs with (the SDK's configuration does not give them back; without, every request
-    /// fails, as the SDK client's would).
+    /// `client` was built with) or the region's, as the SDK's endpoint rules resolve it;
+    /// `client`'s HTTP client (one connection pool for both), region, timeouts and retries;
+    /// `credentials`, those `client` signs with (the SDK's configuration does not give them
+    /// back; without, every request fails). Fails without a region.
     pub fn new(
         client: &Client,
         endpoint: Option<&str>,
         credentials: Option<SharedCredentialsProvider>,
     ) -> Result<Self, BoxError> {
         let config = client.config();
-        let region = config.region().map(|r| r.as_ref()).unwrap_or("us-east-1");
-        let endpoint = match endpoint {
-            Some(url) => url.trim_end_matches('/').to_owned(),
-            None => format!("https://dynamodb.{region}.{}", dns_suffix(region)),
-        };
+        let region = config
+            .region()
+            .map(|r| r.as_ref())
+            .ok_or("no AWS region is configured")?;
+        let endpoint = resolve_endpoint(region, endpoint)?;
         let uri: http::Uri = endpoint.parse()?;
         let host = uri
             .authority()
@@ -215,7 +226,7 @@ impl Wire {
             observer.ended(op, start);
         }
         result.map_err(|e| {
-            let transient = e.retryable();
+            let transient = e.transient();
             let source: BoxError = Box::new(e);
             if transient {
                 StoreError::Transient {
@@ -259,11 +270,18 @@ impl Wire {
         let http = self.0.http.as_ref().ok_or_else(|| {
             WireError::Prepare("no HTTP client is configured for DynamoDB".into())
         })?;
-        let response = http
-            .call(request)
-            .await
-            .map_err(|e| WireError::Transport(e.into()))?;
+        let response = http.call(request).await.map_err(|e| {
+            if e.is_user() {
+                WireError::Prepare(e.into())
+            } else {
+                WireError::Transport(e.into())
+            }
+        })?;
         let status = response.status().as_u16();
+        let error_type = response
+            .headers()
+            .get("x-amzn-errortype")
+            .map(str::to_owned);
         let answer = ByteStream::new(response.into_body())
             .collect()
             .await
@@ -276,7 +294,7 @@ impl Wire {
             kind: String::new(),
             message: String::from_utf8_lossy(&answer).into_owned(),
         });
-        let code = error.kind.rsplit('#').next().unwrap_or_default().to_owned();
+        let code = error_code(error_type.as_deref().unwrap_or(&error.kind)).to_owned();
         Err(WireError::Service {
             status,
             code,
@@ -340,17 +358,24 @@ impl Wire {
             return Ok(c.clone());
         }
         let provider = self.0.credentials.as_ref().ok_or_else(|| {
-            WireError::Prepare("no credentials are configured for DynamoDB".into())
+            WireError::Credentials("no credentials are configured for DynamoDB".into())
         })?;
         let c = provider
             .provide_credentials()
             .await
-            .map_err(|e| WireError::Prepare(e.into()))?;
+            .map_err(|e| WireError::Credentials(e.into()))?;
         if let Ok(mut cached) = self.0.cached.lock() {
             *cached = Some(c.clone());
         }
         Ok(c)
     }
+}
+
+/// The error code in DynamoDB's `x-amzn-ErrorType` header or `__type` field, without the
+/// namespace before `#` and the details after `:`, as the SDK reads it.
+fn error_code(kind: &str) -> &str {
+    let code = kind.split(':').next().unwrap_or_default();
+    code.rsplit('#').next().unwrap_or_default()
 }
 
 /// `work`, given up after `limit` if there is one.
@@ -373,17 +398,27 @@ fn backoff(initial: Duration, max: Duration, attempt: u32) -> Duration {
     exp.min(max)
 }
 
-/// The DNS suffix of a region's partition (DynamoDB's endpoints follow
-/// `dynamodb.{region}.{suffix}` in every partition).
-fn dns_suffix(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "amazonaws.com.cn"
-    } else if region.starts_with("us-iso-") {
-        "c2s.ic.gov"
-    } else if region.starts_with("us-isob-") {
-        "sc2s.sgov.gov"
-    } else {
-        "amazonaws.com"
+/// DynamoDB's endpoint in `region` (every partition's), or `endpoint` when given, as the
+/// SDK's own rules resolve it; without account-based endpoints (the SDK client uses one only
+/// when its credentials carry an account id, which Lambda's do not: `AWS_ACCOUNT_ID` unset).
+fn resolve_endpoint(region: &str, endpoint: Option<&str>) -> Result<String, BoxError> {
+    use aws_sdk_dynamodb::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
+    let mut params = Params::builder()
+        .region(region)
+        .use_fips(false)
+        .use_dual_stack(false)
+        .account_id_endpoint_mode("disabled");
+    if let Some(url) = endpoint {
+        params = params.endpoint(url);
+    }
+    let params = params.build()?;
+    let resolver = DefaultResolver::new();
+    // The rules are evaluated in place: the future is ready when first polled.
+    let mut resolving = std::pin::pin!(resolver.resolve_endpoint(&params));
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    match resolving.as_mut().poll(&mut context) {
+        std::task::Poll::Ready(resolved) => Ok(resolved?.url().trim_end_matches('/').to_owned()),
+        std::task::Poll::Pending => Err("DynamoDB's endpoint rules did not resolve at once".into()),
     }
 }
 
@@ -568,6 +603,18 @@ pub(crate) mod tests {
         (client, wire)
     }
 
+    /// A store whose clients talk to `url`, with one attempt per request.
+    pub(crate) fn store_at(url: &str) -> super::super::Store {
+        let (client, wire) = clients(Some(url), "eu-west-1", 1);
+        let tables = crate::config::TableNames {
+            sessions: "sessions".into(),
+            users: "users".into(),
+            user_emails: "user-emails".into(),
+            activity: "activity".into(),
+        };
+        super::super::Store::new(client, wire, tables)
+    }
+
     fn wire_at(endpoint: Option<&str>, region: &str, attempts: u32) -> Wire {
         clients(endpoint, region, attempts).1
     }
@@ -633,6 +680,11 @@ pub(crate) mod tests {
                 ),
                 "{auth}"
             );
+            assert_eq!(request.header("host"), url.strip_prefix("http://"));
+            assert_eq!(
+                signature_of(&request).as_deref(),
+                auth.rsplit("Signature=").next()
+            );
             let body: serde_json::Value = serde_json::from_str(&request.body).expect("JSON");
             assert_eq!(
                 body,
@@ -640,6 +692,44 @@ pub(crate) mod tests {
                     "Keys": [{"user_id": {"N": "7"}}], "ConsistentRead": true}}})
             );
         }
+    }
+
+    /// The SigV4 signature of the request as the server received it (method, path, the
+    /// headers its `Authorization` lists, body), at its `x-amz-date`, with the test's
+    /// credentials: what DynamoDB computes to check it.
+    fn signature_of(request: &Seen) -> Option<String> {
+        let date = request.header("x-amz-date")?;
+        let at = chrono::NaiveDateTime::parse_from_str(date, "%Y%m%dT%H%M%SZ").ok()?;
+        let auth = request.header("authorization")?;
+        let listed = auth.split("SignedHeaders=").nth(1)?.split(',').next()?;
+        // The signer adds these two itself, from the time and the credentials.
+        let headers: Vec<(&str, &str)> = listed
+            .split(';')
+            .filter(|name| !["x-amz-date", "x-amz-security-token"].contains(name))
+            .map(|name| Some((name, request.header(name)?)))
+            .collect::<Option<_>>()?;
+        let path = request.head.split(' ').nth(1)?;
+        let uri = format!("http://{}{path}", request.header("host")?);
+        let signable = SignableRequest::new(
+            "POST",
+            &uri,
+            headers.into_iter(),
+            SignableBody::Bytes(request.body.as_bytes()),
+        )
+        .ok()?;
+        let credentials =
+            Credentials::new("AKIDEXAMPLE", "secret", Some("token".into()), None, "t");
+        let identity: Identity = credentials.into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region("eu-west-1")
+            .name("dynamodb")
+            .time(SystemTime::from(at.and_utc()))
+            .settings(SigningSettings::default())
+            .build()
+            .ok()?
+            .into();
+        Some(sign(signable, &params).ok()?.signature().to_owned())
     }
 
     /// A request DynamoDB refuses as invalid is not tried again and is a 500, with the code
@@ -684,17 +774,55 @@ pub(crate) mod tests {
     /// An answer that never comes ends in the attempt timeout, each attempt, then a 503.
     #[tokio::test]
     async fn a_silent_server_is_a_timeout() {
-        let (url, _seen) = server(vec![None, None]).await;
+        let (url, mut seen) = server(vec![None, None]).await;
         let started = Instant::now();
         let err = wire(&url, 2)
             .call::<BatchGetOutput>("BatchGetItem", &input())
             .await
             .expect_err("no answer");
         assert!(matches!(err, StoreError::Transient { .. }), "{err:?}");
+        let elapsed = started.elapsed();
         assert!(
-            started.elapsed() < Duration::from_secs(2),
+            elapsed >= Duration::from_millis(600),
+            "two attempts of 300 ms: {elapsed:?}"
+        );
+        assert!(
+            elapsed < Duration::from_secs(2),
             "within the operation timeout"
         );
+        for _ in 0..2 {
+            assert!(seen.recv().await.is_some(), "two attempts");
+        }
+        assert!(seen.try_recv().is_err(), "no third");
+    }
+
+    /// Credentials that cannot be had: the request is not sent, and the caller gets a 503
+    /// (as from the SDK client), not a 500.
+    #[tokio::test]
+    async fn missing_credentials_are_a_503_without_a_request() {
+        let (url, mut seen) = server(vec![Some((200, FOUND))]).await;
+        let (client, _) = clients(Some(&url), "eu-west-1", 3);
+        let wire = Wire::new(&client, Some(&url), None).expect("client");
+        let err = wire
+            .call::<BatchGetOutput>("BatchGetItem", &input())
+            .await
+            .expect_err("no credentials");
+        assert!(matches!(err, StoreError::Transient { .. }), "{err:?}");
+        assert!(seen.try_recv().is_err(), "nothing sent");
+    }
+
+    #[test]
+    fn error_codes_are_read_as_the_sdk_reads_them() {
+        assert_eq!(
+            error_code("com.amazonaws.dynamodb.v20120810#ThrottlingException"),
+            "ThrottlingException"
+        );
+        assert_eq!(
+            error_code("ThrottlingException:http://internal.amazon.com/coral/"),
+            "ThrottlingException"
+        );
+        assert_eq!(error_code("InternalServerError"), "InternalServerError");
+        assert_eq!(error_code(""), "");
     }
 
     /// A closed port: the connection is refused, which is transient.
@@ -772,6 +900,10 @@ pub(crate) mod tests {
     #[test]
     fn endpoints_follow_the_regions_partition() {
         let at = |region: &str| wire_at(None, region, 1).0.endpoint.clone();
+        assert_eq!(
+            at("eusc-de-east-1"),
+            "https://dynamodb.eusc-de-east-1.amazonaws.eu"
+        );
         assert_eq!(at("eu-west-1"), "https://dynamodb.eu-west-1.amazonaws.com");
         assert_eq!(
             at("cn-north-1"),
@@ -781,5 +913,15 @@ pub(crate) mod tests {
             at("us-gov-west-1"),
             "https://dynamodb.us-gov-west-1.amazonaws.com"
         );
+    }
+
+    /// Without a region there is no endpoint to sign for: the function does not start.
+    #[test]
+    fn no_region_no_client() {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .build();
+        let err = Wire::new(&Client::from_conf(config), None, None).expect_err("no region");
+        assert!(err.to_string().contains("region"), "{err}");
     }
 }
