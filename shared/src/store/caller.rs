@@ -216,10 +216,7 @@ impl Store {
         let mut items: HashMap<String, Vec<WireItem>> = HashMap::new();
         for attempt in 0..BATCH_ATTEMPTS {
             let input = BatchGetInput {
-                request_items: request
-                    .iter()
-                    .map(|(t, k)| (t.as_str(), k.clone()))
-                    .collect(),
+                request_items: &request,
             };
             let out: BatchGetOutput = self.wire.call("BatchGetItem", &input).await?;
             for (table, found) in out.responses {
@@ -229,16 +226,7 @@ impl Store {
                 .unprocessed_keys
                 .into_iter()
                 .filter(|(_, k)| !k.keys.is_empty())
-                .collect();
-            if rest.is_empty() {
-                return Ok(items);
-            }
-            if attempt + 1 == BATCH_ATTEMPTS {
-                break;
-            }
-            // Still strongly consistent, whatever the unprocessed keys say.
-            request = rest
-                .into_iter()
+                // Still strongly consistent, whatever the unprocessed keys say.
                 .map(|(table, keys)| {
                     let keys = KeysAndAttributes {
                         consistent_read: true,
@@ -247,6 +235,13 @@ impl Store {
                     (table, keys)
                 })
                 .collect();
+            if rest.is_empty() {
+                return Ok(items);
+            }
+            if attempt + 1 == BATCH_ATTEMPTS {
+                break;
+            }
+            request = rest;
             tokio::time::sleep(Duration::from_millis(10 << attempt)).await;
         }
         Err(StoreError::Transient {

@@ -306,13 +306,21 @@ impl Wire {
     async fn signed(&self, op: &'static str, body: Bytes) -> Result<HttpRequest, WireError> {
         let prepare = |e: BoxError| WireError::Prepare(e);
         let identity: Identity = self.credentials().await?.into();
-        let target = format!("DynamoDB_20120810.{op}");
-        let json = "application/x-amz-json-1.0";
-        let headers = [
-            ("host", self.0.host.as_str()),
-            ("content-type", json),
-            ("x-amz-target", target.as_str()),
-        ];
+        let mut request = http::Request::builder()
+            .method(http::Method::POST)
+            .uri(&self.0.endpoint)
+            .header("host", &self.0.host)
+            .header("content-type", "application/x-amz-json-1.0")
+            .header("x-amz-target", format!("DynamoDB_20120810.{op}"))
+            .body(SdkBody::from(body.clone()))
+            .map_err(|e| prepare(e.into()))?;
+        // Signed from the request's own headers: what is signed is what is sent.
+        let headers = request
+            .headers()
+            .iter()
+            .map(|(name, value)| Ok((name.as_str(), value.to_str()?)))
+            .collect::<Result<Vec<_>, http::header::ToStrError>>()
+            .map_err(|e| prepare(e.into()))?;
         let signable = SignableRequest::new(
             "POST",
             &self.0.endpoint,
@@ -332,14 +340,6 @@ impl Wire {
         let (instructions, _signature) = sign(signable, &params)
             .map_err(|e| prepare(e.into()))?
             .into_parts();
-        let mut request = http::Request::builder()
-            .method(http::Method::POST)
-            .uri(&self.0.endpoint)
-            .header("host", &self.0.host)
-            .header("content-type", json)
-            .header("x-amz-target", &target)
-            .body(SdkBody::from(body))
-            .map_err(|e| prepare(e.into()))?;
         instructions.apply_to_request_http1x(&mut request);
         HttpRequest::try_from(request).map_err(|e| prepare(e.into()))
     }
@@ -438,7 +438,7 @@ pub(crate) struct KeysAndAttributes {
 #[derive(Debug, serde::Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct BatchGetInput<'a> {
-    pub request_items: std::collections::HashMap<&'a str, KeysAndAttributes>,
+    pub request_items: &'a std::collections::HashMap<String, KeysAndAttributes>,
 }
 
 /// `BatchGetItem`'s output.
@@ -623,20 +623,23 @@ pub(crate) mod tests {
         wire_at(Some(url), "eu-west-1", attempts)
     }
 
+    /// One consistent read of user 7.
+    static USERS: std::sync::LazyLock<std::collections::HashMap<String, KeysAndAttributes>> =
+        std::sync::LazyLock::new(|| {
+            let key = WireItem::from([(
+                "user_id".to_owned(),
+                serde_dynamo::AttributeValue::N("7".into()),
+            )]);
+            let keys = KeysAndAttributes {
+                keys: vec![key],
+                consistent_read: true,
+            };
+            [("users".to_owned(), keys)].into()
+        });
+
     fn input() -> BatchGetInput<'static> {
-        let key = WireItem::from([(
-            "user_id".to_owned(),
-            serde_dynamo::AttributeValue::N("7".into()),
-        )]);
         BatchGetInput {
-            request_items: [(
-                "users",
-                KeysAndAttributes {
-                    keys: vec![key],
-                    consistent_read: true,
-                },
-            )]
-            .into(),
+            request_items: &USERS,
         }
     }
 
