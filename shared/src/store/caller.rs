@@ -9,12 +9,14 @@
 //! Ending every session ([`Store::end_every_session`]) therefore completes only after that
 //! age has passed: then no process still holds the old epoch.
 
+use super::item_json::ItemOf;
 use super::wire::{BatchGetInput, BatchGetOutput, KeysAndAttributes, WireItem};
 use super::{StoreError, classify, n, s};
 use crate::domain::UserId;
 use crate::domain::{Session, User};
 use crate::store::Store;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use serde_json::value::RawValue;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
@@ -84,12 +86,20 @@ fn wire_key(user_id: u64, session_id: Option<&str>) -> WireItem {
         .collect()
 }
 
-/// A number attribute of a wire item.
-fn wire_number(item: &WireItem, name: &str) -> Option<u64> {
-    match item.get(name)? {
-        serde_dynamo::AttributeValue::N(n) => n.parse().ok(),
-        _ => None,
-    }
+/// What tells the global epoch's item from a session: its key, and the epoch it holds.
+#[derive(serde::Deserialize)]
+struct Keyed {
+    user_id: u64,
+    global_epoch: Option<u64>,
+}
+
+/// A `T` read from one item of a batch's answer.
+fn read<T: serde::de::DeserializeOwned>(item: &RawValue) -> Result<T, StoreError> {
+    let read: Result<ItemOf<T>, _> = serde_json::from_str(item.get());
+    read.map(|item| item.0).map_err(|e| StoreError::Failed {
+        operation: "BatchGetItem",
+        source: e.into(),
+    })
 }
 
 impl Store {
@@ -187,14 +197,15 @@ impl Store {
             global_epoch: cached.unwrap_or(0),
         };
         for item in items.remove(&self.tables.sessions).unwrap_or_default() {
-            if wire_number(&item, "user_id") == Some(GLOBAL_USER) {
-                loaded.global_epoch = wire_number(&item, "global_epoch").unwrap_or(0);
+            let keyed: Keyed = read(&item)?;
+            if keyed.user_id == GLOBAL_USER {
+                loaded.global_epoch = keyed.global_epoch.unwrap_or(0);
             } else {
-                loaded.session = Some(serde_dynamo::from_item(item)?);
+                loaded.session = Some(read::<Session>(&item)?);
             }
         }
         for item in items.remove(&self.tables.users).unwrap_or_default() {
-            let user: User = serde_dynamo::from_item(item)?;
+            let user: User = read(&item)?;
             if user.user_id == user_id {
                 loaded.user = Some(user);
             } else {
@@ -212,8 +223,8 @@ impl Store {
     async fn batch_get(
         &self,
         mut request: HashMap<String, KeysAndAttributes>,
-    ) -> Result<HashMap<String, Vec<WireItem>>, StoreError> {
-        let mut items: HashMap<String, Vec<WireItem>> = HashMap::new();
+    ) -> Result<HashMap<String, Vec<Box<RawValue>>>, StoreError> {
+        let mut items: HashMap<String, Vec<Box<RawValue>>> = HashMap::new();
         for attempt in 0..BATCH_ATTEMPTS {
             let input = BatchGetInput {
                 request_items: &request,

@@ -10,6 +10,7 @@ use crate::domain::UserId;
 use crate::domain::limits::ActiveSession;
 use crate::tables::{BY_ACTIVITY_INDEX, LIVE_INDEX};
 use aws_sdk_dynamodb::types::AttributeValue;
+use serde::de::DeserializeOwned;
 use std::collections::HashMap;
 
 /// Items per page of a live-index read. Without a limit a page is 1 MB of whole items (about
@@ -82,9 +83,8 @@ impl Store {
     ) -> Result<Vec<Session>, StoreError> {
         let filter = "attribute_not_exists(revoked_at) AND last_activity > :idle_cutoff";
         let values = [(":idle_cutoff", n(at.now - at.idle_timeout_seconds))];
-        let session = |item| Ok(Some(serde_dynamo::from_item::<_, Session>(item)?));
         let mut sessions = self
-            .live_items(user_id, at.now, (filter, &values), false, session)
+            .live_items(user_id, at.now, (filter, &values), false, Some::<Session>)
             .await?;
         sessions.sort_by(|a, b| {
             (b.last_activity, &b.session_id).cmp(&(a.last_activity, &a.session_id))
@@ -165,16 +165,17 @@ impl Store {
     }
 
     /// What `keep` makes of every item of `user_id` in the live index (neither ended nor expired
-    /// at `now`) that passes `filter` (with `values`), read whole from the table, every page.
-    /// Items are kept page by page, [`LIVE_PAGE`] at a time, so a user with thousands of live
-    /// sessions costs memory for what `keep` returns, not for a megabyte of whole items.
-    async fn live_items<T>(
+    /// at `now`) that passes `filter` (with `values`), read from the table as an `R` (only
+    /// the attributes `R` has are kept), every page. Items are kept page by page,
+    /// [`LIVE_PAGE`] at a time, so a user with thousands of live sessions costs memory for
+    /// what `keep` returns, not for a megabyte of whole items.
+    async fn live_items<R: DeserializeOwned, T>(
         &self,
         user_id: UserId,
         now: i64,
         (filter, values): (&str, &[(&str, AttributeValue)]),
         consistent: bool,
-        keep: impl Fn(WireItem) -> Result<Option<T>, StoreError>,
+        keep: impl Fn(R) -> Option<T>,
     ) -> Result<Vec<T>, StoreError> {
         let mut bound: WireItem = values
             .iter()
@@ -196,10 +197,8 @@ impl Store {
                 consistent_read: consistent,
                 exclusive_start_key: start.take(),
             };
-            let page: QueryOutput = self.wire.call("Query", &input).await?;
-            for item in page.items {
-                kept.extend(keep(item)?);
-            }
+            let page: QueryOutput<R> = self.wire.call("Query", &input).await?;
+            kept.extend(page.items.into_iter().filter_map(|item| keep(item.0)));
             match page.last_evaluated_key {
                 Some(key) if !key.is_empty() => start = Some(key),
                 _ => return Ok(kept),
@@ -217,17 +216,13 @@ impl Store {
         filter: &str,
         values: &[(&str, AttributeValue)],
     ) -> Result<Vec<(String, Option<i64>)>, StoreError> {
-        use serde_dynamo::AttributeValue as Wired;
-        let id_and_activity = |mut item: WireItem| {
-            let Some(Wired::S(id)) = item.remove("session_id") else {
-                return Ok(None);
-            };
-            let at = match item.get("last_activity") {
-                Some(Wired::N(at)) => at.parse().ok(),
-                _ => None,
-            };
-            Ok(Some((id, at)))
-        };
+        /// The two attributes read of each item.
+        #[derive(serde::Deserialize)]
+        struct IdAndActivity {
+            session_id: String,
+            last_activity: Option<i64>,
+        }
+        let id_and_activity = |item: IdAndActivity| Some((item.session_id, item.last_activity));
         self.live_items(user_id, now, (filter, values), true, id_and_activity)
             .await
     }

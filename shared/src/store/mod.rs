@@ -7,7 +7,8 @@
 //! an epoch change ended), `slots` (the session limit), `admin` (an admin's one-round-trip end of a session),
 //! `caller` (loading a request's caller and the global cut-off), `throttle` (password
 //! attempts), `second_factor` (a user's TOTP factor and recovery codes), `activity` (each user's history of
-//! domain events), `migrate` (copying sessions into a table with the live index), with `client` (SDK and TLS set-up), `wire` (the hot reads without the SDK's pipeline) and `expressions` (what several writes share).
+//! domain events), `migrate` (copying sessions into a table with the live index), with `client` (SDK and TLS set-up), `wire` (the hot reads without the SDK's pipeline), `item_json` (their items read
+//! straight from DynamoDB's JSON) and `expressions` (what several writes share).
 
 use crate::config::TableNames;
 use aws_sdk_dynamodb::Client;
@@ -113,6 +114,7 @@ mod caller;
 mod challenge;
 mod client;
 mod credentials;
+mod item_json;
 mod listing;
 mod migrate;
 mod second_factor;

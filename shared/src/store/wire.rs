@@ -441,12 +441,13 @@ pub(crate) struct BatchGetInput<'a> {
     pub request_items: &'a std::collections::HashMap<String, KeysAndAttributes>,
 }
 
-/// `BatchGetItem`'s output.
+/// `BatchGetItem`'s output: each table's items as they came, for the caller to read into
+/// the table's type ([`super::item_json`]).
 #[derive(Debug, serde::Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct BatchGetOutput {
     #[serde(default)]
-    pub responses: std::collections::HashMap<String, Vec<WireItem>>,
+    pub responses: std::collections::HashMap<String, Vec<Box<serde_json::value::RawValue>>>,
     #[serde(default)]
     pub unprocessed_keys: std::collections::HashMap<String, KeysAndAttributes>,
 }
@@ -467,12 +468,13 @@ pub(crate) struct QueryInput<'a> {
     pub exclusive_start_key: Option<WireItem>,
 }
 
-/// `Query`'s output.
+/// `Query`'s output, its items read straight into `T`.
 #[derive(Debug, serde::Deserialize)]
 #[serde(rename_all = "PascalCase")]
-pub(crate) struct QueryOutput {
-    #[serde(default)]
-    pub items: Vec<WireItem>,
+#[serde(bound = "T: serde::de::DeserializeOwned")]
+pub(crate) struct QueryOutput<T> {
+    #[serde(default = "Vec::new")]
+    pub items: Vec<super::item_json::ItemOf<T>>,
     #[serde(default)]
     pub last_evaluated_key: Option<WireItem>,
 }
