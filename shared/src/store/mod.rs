@@ -8,7 +8,7 @@
 //! `caller` (loading a request's caller and the global cut-off), `throttle` (password
 //! attempts), `second_factor` (a user's TOTP factor and recovery codes), `activity` (each user's history of
 //! domain events), `migrate` (copying sessions into a table with the live index), with `client` (SDK and TLS set-up), `wire` (the hot reads without the SDK's pipeline), `item_json` (their items read
-//! straight from DynamoDB's JSON) and `expressions` (what several writes share).
+//! straight from DynamoDB's JSON), `signer` (their SigV4) and `expressions` (what several writes share).
 
 use crate::config::TableNames;
 use aws_sdk_dynamodb::Client;
@@ -119,6 +119,7 @@ mod listing;
 mod migrate;
 mod second_factor;
 mod sessions;
+mod signer;
 mod slots;
 mod sweep;
 mod throttle;

@@ -4,8 +4,9 @@
 //! The SDK's pipeline (orchestrator, interceptors, endpoint resolution, identity cache, type
 //! conversions) costs more CPU per request than the request itself: on a 128 MB function,
 //! which gets about 7 % of a core, that is milliseconds. These two operations go out as one
-//! signed HTTP request each (SigV4 by `aws-sigv4`, the SDK's own signer), their JSON written
-//! and read with serde (items in DynamoDB's JSON through `serde_dynamo`). Every other
+//! signed HTTP request each (SigV4 for their one shape, `super::signer`, with the signing key
+//! `aws-sigv4` derives), their JSON written with serde and read straight into the items'
+//! types (`super::item_json`). Every other
 //! operation (writes, transactions) stays on the SDK client.
 //!
 //! What the SDK client gives and this keeps: its HTTP client, so the same connection pool and
@@ -14,11 +15,10 @@
 //! transient errors and lost connections ("standard" mode, without the retry quota).
 
 use super::StoreError;
+use super::signer::Signer;
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sdk_dynamodb::Client;
-use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
-use aws_sigv4::sign::v4;
 use aws_smithy_async::rt::sleep::TokioSleep;
 use aws_smithy_async::time::SystemTimeSource;
 use aws_smithy_runtime::client::auth::no_auth::{NO_AUTH_SCHEME_ID, NoAuthScheme};
@@ -30,7 +30,6 @@ use aws_smithy_runtime_api::client::auth::static_resolver::StaticAuthSchemeOptio
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorSettings, SharedHttpConnector,
 };
-use aws_smithy_runtime_api::client::identity::Identity;
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder;
 use aws_smithy_types::body::SdkBody;
@@ -72,6 +71,7 @@ struct Inner {
     region: String,
     credentials: Option<SharedCredentialsProvider>,
     cached: Arc<Mutex<Option<Credentials>>>,
+    signer: Arc<Signer>,
     attempts: u32,
     initial_backoff: Duration,
     max_backoff: Duration,
@@ -169,6 +169,12 @@ impl Wire {
             .authority()
             .ok_or("the DynamoDB endpoint has no host")?
             .to_string();
+        // Requests are signed for `POST /` (`super::signer`).
+        if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+            return Err(
+                "the DynamoDB endpoint must be a scheme, host and port, without a path".into(),
+            );
+        }
         let timeouts = config.timeout_config();
         let retries = config.retry_config();
         // The settings the SDK asks its HTTP client with, so that both get the same connector
@@ -197,6 +203,7 @@ impl Wire {
             region: region.to_owned(),
             credentials,
             cached: Arc::default(),
+            signer: Arc::new(Signer::new(region)),
             attempts: retries.map_or(1, |r| r.max_attempts()).max(1),
             initial_backoff: retries.map_or(Duration::ZERO, |r| r.initial_backoff()),
             max_backoff: retries.map_or(Duration::ZERO, |r| r.max_backoff()),
@@ -305,15 +312,22 @@ impl Wire {
     /// The request of `op` with `body`, signed with SigV4 for DynamoDB in this region.
     async fn signed(&self, op: &'static str, body: Bytes) -> Result<HttpRequest, WireError> {
         let prepare = |e: BoxError| WireError::Prepare(e);
-        let identity: Identity = self.credentials().await?.into();
+        let credentials = self.credentials().await?;
+        let at = SystemTime::now();
         let mut request = http::Request::builder()
             .method(http::Method::POST)
             .uri(&self.0.endpoint)
             .header("host", &self.0.host)
             .header("content-type", "application/x-amz-json-1.0")
             .header("x-amz-target", format!("DynamoDB_20120810.{op}"))
+            .header("x-amz-date", Signer::amz_date(at))
             .body(SdkBody::from(body.clone()))
             .map_err(|e| prepare(e.into()))?;
+        if let Some(token) = credentials.session_token() {
+            let mut token = http::HeaderValue::from_str(token).map_err(|e| prepare(e.into()))?;
+            token.set_sensitive(true);
+            request.headers_mut().insert("x-amz-security-token", token);
+        }
         // Signed from the request's own headers: what is signed is what is sent.
         let headers = request
             .headers()
@@ -321,26 +335,16 @@ impl Wire {
             .map(|(name, value)| Ok((name.as_str(), value.to_str()?)))
             .collect::<Result<Vec<_>, http::header::ToStrError>>()
             .map_err(|e| prepare(e.into()))?;
-        let signable = SignableRequest::new(
-            "POST",
-            &self.0.endpoint,
-            headers.into_iter(),
-            SignableBody::Bytes(&body),
-        )
-        .map_err(|e| prepare(e.into()))?;
-        let params = v4::SigningParams::builder()
-            .identity(&identity)
-            .region(&self.0.region)
-            .name("dynamodb")
-            .time(SystemTime::now())
-            .settings(SigningSettings::default())
-            .build()
-            .map_err(|e| prepare(e.into()))?
-            .into();
-        let (instructions, _signature) = sign(signable, &params)
-            .map_err(|e| prepare(e.into()))?
-            .into_parts();
-        instructions.apply_to_request_http1x(&mut request);
+        let authorization = self
+            .0
+            .signer
+            .authorization(&credentials, at, headers.into_iter(), &body)
+            .map_err(|e| prepare(e.into()))?;
+        let authorization =
+            http::HeaderValue::from_str(&authorization).map_err(|e| prepare(e.into()))?;
+        request
+            .headers_mut()
+            .insert(http::header::AUTHORIZATION, authorization);
         HttpRequest::try_from(request).map_err(|e| prepare(e.into()))
     }
 
@@ -703,6 +707,9 @@ pub(crate) mod tests {
     /// headers its `Authorization` lists, body), at its `x-amz-date`, with the test's
     /// credentials: what DynamoDB computes to check it.
     fn signature_of(request: &Seen) -> Option<String> {
+        use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+        use aws_sigv4::sign::v4;
+        use aws_smithy_runtime_api::client::identity::Identity;
         let date = request.header("x-amz-date")?;
         let at = chrono::NaiveDateTime::parse_from_str(date, "%Y%m%dT%H%M%SZ").ok()?;
         let auth = request.header("authorization")?;
@@ -918,6 +925,27 @@ pub(crate) mod tests {
             at("us-gov-west-1"),
             "https://dynamodb.us-gov-west-1.amazonaws.com"
         );
+    }
+
+    /// Requests are signed for `POST /`: an endpoint with a path or a query would be sent
+    /// what its signature does not cover, so the function does not start with one.
+    #[test]
+    fn an_endpoint_with_a_path_is_refused() {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new("eu-west-1"))
+            .build();
+        let client = Client::from_conf(config);
+        for endpoint in ["http://127.0.0.1:8000/db", "http://127.0.0.1:8000/?a=b"] {
+            let err = Wire::new(&client, Some(endpoint), None).expect_err("a path");
+            assert!(err.to_string().contains("without a path"), "{err}");
+        }
+        for endpoint in ["http://127.0.0.1:8000", "http://127.0.0.1:8000/"] {
+            assert!(
+                Wire::new(&client, Some(endpoint), None).is_ok(),
+                "{endpoint}"
+            );
+        }
     }
 
     /// Without a region there is no endpoint to sign for: the function does not start.
