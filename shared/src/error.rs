@@ -32,13 +32,19 @@ pub enum StoreError {
     },
     /// A stored item does not match the model (500).
     #[error("a stored item does not match the model")]
-    Corrupt(#[from] serde_dynamo::Error),
+    Corrupt(#[source] BoxError),
     /// A conditional write found the item already there (for a new user: the email).
     #[error("the item already exists")]
     AlreadyExists,
     /// A new user's id is already taken.
     #[error("the user id is already taken")]
     IdTaken,
+}
+
+impl From<serde_dynamo::Error> for StoreError {
+    fn from(e: serde_dynamo::Error) -> Self {
+        StoreError::Corrupt(Box::new(e))
+    }
 }
 
 impl StoreError {

@@ -96,10 +96,8 @@ struct Keyed {
 /// A `T` read from one item of a batch's answer.
 fn read<T: serde::de::DeserializeOwned>(item: &RawValue) -> Result<T, StoreError> {
     let read: Result<ItemOf<T>, _> = serde_json::from_str(item.get());
-    read.map(|item| item.0).map_err(|e| StoreError::Failed {
-        operation: "BatchGetItem",
-        source: e.into(),
-    })
+    read.map(|item| item.0)
+        .map_err(|e| StoreError::Corrupt(e.into()))
 }
 
 impl Store {

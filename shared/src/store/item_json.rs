@@ -10,8 +10,8 @@
 
 use base64::Engine;
 use serde::de::{
-    self, DeserializeSeed, Deserializer, EnumAccess, IgnoredAny, MapAccess, SeqAccess,
-    VariantAccess, Visitor,
+    self, DeserializeSeed, Deserializer, EnumAccess, IgnoredAny, IntoDeserializer, MapAccess,
+    SeqAccess, VariantAccess, Visitor,
 };
 use serde::{Deserialize, forward_to_deserialize_any};
 use std::fmt;
@@ -192,6 +192,18 @@ impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for Untagged<S> {
     }
 }
 
+/// A number field read from `N`: the string parsed as that type, as serde_dynamo parses it.
+macro_rules! numbers {
+    ($($method:ident $ty:ty,)*) => {$(
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+            match self.tag {
+                Tag::N => self.value.deserialize_str(Parsed::<$ty, V>(visitor, PhantomData)),
+                _ => self.deserialize_any(visitor),
+            }
+        }
+    )*};
+}
+
 /// The JSON value inside type tag `tag`, as a deserializer of what it stands for.
 struct Typed<D> {
     tag: Tag,
@@ -209,7 +221,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Typed<D> {
             Tag::B => value.deserialize_str(Binary(visitor)),
             Tag::Bool => value.deserialize_bool(visitor),
             Tag::Null => {
-                IgnoredAny::deserialize(value)?;
+                null(value)?;
                 visitor.visit_unit()
             }
             Tag::M => value.deserialize_map(AttributesVisitor(visitor)),
@@ -222,7 +234,7 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Typed<D> {
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
         if self.tag == Tag::Null {
-            IgnoredAny::deserialize(self.value)?;
+            null(self.value)?;
             visitor.visit_none()
         } else {
             visitor.visit_some(self)
@@ -239,13 +251,13 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Typed<D> {
 
     fn deserialize_enum<V: Visitor<'de>>(
         self,
-        name: &'static str,
-        variants: &'static [&'static str],
+        _name: &'static str,
+        _variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, D::Error> {
         match self.tag {
             // A unit variant: its name.
-            Tag::S => self.value.deserialize_enum(name, variants, visitor),
+            Tag::S => self.value.deserialize_str(UnitVariant(visitor)),
             // Any other: {"<variant>": <value>}.
             Tag::M => self.value.deserialize_map(EnumVisitor(visitor)),
             _ => self.deserialize_any(visitor),
@@ -256,9 +268,122 @@ impl<'de, D: Deserializer<'de>> Deserializer<'de> for Typed<D> {
         self.value.deserialize_ignored_any(visitor)
     }
 
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.string()?.deserialize_str(visitor)
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.string()?.deserialize_string(visitor)
+    }
+
+    fn deserialize_char<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, D::Error> {
+        self.string()?.deserialize_char(visitor)
+    }
+
+    numbers! {
+        deserialize_i8 i8, deserialize_i16 i16, deserialize_i32 i32, deserialize_i64 i64,
+        deserialize_i128 i128, deserialize_u8 u8, deserialize_u16 u16, deserialize_u32 u32,
+        deserialize_u64 u64, deserialize_u128 u128, deserialize_f32 f32, deserialize_f64 f64,
+    }
+
     forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
-        unit unit_struct seq tuple tuple_struct map struct identifier
+        bool bytes byte_buf unit unit_struct seq tuple tuple_struct map struct identifier
+    }
+}
+
+impl<'de, D: Deserializer<'de>> Typed<D> {
+    /// The value, which a string field must hold as `S`.
+    fn string(self) -> Result<D, D::Error> {
+        match self.tag {
+            Tag::S => Ok(self.value),
+            other => Err(de::Error::invalid_type(
+                de::Unexpected::Other(other.name()),
+                &"a string (S)",
+            )),
+        }
+    }
+}
+
+impl Tag {
+    fn name(self) -> &'static str {
+        match self {
+            Tag::S => "S",
+            Tag::N => "N",
+            Tag::B => "B",
+            Tag::Bool => "BOOL",
+            Tag::Null => "NULL",
+            Tag::M => "M",
+            Tag::L => "L",
+            Tag::Ss => "SS",
+            Tag::Ns => "NS",
+            Tag::Bs => "BS",
+        }
+    }
+}
+
+/// `NULL`'s value, which is always `true`.
+fn null<'de, D: Deserializer<'de>>(value: D) -> Result<(), D::Error> {
+    if bool::deserialize(value)? {
+        Ok(())
+    } else {
+        Err(de::Error::invalid_value(
+            de::Unexpected::Bool(false),
+            &"NULL: true",
+        ))
+    }
+}
+
+/// A unit variant, named by a string.
+struct UnitVariant<V>(V);
+
+impl<'de, V: Visitor<'de>> Visitor<'de> for UnitVariant<V> {
+    type Value = V::Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an enum variant's name")
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<V::Value, E> {
+        self.0.visit_enum(name.into_deserializer())
+    }
+}
+
+/// Hands a visitor a number of its own type.
+trait VisitNumber: Sized {
+    fn visit<'de, V: Visitor<'de>, E: de::Error>(self, visitor: V) -> Result<V::Value, E>;
+}
+
+macro_rules! visit_number {
+    ($($ty:ty => $visit:ident,)*) => {$(
+        impl VisitNumber for $ty {
+            fn visit<'de, V: Visitor<'de>, E: de::Error>(self, visitor: V) -> Result<V::Value, E> {
+                visitor.$visit(self)
+            }
+        }
+    )*};
+}
+
+visit_number! {
+    i8 => visit_i8, i16 => visit_i16, i32 => visit_i32, i64 => visit_i64, i128 => visit_i128,
+    u8 => visit_u8, u16 => visit_u16, u32 => visit_u32, u64 => visit_u64, u128 => visit_u128,
+    f32 => visit_f32, f64 => visit_f64,
+}
+
+/// An `N` read as `T`.
+struct Parsed<T, V>(V, PhantomData<T>);
+
+impl<'de, T: std::str::FromStr + VisitNumber, V: Visitor<'de>> Visitor<'de> for Parsed<T, V> {
+    type Value = V::Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "a number of type {}", std::any::type_name::<T>())
+    }
+
+    fn visit_str<E: de::Error>(self, n: &str) -> Result<V::Value, E> {
+        match n.parse::<T>() {
+            Ok(number) => number.visit(self.0),
+            Err(_) => Err(E::invalid_value(de::Unexpected::Str(n), &self)),
+        }
     }
 }
 
@@ -295,8 +420,8 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for SetVisitor<V> {
     }
 }
 
-/// A number, which DynamoDB's JSON writes as a string: handed to `V` as the integer it is,
-/// else as a float. A visitor of any number type takes any of them that fits.
+/// A number, which DynamoDB's JSON writes as a string, where nothing says which type it is:
+/// handed to `V` as the integer it is, else as a float.
 struct Number<V>(V);
 
 impl<'de, V: Visitor<'de>> Visitor<'de> for Number<V> {
@@ -307,10 +432,10 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Number<V> {
     }
 
     fn visit_str<E: de::Error>(self, n: &str) -> Result<V::Value, E> {
-        if let Ok(u) = n.parse::<u64>() {
-            self.0.visit_u64(u)
-        } else if let Ok(i) = n.parse::<i64>() {
+        if let Ok(i) = n.parse::<i64>() {
             self.0.visit_i64(i)
+        } else if let Ok(u) = n.parse::<u64>() {
+            self.0.visit_u64(u)
         } else if let Ok(f) = n.parse::<f64>() {
             self.0.visit_f64(f)
         } else {
@@ -659,6 +784,49 @@ mod tests {
         assert_eq!(user.credential_epoch, 4);
     }
 
+    /// Values of another type than the field's, and malformed `NULL`s, are errors, as
+    /// serde_dynamo makes them.
+    #[test]
+    fn mistyped_values_are_errors() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Row {
+            text: Option<String>,
+            unsigned: Option<u64>,
+            role: Option<crate::domain::Role>,
+        }
+        for json in [
+            r#"{"text":{"B":"QQ=="}}"#,
+            r#"{"text":{"N":"1"}}"#,
+            r#"{"text":{"NULL":false}}"#,
+            r#"{"text":{"NULL":"x"}}"#,
+            r#"{"unsigned":{"N":"-1"}}"#,
+            r#"{"unsigned":{"N":"-0"}}"#,
+            r#"{"role":{"S":{"admin":null}}}"#,
+            r#"{"role":{"S":"root"}}"#,
+        ] {
+            assert!(
+                serde_json::from_str::<ItemOf<Row>>(json).is_err(),
+                "{json} was read"
+            );
+            let values: HashMap<String, serde_dynamo::AttributeValue> =
+                match serde_json::from_str(json) {
+                    Ok(values) => values,
+                    Err(_) => continue,
+                };
+            assert!(
+                serde_dynamo::from_item::<_, Row>(values).is_err(),
+                "serde_dynamo reads {json}"
+            );
+        }
+        let row: ItemOf<Row> =
+            serde_json::from_str(r#"{"text":{"NULL":true},"role":{"S":"admin"}}"#).expect("read");
+        assert_eq!(
+            (row.0.text, row.0.role),
+            (None, Some(crate::domain::Role::Admin))
+        );
+    }
+
     /// Malformed attribute values are errors, never a default.
     #[test]
     fn malformed_values_are_errors() {
@@ -675,6 +843,7 @@ mod tests {
             r#"{"n":{"Q":"1"}}"#,
             r#"{"n":{"N":"9223372036854775808"}}"#,
             r#"{"n":1}"#,
+            r#"{"n":{"N":"1.0"}}"#,
         ] {
             assert!(
                 serde_json::from_str::<ItemOf<Row>>(json).is_err(),

@@ -27,10 +27,10 @@ pub(crate) struct Signer {
     key: Mutex<Option<DayKey>>,
 }
 
-/// A signing key, with what it was derived from.
+/// A signing key, with what it was derived from (the secret by its SHA-256: no second copy).
 struct DayKey {
     date: String,
-    secret: String,
+    secret: digest::Digest,
     key: hmac::Key,
 }
 
@@ -81,6 +81,9 @@ impl Signer {
     ) -> Result<String, &'static str> {
         let mut headers: Vec<(&str, &str)> = headers.collect();
         headers.sort_unstable_by_key(|(name, _)| *name);
+        if headers.windows(2).any(|pair| pair[0].0 == pair[1].0) {
+            return Err("a header is repeated");
+        }
         let amz_date = Self::amz_date(at);
         if !headers.contains(&("x-amz-date", amz_date.as_str())) {
             return Err("the request's x-amz-date is not the signing time");
@@ -111,23 +114,8 @@ impl Signer {
             "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
             hex_sha256(canonical.as_bytes())
         );
-        let signature = {
-            let mut key = self.key.lock().map_err(|_| "the signing key is poisoned")?;
-            let secret = credentials.secret_access_key();
-            let current = key
-                .as_ref()
-                .is_some_and(|k| k.date == date && k.secret == secret);
-            if !current {
-                let derived = v4::generate_signing_key(secret, at, &self.region, SERVICE);
-                *key = Some(DayKey {
-                    date: date.to_owned(),
-                    secret: secret.to_owned(),
-                    key: hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref()),
-                });
-            }
-            let key = key.as_ref().ok_or("no signing key")?;
-            HEXLOWER.encode(hmac::sign(&key.key, string_to_sign.as_bytes()).as_ref())
-        };
+        let key = self.key(credentials.secret_access_key(), date, at)?;
+        let signature = HEXLOWER.encode(hmac::sign(&key, string_to_sign.as_bytes()).as_ref());
         Ok(format!(
             "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed}, Signature={signature}",
             credentials.access_key_id()
@@ -135,11 +123,34 @@ impl Signer {
     }
 }
 
+impl Signer {
+    /// The signing key for `secret` on `date` (`YYYYMMDD` of `at`): the one kept, or derived
+    /// by `aws-sigv4` and kept.
+    fn key(&self, secret: &str, date: &str, at: SystemTime) -> Result<hmac::Key, &'static str> {
+        let fingerprint = digest::digest(&digest::SHA256, secret.as_bytes());
+        let mut kept = self.key.lock().map_err(|_| "the signing key is poisoned")?;
+        if let Some(k) = kept.as_ref()
+            && k.date == date
+            && k.secret.as_ref() == fingerprint.as_ref()
+        {
+            return Ok(k.key.clone());
+        }
+        let derived = v4::generate_signing_key(secret, at, &self.region, SERVICE);
+        let key = hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref());
+        *kept = Some(DayKey {
+            date: date.to_owned(),
+            secret: fingerprint,
+            key: key.clone(),
+        });
+        Ok(key)
+    }
+}
+
 /// `value` without leading and trailing spaces and with runs of spaces inside made one, as
 /// SigV4 canonicalises header values.
 fn push_trimmed(out: &mut String, value: &str) {
     let mut space = false;
-    for c in value.trim().chars() {
+    for c in value.trim_matches(' ').chars() {
         if c == ' ' {
             space = true;
             continue;
@@ -246,6 +257,20 @@ mod tests {
         let mut out = String::new();
         push_trimmed(&mut out, "  a   b c  ");
         assert_eq!(out, "a b c");
+    }
+
+    /// A header given twice is refused, not signed as two.
+    #[test]
+    fn a_repeated_header_is_not_signed() {
+        let credentials = Credentials::new("AKIDEXAMPLE", "secret", None, None, "t");
+        let at = SystemTime::UNIX_EPOCH + Duration::from_secs(1_765_000_000);
+        let date = Signer::amz_date(at);
+        let headers = [("host", "a"), ("host", "b"), ("x-amz-date", date.as_str())];
+        assert!(
+            Signer::new("eu-west-1")
+                .authorization(&credentials, at, headers.into_iter(), b"")
+                .is_err()
+        );
     }
 
     /// A request whose `x-amz-date` is missing or another time than the signature's is not
