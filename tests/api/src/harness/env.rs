@@ -281,3 +281,31 @@ impl Drop for TestEnv {
         let _ = std::fs::remove_file(self.events_checkpoint.with_extension("tmp"));
     }
 }
+
+/// A relay checkpoint file of a test's own, in the temporary directory: removed, with the file
+/// it is written through, when dropped, so that test runs leave nothing behind.
+#[derive(Debug)]
+pub struct Checkpoint(std::path::PathBuf);
+
+impl Checkpoint {
+    /// A fresh checkpoint path named after `name`.
+    pub fn new(name: &str) -> Self {
+        let nonce = shared::domain::ids::new_session_id().unwrap();
+        Self(std::env::temp_dir().join(format!("{name}-{nonce}.json")))
+    }
+}
+
+impl std::ops::Deref for Checkpoint {
+    type Target = std::path::Path;
+
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for Checkpoint {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+        let _ = std::fs::remove_file(self.0.with_extension("tmp"));
+    }
+}

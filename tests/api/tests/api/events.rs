@@ -3,13 +3,12 @@
 //! decoding), with who did it and why; and neither a function nor a publisher killed after a
 //! write loses an event.
 
-use api_tests::{CHROME_WINDOWS, TestApp, TestEnv, now};
+use api_tests::{CHROME_WINDOWS, Checkpoint, TestApp, TestEnv, now};
 use shared::domain::EndReason;
 use shared::error::BoxError;
 use shared::events::Envelope;
 use shared::testkit::demo::{ADMIN_ID, DEMO_PASSWORD, USER_ID};
 use shared::testkit::relay::{Relay, Sink};
-use std::path::PathBuf;
 
 /// Keeps what it is given.
 #[derive(Default)]
@@ -22,10 +21,9 @@ impl Sink for Collected {
     }
 }
 
-/// A checkpoint file of this test's own.
-fn checkpoint(name: &str) -> PathBuf {
-    let nonce = shared::domain::ids::new_session_id().unwrap();
-    std::env::temp_dir().join(format!("events-{name}-{nonce}.json"))
+/// A checkpoint file of this test's own, removed when dropped: kept as long as its relay.
+fn checkpoint(name: &str) -> Checkpoint {
+    Checkpoint::new(&format!("events-{name}"))
 }
 
 /// Everything the relay delivers from its checkpoint on.
@@ -46,7 +44,8 @@ fn json(e: &Envelope) -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_tell_when_they_start_and_who_ended_them_why() {
     let env = TestEnv::seeded().await;
-    let relay = env.relay(&checkpoint("sessions")).await;
+    let kept = checkpoint("sessions");
+    let relay = env.relay(&kept).await;
     let seeded = next(&relay).await;
     // The demo data is the operator's doing, not the users'.
     let created = of(&seeded, "user.created");
@@ -105,7 +104,8 @@ async fn sessions_tell_when_they_start_and_who_ended_them_why() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stolen_refresh_token_caught_is_an_event_of_its_own() {
     let env = TestEnv::seeded().await;
-    let relay = env.relay(&checkpoint("theft")).await;
+    let kept = checkpoint("theft");
+    let relay = env.relay(&kept).await;
     next(&relay).await;
     let app = TestApp::browser(&env.state, CHROME_WINDOWS);
     let jane = app.sign_in("jane@example.com", DEMO_PASSWORD).await;
@@ -136,7 +136,8 @@ async fn a_stolen_refresh_token_caught_is_an_event_of_its_own() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn account_changes_say_who_made_them() {
     let env = TestEnv::seeded().await;
-    let relay = env.relay(&checkpoint("users")).await;
+    let kept = checkpoint("users");
+    let relay = env.relay(&kept).await;
     next(&relay).await;
     let app = TestApp::browser(&env.state, CHROME_WINDOWS);
 
@@ -219,7 +220,8 @@ async fn account_changes_say_who_made_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sign_in_throttled_is_told_once_when_it_is_first_refused() {
     let env = TestEnv::seeded_with(&[("LOGIN_MAX_FAILURES", "3")]).await;
-    let relay = env.relay(&checkpoint("throttle")).await;
+    let kept = checkpoint("throttle");
+    let relay = env.relay(&kept).await;
     next(&relay).await;
     let app = TestApp::browser(&env.state, CHROME_WINDOWS);
     // Two typos and then the right password fill the counter: nobody was refused.
@@ -243,7 +245,8 @@ async fn a_sign_in_throttled_is_told_once_when_it_is_first_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_function_that_dies_right_after_its_write_loses_no_event() {
     let env = TestEnv::seeded().await;
-    let relay = env.relay(&checkpoint("writer")).await;
+    let kept = checkpoint("writer");
+    let relay = env.relay(&kept).await;
     next(&relay).await;
     let (session, _) = env.login(USER_ID, shared::domain::Role::User).await;
     // The write, and nothing after it: no audit line, no response, no publish call. This is

@@ -103,14 +103,8 @@ async fn an_admin_reads_what_happened_to_a_user_newest_first_across_pages() {
         serde_json::json!({"type": "admin", "user_id": 1})
     )));
     // Delivered again (a publisher retry): the history does not change.
-    let again = TestEnv::relay(
-        &env,
-        &std::env::temp_dir().join(format!(
-            "activity-again-{}.json",
-            shared::domain::ids::new_session_id().unwrap()
-        )),
-    )
-    .await;
+    let kept = api_tests::Checkpoint::new("activity-again");
+    let again = TestEnv::relay(&env, &kept).await;
     again
         .poll(&mut shared::testkit::relay::Discard)
         .await
