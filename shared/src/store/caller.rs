@@ -195,12 +195,15 @@ impl Store {
             global_epoch: cached.unwrap_or(0),
         };
         for item in items.remove(&self.tables.sessions).unwrap_or_default() {
-            let keyed: Keyed = read(&item)?;
-            if keyed.user_id == GLOBAL_USER {
-                loaded.global_epoch = keyed.global_epoch.unwrap_or(0);
-            } else {
-                loaded.session = Some(read::<Session>(&item)?);
+            // Only when the global item was asked for can an item be it: then its key tells.
+            if cached.is_none() {
+                let keyed: Keyed = read(&item)?;
+                if keyed.user_id == GLOBAL_USER {
+                    loaded.global_epoch = keyed.global_epoch.unwrap_or(0);
+                    continue;
+                }
             }
+            loaded.session = Some(read::<Session>(&item)?);
         }
         for item in items.remove(&self.tables.users).unwrap_or_default() {
             let user: User = read(&item)?;
