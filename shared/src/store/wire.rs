@@ -228,7 +228,7 @@ impl Wire {
         input: &impl Serialize,
     ) -> Result<O, StoreError> {
         let started = self.0.observer.as_ref().map(|o| o.started(op));
-        let result = within(self.0.operation_timeout, self.attempts(op, input)).await;
+        let result = self.attempts(op, input).await;
         if let (Some(observer), Some(start)) = (&self.0.observer, started) {
             observer.ended(op, start);
         }
@@ -249,6 +249,10 @@ impl Wire {
         })
     }
 
+    /// The attempts of one operation, each within the attempt timeout and all within the
+    /// operation timeout. One timer per attempt, whichever of the two ends first: each timer a
+    /// request sets wakes the runtime's driver once more (an eventfd write), and the operation
+    /// timeout rarely matters.
     async fn attempts<O: DeserializeOwned>(
         &self,
         op: &'static str,
@@ -256,15 +260,37 @@ impl Wire {
     ) -> Result<O, WireError> {
         let body = serde_json::to_vec(input).map_err(|e| WireError::Prepare(e.into()))?;
         let body = Bytes::from(body);
+        let operation = self
+            .0
+            .operation_timeout
+            .map(|limit| (Instant::now() + limit, limit));
         let mut attempt = 0;
         loop {
-            let outcome = within(self.0.attempt_timeout, self.attempt(op, body.clone())).await;
+            let limit = attempt_limit(self.0.attempt_timeout, operation, Instant::now());
+            let work = self.attempt(op, body.clone());
+            let outcome = match limit {
+                Some(Limit { left, operation }) => {
+                    match (tokio::time::timeout(left, work).await, operation) {
+                        (Ok(outcome), _) => outcome,
+                        (Err(_), Some(limit)) => return Err(WireError::Timeout(limit)),
+                        (Err(_), None) => Err(WireError::Timeout(left)),
+                    }
+                }
+                None => work.await,
+            };
             attempt += 1;
             match outcome {
                 Ok(answer) => return serde_json::from_slice(&answer).map_err(WireError::Decode),
                 Err(e) if e.retryable() && attempt < self.0.attempts => {
                     let wait = backoff(self.0.initial_backoff, self.0.max_backoff, attempt);
-                    tokio::time::sleep(wait.mul_f64(fastrand::f64())).await;
+                    let wait = wait.mul_f64(fastrand::f64());
+                    if let Some((deadline, limit)) = operation
+                        && Instant::now() + wait >= deadline
+                    {
+                        tokio::time::sleep_until(deadline.into()).await;
+                        return Err(WireError::Timeout(limit));
+                    }
+                    tokio::time::sleep(wait).await;
                 }
                 Err(e) => return Err(e),
             }
@@ -382,16 +408,34 @@ fn error_code(kind: &str) -> &str {
     code.rsplit('#').next().unwrap_or_default()
 }
 
-/// `work`, given up after `limit` if there is one.
-async fn within<T>(
-    limit: Option<Duration>,
-    work: impl Future<Output = Result<T, WireError>>,
-) -> Result<T, WireError> {
-    match limit {
-        Some(limit) => tokio::time::timeout(limit, work)
-            .await
-            .unwrap_or(Err(WireError::Timeout(limit))),
-        None => work.await,
+/// How long one attempt may take.
+#[derive(Debug, PartialEq)]
+struct Limit {
+    /// The time it has.
+    left: Duration,
+    /// `Some(the operation timeout)` when the operation's deadline, not the attempt timeout,
+    /// sets `left`: running out of it then ends the operation, with no further attempt.
+    operation: Option<Duration>,
+}
+
+/// The limit of an attempt starting at `now`: the attempt timeout, cut short by the
+/// operation's `(deadline, timeout)`; `None` when neither is set.
+fn attempt_limit(
+    attempt: Option<Duration>,
+    operation: Option<(Instant, Duration)>,
+    now: Instant,
+) -> Option<Limit> {
+    let to_deadline = operation.map(|(deadline, limit)| Limit {
+        left: deadline.saturating_duration_since(now),
+        operation: Some(limit),
+    });
+    match (attempt, to_deadline) {
+        (Some(a), Some(d)) if d.left <= a => Some(d),
+        (Some(a), _) => Some(Limit {
+            left: a,
+            operation: None,
+        }),
+        (None, d) => d,
     }
 }
 
@@ -806,6 +850,64 @@ pub(crate) mod tests {
             assert!(seen.recv().await.is_some(), "two attempts");
         }
         assert!(seen.try_recv().is_err(), "no third");
+    }
+
+    /// The operation timeout ends the attempts, the one under way included, even when more
+    /// attempts are allowed: a 503 once it is spent, not after every attempt's timeout.
+    #[tokio::test]
+    async fn the_operation_timeout_ends_the_attempts() {
+        let (url, mut seen) = server(vec![None; 10]).await;
+        let wire = wire(&url, 10);
+        let wire = Wire(Arc::new(Inner {
+            operation_timeout: Some(Duration::from_millis(800)),
+            ..(*wire.0).clone()
+        }));
+        let started = Instant::now();
+        let err = wire
+            .call::<BatchGetOutput>("BatchGetItem", &input())
+            .await
+            .expect_err("no answer");
+        let elapsed = started.elapsed();
+        assert!(matches!(err, StoreError::Transient { .. }), "{err:?}");
+        assert!(format!("{err:?}").contains("Timeout(800ms)"), "{err:?}");
+        assert!(elapsed >= Duration::from_millis(800), "{elapsed:?}");
+        assert!(elapsed < Duration::from_millis(1500), "{elapsed:?}");
+        let mut attempts = 0;
+        while seen.try_recv().is_ok() {
+            attempts += 1;
+        }
+        assert!(
+            (2..=3).contains(&attempts),
+            "attempts of 300 ms: {attempts}"
+        );
+    }
+
+    /// Each attempt has its own timeout, cut short by the operation's deadline, which then
+    /// says the operation is over.
+    #[test]
+    fn an_attempt_has_its_timeout_or_what_is_left_of_the_operation() {
+        let now = Instant::now();
+        let ms = Duration::from_millis;
+        let limit = |left, operation| Some(Limit { left, operation });
+        assert_eq!(attempt_limit(None, None, now), None);
+        assert_eq!(
+            attempt_limit(Some(ms(300)), None, now),
+            limit(ms(300), None)
+        );
+        let op = Some((now + ms(1600), ms(1600)));
+        assert_eq!(attempt_limit(Some(ms(300)), op, now), limit(ms(300), None));
+        assert_eq!(
+            attempt_limit(Some(ms(300)), op, now + ms(1400)),
+            limit(ms(200), Some(ms(1600)))
+        );
+        assert_eq!(
+            attempt_limit(Some(ms(300)), op, now + ms(2000)),
+            limit(ms(0), Some(ms(1600)))
+        );
+        assert_eq!(
+            attempt_limit(None, op, now),
+            limit(ms(1600), Some(ms(1600)))
+        );
     }
 
     /// Credentials that cannot be had: the request is not sent, and the caller gets a 503
