@@ -30,9 +30,7 @@ fn through_cloudfront(state: &AppState) -> TestApp<'_> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attacks_and_near_misses_leave_audit_events() {
     let capture = Capture::default();
-    tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
+    shared::logging::builder()
         .with_max_level(tracing::Level::INFO)
         .with_writer(capture.clone())
         .init();

@@ -9,11 +9,8 @@ use shared::domain::UserId;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_run_logs_audit_events_and_no_secret() {
     let capture = Capture::default();
-    // The same format as shared::logging::init, into a buffer; set before the harness's own.
-    tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(true)
+    // The functions' format (shared::logging), into a buffer; set before the harness's own.
+    shared::logging::builder()
         .with_max_level(tracing::Level::DEBUG)
         .with_writer(capture.clone())
         .init();
