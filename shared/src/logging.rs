@@ -55,7 +55,9 @@ pub fn builder() -> tracing_subscriber::fmt::SubscriberBuilder<JsonFields, JsonL
 pub struct JsonLines;
 
 /// Formats a span's fields as the members of a JSON object (`"key":value,...`), kept with
-/// the span and copied into each of its events' lines by [`JsonLines`].
+/// the span and copied into each of its events' lines by [`JsonLines`]. A field recorded again
+/// on a span is written again (the JSON format keeps only the last value); no span here
+/// records a field twice.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct JsonFields;
 
@@ -80,7 +82,12 @@ where
             out: &mut line,
             first: false,
         });
-        if let Some(span) = ctx.lookup_current() {
+        // The event's own parent if it names one, else the span it is in.
+        let span = event
+            .parent()
+            .and_then(|id| ctx.span(id))
+            .or_else(|| ctx.lookup_current());
+        if let Some(span) = span {
             line.extend_from_slice(b",\"span\":{");
             if let Some(fields) = span.extensions().get::<FormattedFields<JsonFields>>()
                 && !fields.is_empty()
@@ -137,7 +144,7 @@ fn json_str(out: &mut Vec<u8>, value: &str) {
 
 /// Writes fields as JSON object members, as `tracing-subscriber`'s JSON format does: strings,
 /// integers, floats and booleans as themselves, anything else (Debug, Display, errors) as
-/// its text; `r#` taken off names, `log.` fields (the `log` crate's metadata) left out.
+/// its text.
 struct Members<'a> {
     out: &'a mut Vec<u8>,
     /// Whether no member has been written yet (no comma before the next).
@@ -145,57 +152,43 @@ struct Members<'a> {
 }
 
 impl Members<'_> {
-    /// Starts the member `field`, or `None` when it is left out.
-    fn key(&mut self, field: &Field) -> Option<&mut Vec<u8>> {
-        let name = field.name();
-        if name.starts_with("log.") {
-            return None;
-        }
+    /// Starts the member `field`; its value is written next.
+    fn key(&mut self, field: &Field) -> &mut Vec<u8> {
         if !std::mem::take(&mut self.first) {
             self.out.push(b',');
         }
-        json_str(self.out, name.strip_prefix("r#").unwrap_or(name));
+        json_str(self.out, field.name());
         self.out.push(b':');
-        Some(&mut *self.out)
+        self.out
     }
 }
 
 impl Visit for Members<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        if let Some(out) = self.key(field) {
-            json_str(out, value);
-        }
+        json_str(self.key(field), value);
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        if let Some(out) = self.key(field) {
-            let _ = write!(out, "{value}");
-        }
+        let _ = write!(self.key(field), "{value}");
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        if let Some(out) = self.key(field) {
-            let _ = write!(out, "{value}");
-        }
+        let _ = write!(self.key(field), "{value}");
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        if let Some(out) = self.key(field) {
-            out.extend_from_slice(if value { b"true" } else { b"false" });
-        }
+        let text: &[u8] = if value { b"true" } else { b"false" };
+        self.key(field).extend_from_slice(text);
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        if let Some(out) = self.key(field) {
-            // Not finite: `null`, as serde_json writes it.
-            let _ = serde_json::to_writer(&mut *out, &value);
-        }
+        // Not finite: `null`, as serde_json writes it.
+        let _ = serde_json::to_writer(self.key(field), &value);
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if let Some(out) = self.key(field) {
-            json_str(out, &format!("{value:?}"));
-        }
+        let text = format!("{value:?}");
+        json_str(self.key(field), &text);
     }
 }
 
@@ -263,6 +256,7 @@ mod tests {
         let inner = tracing::info_span!("inner");
         let _inner = inner.enter();
         tracing::info!(x = 1u64, "in a span without fields");
+        tracing::info!(parent: &span, "for its named parent");
     }
 
     /// The lines are those of tracing-subscriber's JSON format as the functions used to
@@ -283,7 +277,7 @@ mod tests {
             .finish();
         tracing::subscriber::with_default(subscriber, events);
         let (mut ours, mut theirs) = (ours.parsed(), theirs.parsed());
-        assert_eq!(ours.len(), 4);
+        assert_eq!(ours.len(), 5);
         for line in ours.iter_mut().chain(theirs.iter_mut()) {
             let time = line["timestamp"].take();
             let time = time.as_str().unwrap_or_default();
@@ -296,6 +290,8 @@ mod tests {
         assert_eq!(ours[1]["span"]["requestId"], "req-1");
         assert_eq!(ours[2]["span"]["xrayTraceId"], "Root=1-abc");
         assert_eq!(ours[1]["type"], "raw");
+        assert_eq!(ours[3]["span"]["name"], "inner");
+        assert_eq!(ours[4]["span"]["requestId"], "req-1");
     }
 
     #[test]
